@@ -1,0 +1,174 @@
+//! The gRPC handlers of `hostendpoint.v1.HostEndpointService`.
+//!
+//! Each handler validates its request into domain types first, then calls the [`Store`]; the
+//! store's errors become statuses in [`status`].
+
+mod page_token;
+mod status;
+
+use std::sync::Arc;
+
+use hostendpoint_api::{pb, validation};
+use tonic::{Request, Response, Status};
+use tracing::instrument;
+
+use self::{page_token::PageToken, status::invalid};
+use crate::store::{Preconditions, Store};
+
+/// The page size when a request leaves it 0.
+pub const DEFAULT_PAGE_SIZE: usize = 500;
+/// The largest page served; larger requests are served this many.
+pub const MAX_PAGE_SIZE: usize = 5000;
+
+/// The HostEndpointService over a store.
+#[derive(Debug)]
+pub struct HostEndpointApi<S> {
+    store: Arc<S>,
+}
+
+impl<S> HostEndpointApi<S> {
+    /// Serves `store`.
+    pub fn new(store: Arc<S>) -> Self {
+        Self { store }
+    }
+}
+
+type RpcResult<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEndpointApi<S> {
+    #[instrument(skip_all, fields(name))]
+    async fn create_host_endpoint(
+        &self,
+        request: Request<pb::CreateHostEndpointRequest>,
+    ) -> RpcResult<pb::CreateHostEndpointResponse> {
+        let hep = required_object(request.into_inner().host_endpoint)?;
+        tracing::Span::current().record("name", hep.name());
+        if hep.metadata.resource_version != 0 {
+            return Err(invalid(&violation(
+                "metadata.resourceVersion",
+                "field must not be set for a Create request",
+            )));
+        }
+        let created = self.store.create(hep).await?;
+        Ok(Response::new(pb::CreateHostEndpointResponse {
+            host_endpoint: Some(created.into()),
+        }))
+    }
+
+    #[instrument(skip_all, fields(name))]
+    async fn get_host_endpoint(
+        &self,
+        request: Request<pb::GetHostEndpointRequest>,
+    ) -> RpcResult<pb::GetHostEndpointResponse> {
+        let name = request.into_inner().name;
+        tracing::Span::current().record("name", &name);
+        validation::object_name(&name).map_err(|v| invalid(&v))?;
+        let snapshot = self.store.view().snapshot();
+        let hep = snapshot
+            .get(&name)
+            .ok_or_else(|| Status::from(crate::store::Error::NotFound { name: name.clone() }))?;
+        Ok(Response::new(pb::GetHostEndpointResponse {
+            host_endpoint: Some(hep.as_ref().into()),
+        }))
+    }
+
+    #[instrument(skip_all, fields(node))]
+    async fn list_host_endpoints(
+        &self,
+        request: Request<pb::ListHostEndpointsRequest>,
+    ) -> RpcResult<pb::ListHostEndpointsResponse> {
+        let request = request.into_inner();
+        tracing::Span::current().record("node", &request.node);
+        let limit = page_size(request.page_size)?;
+        let view = self.store.view();
+        let (snapshot, after) = if request.page_token.is_empty() {
+            (view.snapshot(), None)
+        } else {
+            let token = PageToken::decode_token(&request.page_token, &request.node)?;
+            let snapshot = view.snapshot_for_listing(token.revision).ok_or_else(|| {
+                Status::out_of_range(format!(
+                    "the listing's revision {} is no longer served; restart the listing \
+                     without a page token",
+                    token.revision
+                ))
+            })?;
+            (snapshot, Some(token.after))
+        };
+        let node = Some(request.node.as_str()).filter(|n| !n.is_empty());
+        let page = snapshot.page(node, after.as_deref(), limit);
+        let next_page_token = match page.items.last() {
+            Some(last) if page.more => {
+                view.retain_for_listing(&snapshot);
+                PageToken {
+                    revision: snapshot.revision(),
+                    after: last.metadata.name.clone(),
+                    node: request.node.clone(),
+                }
+                .encode_token()
+            }
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListHostEndpointsResponse {
+            host_endpoints: page.items.iter().map(|h| h.as_ref().into()).collect(),
+            next_page_token,
+            resource_version: snapshot.revision(),
+            store_uid: self.store.store_uid().to_owned(),
+        }))
+    }
+
+    #[instrument(skip_all, fields(name))]
+    async fn update_host_endpoint(
+        &self,
+        request: Request<pb::UpdateHostEndpointRequest>,
+    ) -> RpcResult<pb::UpdateHostEndpointResponse> {
+        let request = request.into_inner();
+        let hep = required_object(request.host_endpoint)?;
+        tracing::Span::current().record("name", hep.name());
+        let updated = self.store.update(hep, request.allow_missing).await?;
+        Ok(Response::new(pb::UpdateHostEndpointResponse {
+            host_endpoint: Some(updated.into()),
+        }))
+    }
+
+    #[instrument(skip_all, fields(name))]
+    async fn delete_host_endpoint(
+        &self,
+        request: Request<pb::DeleteHostEndpointRequest>,
+    ) -> RpcResult<pb::DeleteHostEndpointResponse> {
+        let request = request.into_inner();
+        tracing::Span::current().record("name", &request.name);
+        validation::object_name(&request.name).map_err(|v| invalid(&v))?;
+        let preconditions = Preconditions {
+            resource_version: request.resource_version,
+            uid: request.uid,
+        };
+        let deleted = self.store.delete(request.name, preconditions).await?;
+        Ok(Response::new(pb::DeleteHostEndpointResponse {
+            host_endpoint: Some(deleted.into()),
+        }))
+    }
+}
+
+/// Validates the object of a create or update request.
+fn required_object(
+    hep: Option<pb::HostEndpoint>,
+) -> Result<hostendpoint_api::model::HostEndpoint, Status> {
+    let hep = hep.ok_or_else(|| status::invalid_field("host_endpoint", "must be specified"))?;
+    validation::host_endpoint(hep).map_err(|v| invalid(&v))
+}
+
+fn violation(field: &str, description: &str) -> validation::Violations {
+    validation::Violations(vec![validation::FieldViolation {
+        field: field.into(),
+        description: description.into(),
+    }])
+}
+
+fn page_size(requested: i32) -> Result<usize, Status> {
+    match usize::try_from(requested) {
+        Ok(0) => Ok(DEFAULT_PAGE_SIZE),
+        Ok(size) => Ok(size.min(MAX_PAGE_SIZE)),
+        Err(_) => Err(status::invalid_field("page_size", "must not be negative")),
+    }
+}

@@ -1,0 +1,47 @@
+//! The one place where errors become gRPC statuses.
+
+use hostendpoint_api::validation::Violations;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+use tracing::error;
+
+use crate::store;
+
+/// INVALID_ARGUMENT with a google.rpc.BadRequest holding one violation per bad field.
+pub(crate) fn invalid(violations: &Violations) -> Status {
+    let details = ErrorDetails::with_bad_request(
+        violations
+            .0
+            .iter()
+            .map(|v| FieldViolation::new(&v.field, &v.description))
+            .collect::<Vec<_>>(),
+    );
+    Status::with_error_details(Code::InvalidArgument, violations.to_string(), details)
+}
+
+/// INVALID_ARGUMENT for a single bad request field.
+pub(crate) fn invalid_field(field: &str, description: &str) -> Status {
+    let details = ErrorDetails::with_bad_request_violation(field, description);
+    Status::with_error_details(
+        Code::InvalidArgument,
+        format!("invalid request: {field}: {description}"),
+        details,
+    )
+}
+
+impl From<store::Error> for Status {
+    fn from(err: store::Error) -> Self {
+        use store::Error::*;
+        let code = match &err {
+            AlreadyExists { .. } => Code::AlreadyExists,
+            NotFound { .. } => Code::NotFound,
+            RevisionConflict { .. } | UidConflict { .. } => Code::Aborted,
+            Unavailable { .. } => Code::Unavailable,
+            Backend(source) => {
+                error!(error = %source, "storage backend failed");
+                Code::Internal
+            }
+        };
+        Status::new(code, err.to_string())
+    }
+}

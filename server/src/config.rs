@@ -1,0 +1,50 @@
+//! The server's command-line flags, each with an environment-variable fallback.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Parser, ValueEnum};
+
+use crate::store::sled::DEFAULT_CACHE_BYTES;
+
+/// hostendpointd: Calico HostEndpoint resources over gRPC, on a durable embedded store.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "hostendpointd", version, about, long_about = None)]
+#[deny(missing_docs)]
+pub struct Args {
+    /// Address to serve gRPC on (port 0 picks a free port).
+    #[arg(long, env = "HOSTENDPOINTD_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+
+    /// Directory of the embedded sled store; created when missing.
+    #[arg(
+        long,
+        env = "HOSTENDPOINTD_DATA_DIR",
+        default_value = "./hostendpointd-data"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Size of sled's page cache, in MiB.
+    #[arg(long, env = "HOSTENDPOINTD_SLED_CACHE_MB", default_value_t = DEFAULT_CACHE_BYTES / (1024 * 1024))]
+    pub sled_cache_mb: u64,
+
+    /// Longest wait for in-flight calls after SIGTERM or SIGINT before exiting anyway.
+    #[arg(long, env = "HOSTENDPOINTD_DRAIN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub drain_timeout: Duration,
+
+    /// Log filter, in tracing's EnvFilter syntax (`info`, `hostendpointd=debug,info`).
+    #[arg(long, env = "HOSTENDPOINTD_LOG", default_value = "info")]
+    pub log_level: String,
+
+    /// Log line format.
+    #[arg(long, env = "HOSTENDPOINTD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}

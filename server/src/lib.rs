@@ -1,0 +1,14 @@
+//! hostendpointd: the HostEndpoint gRPC API on a durable store.
+//!
+//! # Layout
+//! - [`config`]: command-line flags.
+//! - [`serve`]: wiring of the store, the API, health and reflection; shutdown.
+//! - [`api`]: the gRPC handlers: validate, call the store, map errors to statuses.
+//! - [`store`]: the storage seam, the in-memory view and the sled backend.
+
+pub mod api;
+pub mod config;
+pub mod serve;
+pub mod store;
+
+pub use serve::{ServeError, ServerConfig, run};

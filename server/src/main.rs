@@ -1,0 +1,68 @@
+//! The `hostendpointd` binary: parses flags, sets up logging, and runs the server until
+//! SIGTERM or SIGINT.
+
+use std::io::IsTerminal as _;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use hostendpointd::{
+    ServerConfig,
+    config::{Args, LogFormat},
+    store::sled::SledConfig,
+};
+use tokio::{net::TcpListener, signal::unix};
+use tracing::info;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    init_tracing(&args.log_level, args.log_format)?;
+    let Args {
+        listen,
+        data_dir,
+        sled_cache_mb,
+        drain_timeout,
+        ..
+    } = args;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    info!(%addr, "listening");
+    let config = ServerConfig {
+        sled: SledConfig {
+            path: data_dir,
+            cache_bytes: sled_cache_mb * 1024 * 1024,
+        },
+        drain_timeout,
+    };
+    hostendpointd::run(config, listener, termination()?).await?;
+    Ok(())
+}
+
+fn init_tracing(filter: &str, format: LogFormat) -> anyhow::Result<()> {
+    let filter =
+        EnvFilter::try_new(filter).with_context(|| format!("bad log filter {filter:?}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
+}
+
+/// Completes on the first SIGTERM or SIGINT.
+fn termination() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    let mut term = unix::signal(unix::SignalKind::terminate())?;
+    let mut int = unix::signal(unix::SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => info!("SIGTERM received"),
+            _ = int.recv() => info!("SIGINT received"),
+        }
+    })
+}

@@ -1,0 +1,136 @@
+//! Wiring: the store, the API, health and reflection on one tonic server, and shutdown.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use hostendpoint_api::pb::{self, host_endpoint_service_server::HostEndpointServiceServer};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{server::NamedService, transport::Server};
+use tonic_health::{ServingStatus, server::HealthReporter};
+use tracing::{info, warn};
+
+use crate::{
+    api::HostEndpointApi,
+    store::{
+        Store,
+        sled::{OpenError, SledConfig, SledStore},
+    },
+};
+
+/// Everything `run` needs besides its listener.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The embedded store.
+    pub sled: SledConfig,
+    /// Longest wait for in-flight calls once shutdown starts.
+    pub drain_timeout: Duration,
+}
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The reflection service could not be built from the descriptors.
+    #[error("cannot build the reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The transport failed.
+    #[error("the gRPC transport failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The store could not be flushed at shutdown.
+    #[error("cannot flush the store at shutdown: {0}")]
+    Close(#[from] crate::store::Error),
+}
+
+const API_SERVICE: &str =
+    <HostEndpointServiceServer<HostEndpointApi<SledStore>> as NamedService>::NAME;
+
+/// Serves the API on `listener` until `shutdown` completes, then drains within
+/// `config.drain_timeout` and makes the store durable.
+pub async fn run(
+    config: ServerConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let store = Arc::new(SledStore::open(&config.sled)?);
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_service_status("", ServingStatus::Serving).await;
+    health
+        .set_service_status(API_SERVICE, ServingStatus::Serving)
+        .await;
+
+    let draining = CancellationToken::new();
+    let signal = {
+        let (draining, health) = (draining.clone(), health.clone());
+        async move {
+            shutdown.await;
+            info!("shutting down: draining in-flight calls");
+            set_all(&health, ServingStatus::NotServing).await;
+            draining.cancel();
+        }
+    };
+    let server = Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1()?)
+        .add_service(reflection_v1alpha()?)
+        .add_service(HostEndpointServiceServer::new(HostEndpointApi::new(
+            Arc::clone(&store),
+        )))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => result?,
+        () = draining.cancelled() => {
+            match tokio::time::timeout(config.drain_timeout, &mut server).await {
+                Ok(result) => result?,
+                Err(_) => warn!(timeout = ?config.drain_timeout, "drain timed out; closing anyway"),
+            }
+        }
+    }
+    store.close().await?;
+    info!("store flushed; bye");
+    Ok(())
+}
+
+async fn set_all(health: &HealthReporter, status: ServingStatus) {
+    health.set_service_status("", status).await;
+    health.set_service_status(API_SERVICE, status).await;
+}
+
+/// Every descriptor the server exposes, so reflection describes each service, health and
+/// reflection included.
+const DESCRIPTOR_SETS: [&[u8]; 5] = [
+    pb::FILE_DESCRIPTOR_SET,
+    // google.rpc error details, so grpcurl can print a BadRequest.
+    tonic_types::pb::FILE_DESCRIPTOR_SET,
+    tonic_health::pb::FILE_DESCRIPTOR_SET,
+    tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+];
+
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
+    DESCRIPTOR_SETS.iter().fold(
+        tonic_reflection::server::Builder::configure().include_reflection_service(false),
+        |builder, set| builder.register_encoded_file_descriptor_set(set),
+    )
+}
+
+fn reflection_v1() -> Result<
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+    tonic_reflection::server::Error,
+> {
+    reflection_builder().build_v1()
+}
+
+fn reflection_v1alpha() -> Result<
+    tonic_reflection::server::v1alpha::ServerReflectionServer<
+        impl tonic_reflection::server::v1alpha::ServerReflection,
+    >,
+    tonic_reflection::server::Error,
+> {
+    reflection_builder().build_v1alpha()
+}

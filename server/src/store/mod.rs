@@ -1,0 +1,120 @@
+//! Storage: the one seam ([`Store`]) between the API and watch code and a durable backend.
+//!
+//! Every backend keeps a single revision counter, writes each change durably together with an
+//! entry in its change history, and feeds committed changes, in revision order, into a
+//! [`View`]: the in-memory, consistent state that reads, listings and watches are served from.
+//!
+//! # Layout
+//! - [`write`]: the backend-independent decisions of a write (preconditions, no-op detection,
+//!   server-set metadata).
+//! - [`view`]: the in-memory state and its snapshots.
+//! - [`sled`]: the embedded default backend.
+
+pub mod sled;
+pub mod view;
+pub mod write;
+
+use std::{future::Future, sync::Arc};
+
+use hostendpoint_api::model::{HostEndpoint, Revision};
+
+pub use self::{
+    view::{Snapshot, View},
+    write::Preconditions,
+};
+
+/// The result type of store operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Create named an object that exists.
+    #[error("resource already exists: HostEndpoint({name})")]
+    AlreadyExists {
+        /// The object's name.
+        name: String,
+    },
+    /// The named object does not exist.
+    #[error("resource does not exist: HostEndpoint({name})")]
+    NotFound {
+        /// The object's name.
+        name: String,
+    },
+    /// A resource_version precondition did not hold.
+    #[error(
+        "update conflict: HostEndpoint({name}): resource version '{expected}' is out of date \
+         (latest: {actual})"
+    )]
+    RevisionConflict {
+        /// The object's name.
+        name: String,
+        /// The revision the caller expected.
+        expected: Revision,
+        /// The stored revision.
+        actual: Revision,
+    },
+    /// A uid precondition did not hold (the object was deleted and created again).
+    #[error("precondition failed: HostEndpoint({name}) has uid '{actual}', not '{expected}'")]
+    UidConflict {
+        /// The object's name.
+        name: String,
+        /// The uid the caller expected.
+        expected: String,
+        /// The stored uid.
+        actual: String,
+    },
+    /// The store cannot take writes: an earlier sync failed, or it is shutting down.
+    #[error("store unavailable: {reason}")]
+    Unavailable {
+        /// What happened.
+        reason: String,
+    },
+    /// The backend failed; the detail is logged, not sent to clients.
+    #[error("storage backend failed")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// One committed change: the object before and after it. Shared by every reader of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    /// The revision the change created.
+    pub revision: Revision,
+    /// The object before the change; `None` for a create.
+    pub prev: Option<Arc<HostEndpoint>>,
+    /// The object after the change; `None` for a delete.
+    pub next: Option<Arc<HostEndpoint>>,
+}
+
+/// The seam between the API and watch code and a storage backend.
+///
+/// Writes return once the change is durable and visible in [`Store::view`].
+pub trait Store: Send + Sync + 'static {
+    /// Identifies this store; it changes only when the store is wiped or replaced.
+    fn store_uid(&self) -> &str;
+
+    /// The in-memory state that reads, listings and watches are served from.
+    fn view(&self) -> &View;
+
+    /// Stores a new object; the store sets uid, creation_timestamp and resource_version.
+    fn create(&self, hep: HostEndpoint) -> impl Future<Output = Result<HostEndpoint>> + Send;
+
+    /// Replaces the labels, annotations and spec of `hep`'s object. A non-zero
+    /// `resource_version` or non-empty `uid` in `hep` is a precondition. With `allow_missing`, a
+    /// missing object is created instead of failing with [`Error::NotFound`].
+    fn update(
+        &self,
+        hep: HostEndpoint,
+        allow_missing: bool,
+    ) -> impl Future<Output = Result<HostEndpoint>> + Send;
+
+    /// Deletes an object and returns its last state, stamped with the delete's revision.
+    fn delete(
+        &self,
+        name: String,
+        preconditions: Preconditions,
+    ) -> impl Future<Output = Result<HostEndpoint>> + Send;
+
+    /// Stops taking writes and makes everything acknowledged durable.
+    fn close(&self) -> impl Future<Output = Result<()>> + Send;
+}

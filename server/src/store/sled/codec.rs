@@ -1,0 +1,284 @@
+//! The sled store's private on-disk encoding.
+//!
+//! Keys live in one tree under three prefixes: `meta/…` (format version, store uid, revision),
+//! `obj/<name>` (the current objects) and `log/<revision, big-endian>` (the change history).
+//! Values are protobuf messages defined here, not the API's, so the API can evolve without
+//! touching stored data; [`FORMAT_VERSION`] names this layout and a store written with any
+//! other version is refused at start-up.
+
+use std::{
+    sync::Arc,
+    time::{Duration, UNIX_EPOCH},
+};
+
+use hostendpoint_api::model::{
+    self, EndpointPort, HostEndpoint, HostEndpointSpec, ObjectMeta, PortProtocol, Revision,
+};
+use prost::Message;
+
+use crate::store::Change;
+
+/// The version of this on-disk layout.
+pub(super) const FORMAT_VERSION: u32 = 1;
+
+pub(super) const KEY_FORMAT: &[u8] = b"meta/format";
+pub(super) const KEY_STORE_UID: &[u8] = b"meta/store_uid";
+pub(super) const KEY_REVISION: &[u8] = b"meta/revision";
+pub(super) const OBJECT_PREFIX: &[u8] = b"obj/";
+pub(super) const LOG_PREFIX: &[u8] = b"log/";
+
+/// Why stored bytes could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum DecodeError {
+    #[error("malformed record: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+    #[error("malformed {what}: expected {expected} bytes, found {found}")]
+    Length {
+        what: &'static str,
+        expected: usize,
+        found: usize,
+    },
+    #[error("unknown port protocol number {0}")]
+    Protocol(u32),
+    #[error("port {0} out of range")]
+    Port(u32),
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct DiskHostEndpoint {
+    #[prost(string, tag = "1")]
+    name: String,
+    #[prost(btree_map = "string, string", tag = "2")]
+    labels: std::collections::BTreeMap<String, String>,
+    #[prost(btree_map = "string, string", tag = "3")]
+    annotations: std::collections::BTreeMap<String, String>,
+    #[prost(string, tag = "4")]
+    uid: String,
+    #[prost(uint64, tag = "5")]
+    resource_version: u64,
+    /// Seconds and nanoseconds since the epoch; absent before creation.
+    #[prost(message, optional, tag = "6")]
+    created: Option<DiskTime>,
+    #[prost(string, tag = "7")]
+    node: String,
+    #[prost(string, tag = "8")]
+    interface_name: String,
+    #[prost(string, repeated, tag = "9")]
+    expected_ips: Vec<String>,
+    #[prost(string, repeated, tag = "10")]
+    profiles: Vec<String>,
+    #[prost(message, repeated, tag = "11")]
+    ports: Vec<DiskPort>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct DiskTime {
+    #[prost(uint64, tag = "1")]
+    seconds: u64,
+    #[prost(uint32, tag = "2")]
+    nanos: u32,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct DiskPort {
+    #[prost(string, tag = "1")]
+    name: String,
+    /// The IANA protocol number.
+    #[prost(uint32, tag = "2")]
+    protocol: u32,
+    /// Whether the user wrote the protocol as a number.
+    #[prost(bool, tag = "3")]
+    numeric: bool,
+    #[prost(uint32, tag = "4")]
+    port: u32,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct DiskChange {
+    #[prost(uint64, tag = "1")]
+    revision: u64,
+    #[prost(message, optional, tag = "2")]
+    prev: Option<DiskHostEndpoint>,
+    #[prost(message, optional, tag = "3")]
+    next: Option<DiskHostEndpoint>,
+}
+
+pub(super) fn object_key(name: &str) -> Vec<u8> {
+    [OBJECT_PREFIX, name.as_bytes()].concat()
+}
+
+pub(super) fn log_key(revision: Revision) -> Vec<u8> {
+    [LOG_PREFIX, &revision.to_be_bytes()].concat()
+}
+
+pub(super) fn encode_u64(value: u64) -> [u8; 8] {
+    value.to_be_bytes()
+}
+
+pub(super) fn decode_u64(what: &'static str, bytes: &[u8]) -> Result<u64, DecodeError> {
+    let array: [u8; 8] = bytes.try_into().map_err(|_| DecodeError::Length {
+        what,
+        expected: 8,
+        found: bytes.len(),
+    })?;
+    Ok(u64::from_be_bytes(array))
+}
+
+pub(super) fn decode_u32(what: &'static str, bytes: &[u8]) -> Result<u32, DecodeError> {
+    let array: [u8; 4] = bytes.try_into().map_err(|_| DecodeError::Length {
+        what,
+        expected: 4,
+        found: bytes.len(),
+    })?;
+    Ok(u32::from_be_bytes(array))
+}
+
+pub(super) fn encode_object(hep: &HostEndpoint) -> Vec<u8> {
+    to_disk(hep).encode_to_vec()
+}
+
+pub(super) fn decode_object(bytes: &[u8]) -> Result<HostEndpoint, DecodeError> {
+    from_disk(DiskHostEndpoint::decode(bytes)?)
+}
+
+pub(super) fn encode_change(change: &Change) -> Vec<u8> {
+    DiskChange {
+        revision: change.revision,
+        prev: change.prev.as_deref().map(to_disk),
+        next: change.next.as_deref().map(to_disk),
+    }
+    .encode_to_vec()
+}
+
+pub(super) fn decode_change(bytes: &[u8]) -> Result<Change, DecodeError> {
+    let disk = DiskChange::decode(bytes)?;
+    let arc = |d: Option<DiskHostEndpoint>| d.map(from_disk).transpose().map(|h| h.map(Arc::new));
+    Ok(Change {
+        revision: disk.revision,
+        prev: arc(disk.prev)?,
+        next: arc(disk.next)?,
+    })
+}
+
+fn to_disk(hep: &HostEndpoint) -> DiskHostEndpoint {
+    let meta = &hep.metadata;
+    let spec = &hep.spec;
+    DiskHostEndpoint {
+        name: meta.name.clone(),
+        labels: meta.labels.clone(),
+        annotations: meta.annotations.clone(),
+        uid: meta.uid.clone(),
+        resource_version: meta.resource_version,
+        created: meta.creation_timestamp.map(|t| {
+            let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+            DiskTime {
+                seconds: since.as_secs(),
+                nanos: since.subsec_nanos(),
+            }
+        }),
+        node: spec.node.clone(),
+        interface_name: spec.interface_name.clone(),
+        expected_ips: spec.expected_ips.clone(),
+        profiles: spec.profiles.clone(),
+        ports: spec.ports.iter().map(port_to_disk).collect(),
+    }
+}
+
+fn port_to_disk(port: &EndpointPort) -> DiskPort {
+    DiskPort {
+        name: port.name.clone(),
+        protocol: u32::from(port.protocol.kind.number()),
+        numeric: port.protocol.numeric,
+        port: u32::from(port.port),
+    }
+}
+
+fn from_disk(disk: DiskHostEndpoint) -> Result<HostEndpoint, DecodeError> {
+    let ports = disk
+        .ports
+        .into_iter()
+        .map(port_from_disk)
+        .collect::<Result<_, _>>()?;
+    Ok(HostEndpoint {
+        metadata: ObjectMeta {
+            name: disk.name,
+            labels: disk.labels,
+            annotations: disk.annotations,
+            uid: disk.uid,
+            resource_version: disk.resource_version,
+            creation_timestamp: disk
+                .created
+                .map(|t| UNIX_EPOCH + Duration::new(t.seconds, t.nanos)),
+        },
+        spec: HostEndpointSpec {
+            node: disk.node,
+            interface_name: disk.interface_name,
+            expected_ips: disk.expected_ips,
+            profiles: disk.profiles,
+            ports,
+        },
+    })
+}
+
+fn port_from_disk(port: DiskPort) -> Result<EndpointPort, DecodeError> {
+    let kind = match port.protocol {
+        6 => PortProtocol::Tcp,
+        17 => PortProtocol::Udp,
+        132 => PortProtocol::Sctp,
+        other => return Err(DecodeError::Protocol(other)),
+    };
+    Ok(EndpointPort {
+        name: port.name,
+        protocol: model::Protocol {
+            kind,
+            numeric: port.numeric,
+        },
+        port: u16::try_from(port.port).map_err(|_| DecodeError::Port(port.port))?,
+    })
+}
+
+#[cfg(test)]
+fn mk_time(seconds: u64) -> std::time::SystemTime {
+    UNIX_EPOCH + Duration::from_secs(seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_and_changes_round_trip() {
+        let hep = HostEndpoint {
+            metadata: ObjectMeta {
+                name: "a".into(),
+                labels: [("k".to_owned(), "v".to_owned())].into(),
+                uid: "u".into(),
+                resource_version: 9,
+                creation_timestamp: Some(mk_time(1_700_000_000)),
+                ..ObjectMeta::default()
+            },
+            spec: HostEndpointSpec {
+                node: "n".into(),
+                expected_ips: vec!["10.0.0.1".into()],
+                ports: vec![EndpointPort {
+                    name: "http".into(),
+                    protocol: model::Protocol {
+                        kind: PortProtocol::Sctp,
+                        numeric: true,
+                    },
+                    port: 80,
+                }],
+                ..HostEndpointSpec::default()
+            },
+        };
+        let decoded = decode_object(&encode_object(&hep)).expect("round trip");
+        assert_eq!(decoded, hep);
+        let change = Change {
+            revision: 10,
+            prev: Some(Arc::new(hep)),
+            next: None,
+        };
+        let decoded = decode_change(&encode_change(&change)).expect("round trip");
+        assert_eq!(decoded, change);
+    }
+}

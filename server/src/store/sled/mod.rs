@@ -1,0 +1,386 @@
+//! The embedded default backend: sled, with one revision counter, a change log on disk and
+//! group commit behind every acknowledgement.
+//!
+//! A write takes the writer lock, decides against the stored object, and applies one atomic
+//! sled batch holding the object, its log entry and the new revision. It then queues itself
+//! for the [`commit`] task, still under the lock so that the queue is in revision order, and
+//! waits for the sync outside it.
+
+mod codec;
+mod commit;
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+};
+
+use hostendpoint_api::model::{HostEndpoint, Revision};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, instrument};
+
+use self::{
+    codec::{FORMAT_VERSION, KEY_FORMAT, KEY_REVISION, KEY_STORE_UID, OBJECT_PREFIX},
+    commit::{Pending, SyncTarget},
+};
+use super::{
+    Change, Error, Preconditions, Result, Snapshot, Store, View,
+    write::{Plan, Write},
+};
+
+/// The default size of sled's page cache. Reads are served from the in-memory view, so sled's
+/// cache only serves writes and history reads.
+pub const DEFAULT_CACHE_BYTES: u64 = 128 * 1024 * 1024;
+
+/// Where and how to open a sled store.
+#[derive(Clone, Debug)]
+pub struct SledConfig {
+    /// The data directory; created when missing.
+    pub path: PathBuf,
+    /// sled's page cache size in bytes.
+    pub cache_bytes: u64,
+}
+
+/// Why a sled store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// sled could not open the directory.
+    #[error("cannot open the data directory {path}: {source}")]
+    Sled {
+        /// The data directory.
+        path: PathBuf,
+        /// What sled said.
+        #[source]
+        source: sled::Error,
+    },
+    /// The directory holds a store of another format version.
+    #[error(
+        "the data directory {path} has on-disk format version {found}; this build reads \
+         version {FORMAT_VERSION}"
+    )]
+    Version {
+        /// The data directory.
+        path: PathBuf,
+        /// The version found.
+        found: u32,
+    },
+    /// Stored bytes could not be decoded.
+    #[error("the data directory {path} is unreadable: {what}: {reason}")]
+    Corrupt {
+        /// The data directory.
+        path: PathBuf,
+        /// Which record.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// The files could not be synced.
+    #[error("cannot sync the data directory {path}: {source}")]
+    Io {
+        /// The data directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The sled backend. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct SledStore {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    db: sled::Db,
+    store_uid: String,
+    view: Arc<View>,
+    writer: Mutex<Writer>,
+}
+
+/// What the writer lock protects.
+#[derive(Debug)]
+struct Writer {
+    revision: Revision,
+    /// `None` once the store is closed.
+    commits: Option<mpsc::UnboundedSender<Pending>>,
+    /// Set when a sync failed: the store takes no more writes.
+    failed: Option<String>,
+}
+
+/// A write that was applied and now waits for durability.
+struct Applied {
+    result: HostEndpoint,
+    synced: Option<oneshot::Receiver<Result<()>>>,
+}
+
+// === impl SledStore ===
+
+impl SledStore {
+    /// Opens (or creates) the store in `config.path` and starts its group-commit task. Must be
+    /// called within a Tokio runtime.
+    pub fn open(config: &SledConfig) -> Result<Self, OpenError> {
+        let path = &config.path;
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(config.cache_bytes)
+            .open()
+            .map_err(|source| OpenError::Sled {
+                path: path.clone(),
+                source,
+            })?;
+        let (store_uid, revision) = read_or_init_meta(&db, path)?;
+        let snapshot = load_objects(&db, path, revision)?;
+        info!(path = %path.display(), %store_uid, revision, objects = snapshot.len(), "opened sled store");
+        let target = SyncTarget::open(db.clone(), path).map_err(|source| OpenError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let view = Arc::new(View::new(snapshot));
+        let (commits, queue) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            db,
+            store_uid,
+            view: Arc::clone(&view),
+            writer: Mutex::new(Writer {
+                revision,
+                commits: Some(commits),
+                failed: None,
+            }),
+        });
+        let weak = Arc::downgrade(&shared);
+        let on_failure = move |reason: &str| {
+            if let Some(shared) = weak.upgrade() {
+                shared.lock_writer().failed = Some(reason.to_owned());
+            }
+        };
+        tokio::spawn(commit::run(target, queue, view, on_failure));
+        Ok(Self { shared })
+    }
+
+    async fn write(&self, write: Write) -> Result<HostEndpoint> {
+        let applied = self.shared.apply(write)?;
+        if let Some(synced) = applied.synced {
+            synced.await.map_err(|_| Error::Unavailable {
+                reason: "the store closed before the write was synced".into(),
+            })??;
+        }
+        Ok(applied.result)
+    }
+}
+
+impl Store for SledStore {
+    fn store_uid(&self) -> &str {
+        &self.shared.store_uid
+    }
+
+    fn view(&self) -> &View {
+        &self.shared.view
+    }
+
+    #[instrument(skip_all, fields(name = %hep.metadata.name))]
+    async fn create(&self, hep: HostEndpoint) -> Result<HostEndpoint> {
+        self.write(Write::Create(hep)).await
+    }
+
+    #[instrument(skip_all, fields(name = %hep.metadata.name))]
+    async fn update(&self, hep: HostEndpoint, allow_missing: bool) -> Result<HostEndpoint> {
+        self.write(Write::Update { hep, allow_missing }).await
+    }
+
+    #[instrument(skip_all, fields(name = %name))]
+    async fn delete(&self, name: String, preconditions: Preconditions) -> Result<HostEndpoint> {
+        self.write(Write::Delete {
+            name,
+            preconditions,
+        })
+        .await
+    }
+
+    async fn close(&self) -> Result<()> {
+        let barrier = {
+            let mut writer = self.shared.lock_writer();
+            let Some(commits) = writer.commits.take() else {
+                return Ok(());
+            };
+            let (ack, synced) = oneshot::channel();
+            let _ = commits.send(Pending { change: None, ack });
+            synced
+        };
+        barrier.await.map_err(|_| Error::Unavailable {
+            reason: "the group-commit task ended".into(),
+        })?
+    }
+}
+
+// === impl Shared ===
+
+impl Shared {
+    fn lock_writer(&self) -> MutexGuard<'_, Writer> {
+        // Every update of the writer state is a single assignment, so it is consistent even
+        // after a panic elsewhere.
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn apply(&self, write: Write) -> Result<Applied> {
+        let mut writer = self.lock_writer();
+        if let Some(reason) = &writer.failed {
+            return Err(Error::Unavailable {
+                reason: reason.clone(),
+            });
+        }
+        let Some(commits) = writer.commits.clone() else {
+            return Err(Error::Unavailable {
+                reason: "the server is shutting down".into(),
+            });
+        };
+        let current = self.read_object(write.name())?;
+        let plan = write.plan(current.clone())?;
+        let (result, change) = match plan {
+            Plan::Unchanged(stored) => return Ok(self.unchanged(stored, &commits)),
+            Plan::Put(mut next) => {
+                let revision = writer.revision + 1;
+                next.metadata.resource_version = revision;
+                let change = Change {
+                    revision,
+                    prev: current.map(Arc::new),
+                    next: Some(Arc::new(next.clone())),
+                };
+                (next, change)
+            }
+            Plan::Delete(prev) => {
+                let revision = writer.revision + 1;
+                let mut last = prev.clone();
+                last.metadata.resource_version = revision;
+                let change = Change {
+                    revision,
+                    prev: Some(Arc::new(prev)),
+                    next: None,
+                };
+                (last, change)
+            }
+        };
+        self.db.apply_batch(batch_for(&change)).map_err(backend)?;
+        writer.revision = change.revision;
+        let (ack, synced) = oneshot::channel();
+        let pending = Pending {
+            change: Some(Arc::new(change)),
+            ack,
+        };
+        // Queued under the lock, so the commit task sees revision order.
+        commits.send(pending).map_err(|_| Error::Unavailable {
+            reason: "the group-commit task ended".into(),
+        })?;
+        Ok(Applied {
+            result,
+            synced: Some(synced),
+        })
+    }
+
+    /// A write that changes nothing still must not answer before the stored object is durable.
+    fn unchanged(&self, stored: HostEndpoint, commits: &mpsc::UnboundedSender<Pending>) -> Applied {
+        if stored.metadata.resource_version <= self.view.revision() {
+            return Applied {
+                result: stored,
+                synced: None,
+            };
+        }
+        let (ack, synced) = oneshot::channel();
+        let _ = commits.send(Pending { change: None, ack });
+        Applied {
+            result: stored,
+            synced: Some(synced),
+        }
+    }
+
+    fn read_object(&self, name: &str) -> Result<Option<HostEndpoint>> {
+        let Some(bytes) = self.db.get(codec::object_key(name)).map_err(backend)? else {
+            return Ok(None);
+        };
+        codec::decode_object(&bytes).map(Some).map_err(backend)
+    }
+}
+
+fn batch_for(change: &Change) -> sled::Batch {
+    let mut batch = sled::Batch::default();
+    match (&change.prev, &change.next) {
+        (_, Some(next)) => batch.insert(codec::object_key(next.name()), codec::encode_object(next)),
+        (Some(prev), None) => batch.remove(codec::object_key(prev.name())),
+        (None, None) => {}
+    }
+    batch.insert(
+        codec::log_key(change.revision),
+        codec::encode_change(change),
+    );
+    batch.insert(KEY_REVISION, &codec::encode_u64(change.revision));
+    batch
+}
+
+fn backend(err: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Backend(Box::new(err))
+}
+
+/// Reads the store's identity and revision, or writes them for a new store.
+fn read_or_init_meta(db: &sled::Db, path: &Path) -> Result<(String, Revision), OpenError> {
+    let corrupt = |what: &str, reason: String| OpenError::Corrupt {
+        path: path.to_owned(),
+        what: what.to_owned(),
+        reason,
+    };
+    let sled_err = |source| OpenError::Sled {
+        path: path.to_owned(),
+        source,
+    };
+    let Some(format) = db.get(KEY_FORMAT).map_err(sled_err)? else {
+        if !db.is_empty() {
+            return Err(corrupt(
+                "meta/format",
+                "missing in a non-empty store".into(),
+            ));
+        }
+        let store_uid = uuid::Uuid::new_v4().to_string();
+        let mut batch = sled::Batch::default();
+        batch.insert(KEY_FORMAT, &FORMAT_VERSION.to_be_bytes());
+        batch.insert(KEY_STORE_UID, store_uid.as_bytes());
+        batch.insert(KEY_REVISION, &codec::encode_u64(0));
+        db.apply_batch(batch).map_err(sled_err)?;
+        return Ok((store_uid, 0));
+    };
+    let found = codec::decode_u32("meta/format", &format)
+        .map_err(|e| corrupt("meta/format", e.to_string()))?;
+    if found != FORMAT_VERSION {
+        return Err(OpenError::Version {
+            path: path.to_owned(),
+            found,
+        });
+    }
+    let uid = db.get(KEY_STORE_UID).map_err(sled_err)?;
+    let store_uid = uid
+        .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+        .ok_or_else(|| corrupt("meta/store_uid", "missing or not UTF-8".into()))?;
+    let revision = db.get(KEY_REVISION).map_err(sled_err)?;
+    let revision = revision
+        .ok_or_else(|| corrupt("meta/revision", "missing".into()))
+        .and_then(|b| {
+            codec::decode_u64("meta/revision", &b)
+                .map_err(|e| corrupt("meta/revision", e.to_string()))
+        })?;
+    Ok((store_uid, revision))
+}
+
+fn load_objects(db: &sled::Db, path: &Path, revision: Revision) -> Result<Snapshot, OpenError> {
+    let mut objects = Vec::new();
+    for entry in db.scan_prefix(OBJECT_PREFIX) {
+        let (key, value) = entry.map_err(|source| OpenError::Sled {
+            path: path.to_owned(),
+            source,
+        })?;
+        let hep = codec::decode_object(&value).map_err(|e| OpenError::Corrupt {
+            path: path.to_owned(),
+            what: String::from_utf8_lossy(&key).into_owned(),
+            reason: e.to_string(),
+        })?;
+        objects.push(hep);
+    }
+    Ok(Snapshot::new(revision, objects))
+}

@@ -1,0 +1,262 @@
+//! The in-memory state every backend feeds: a consistent [`Snapshot`] at each revision, the
+//! stream of committed [`Change`]s, and the snapshots that in-progress listings page through.
+//!
+//! Snapshots are persistent maps (imbl), so taking one is O(1) and a reader never holds up the
+//! single feeder that applies committed changes in revision order.
+
+use std::{
+    collections::HashMap,
+    ops::Bound,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use arc_swap::ArcSwap;
+use hostendpoint_api::model::{HostEndpoint, Revision};
+use imbl::OrdMap;
+use tokio::sync::{broadcast, watch};
+
+use super::Change;
+
+/// How long a listing's snapshot stays servable after its last page was read.
+pub const LISTING_TTL: Duration = Duration::from_secs(300);
+/// The most listing snapshots kept at once; the least recently used goes first.
+pub const MAX_LISTINGS: usize = 64;
+/// How many committed changes the in-memory change stream buffers for its subscribers.
+pub const DEFAULT_CHANGE_BUFFER: usize = 4096;
+
+/// Every object at one revision, indexed by name and by node.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    revision: Revision,
+    by_name: OrdMap<String, Arc<HostEndpoint>>,
+    by_node: OrdMap<(String, String), Arc<HostEndpoint>>,
+}
+
+/// One page of a listing.
+#[derive(Debug)]
+pub struct Page {
+    /// The objects, sorted by name.
+    pub items: Vec<Arc<HostEndpoint>>,
+    /// True when objects follow the last item.
+    pub more: bool,
+}
+
+/// The state that reads are served from, fed by one backend task.
+#[derive(Debug)]
+pub struct View {
+    current: ArcSwap<Snapshot>,
+    changes: broadcast::Sender<Arc<Change>>,
+    revision: watch::Sender<Revision>,
+    listings: Mutex<HashMap<Revision, Listing>>,
+}
+
+#[derive(Debug)]
+struct Listing {
+    snapshot: Arc<Snapshot>,
+    last_used: Instant,
+}
+
+// === impl Snapshot ===
+
+impl Snapshot {
+    /// A snapshot of `objects` at `revision`.
+    pub fn new(revision: Revision, objects: impl IntoIterator<Item = HostEndpoint>) -> Self {
+        let mut snapshot = Self {
+            revision,
+            ..Self::default()
+        };
+        for hep in objects {
+            snapshot.insert(Arc::new(hep));
+        }
+        snapshot
+    }
+
+    /// The revision this snapshot reflects.
+    pub fn revision(&self) -> Revision {
+        self.revision
+    }
+
+    /// How many objects there are.
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// True when there is no object.
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// The object named `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<HostEndpoint>> {
+        self.by_name.get(name)
+    }
+
+    /// Up to `limit` objects after the name `after`, of one node or of all, sorted by name.
+    /// A node's objects come from the node index, so the cost is that of the answer.
+    pub fn page(&self, node: Option<&str>, after: Option<&str>, limit: usize) -> Page {
+        let mut items: Vec<_> = match node {
+            Some(node) => self.node_range(node, after).take(limit + 1).collect(),
+            None => self.name_range(after).take(limit + 1).collect(),
+        };
+        let more = items.len() > limit;
+        items.truncate(limit);
+        Page { items, more }
+    }
+
+    /// Every object of one node, or of all, sorted by name.
+    pub fn iter<'a>(
+        &'a self,
+        node: Option<&'a str>,
+    ) -> Box<dyn Iterator<Item = Arc<HostEndpoint>> + 'a> {
+        match node {
+            Some(node) => Box::new(self.node_range(node, None)),
+            None => Box::new(self.name_range(None)),
+        }
+    }
+
+    fn name_range(&self, after: Option<&str>) -> impl Iterator<Item = Arc<HostEndpoint>> + '_ {
+        let start = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.to_owned()));
+        self.by_name
+            .range((start, Bound::Unbounded))
+            .map(|(_, hep)| Arc::clone(hep))
+    }
+
+    fn node_range<'a>(
+        &'a self,
+        node: &'a str,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = Arc<HostEndpoint>> + 'a {
+        let start = match after {
+            Some(after) => Bound::Excluded((node.to_owned(), after.to_owned())),
+            None => Bound::Included((node.to_owned(), String::new())),
+        };
+        self.by_node
+            .range((start, Bound::Unbounded))
+            .take_while(move |((n, _), _)| n == node)
+            .map(|(_, hep)| Arc::clone(hep))
+    }
+
+    /// Applies one committed change; changes must come in revision order.
+    pub fn apply(&mut self, change: &Change) {
+        if let Some(prev) = &change.prev {
+            self.remove(prev);
+        }
+        if let Some(next) = &change.next {
+            self.insert(Arc::clone(next));
+        }
+        self.revision = change.revision;
+    }
+
+    fn insert(&mut self, hep: Arc<HostEndpoint>) {
+        let node_key = (hep.spec.node.clone(), hep.metadata.name.clone());
+        self.by_node.insert(node_key, Arc::clone(&hep));
+        self.by_name.insert(hep.metadata.name.clone(), hep);
+    }
+
+    fn remove(&mut self, hep: &HostEndpoint) {
+        let node_key = (hep.spec.node.clone(), hep.metadata.name.clone());
+        self.by_node.remove(&node_key);
+        self.by_name.remove(&hep.metadata.name);
+    }
+}
+
+// === impl View ===
+
+impl View {
+    /// A view starting from `initial`.
+    pub fn new(initial: Snapshot) -> Self {
+        let (changes, _) = broadcast::channel(DEFAULT_CHANGE_BUFFER);
+        let (revision, _) = watch::channel(initial.revision);
+        Self {
+            current: ArcSwap::from_pointee(initial),
+            changes,
+            revision,
+            listings: Mutex::default(),
+        }
+    }
+
+    /// The latest committed state.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// The latest committed revision.
+    pub fn revision(&self) -> Revision {
+        self.current.load().revision
+    }
+
+    /// Committed changes from now on, in revision order. A subscriber that falls more than
+    /// [`DEFAULT_CHANGE_BUFFER`] changes behind is told it lagged, and must catch up from the
+    /// backend's history.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
+        self.changes.subscribe()
+    }
+
+    /// Follows the latest committed revision.
+    pub fn watch_revision(&self) -> watch::Receiver<Revision> {
+        self.revision.subscribe()
+    }
+
+    /// Applies committed changes, in revision order, then publishes them. Only the backend's
+    /// single feeder calls this.
+    pub fn apply(&self, changes: &[Arc<Change>]) {
+        let Some(last) = changes.last() else { return };
+        let mut next = Snapshot::clone(&self.current.load());
+        for change in changes {
+            next.apply(change);
+        }
+        self.current.store(Arc::new(next));
+        for change in changes {
+            // An error only means that nobody is subscribed.
+            let _ = self.changes.send(Arc::clone(change));
+        }
+        self.revision.send_replace(last.revision);
+    }
+
+    /// Keeps `snapshot` servable for the following pages of a listing.
+    pub fn retain_for_listing(&self, snapshot: &Arc<Snapshot>) {
+        let mut listings = self.lock_listings();
+        let now = Instant::now();
+        listings.retain(|_, l| now.duration_since(l.last_used) < LISTING_TTL);
+        if listings.len() >= MAX_LISTINGS && !listings.contains_key(&snapshot.revision) {
+            let oldest = listings
+                .iter()
+                .min_by_key(|(_, l)| l.last_used)
+                .map(|(r, _)| *r);
+            if let Some(oldest) = oldest {
+                listings.remove(&oldest);
+            }
+        }
+        listings.insert(
+            snapshot.revision,
+            Listing {
+                snapshot: Arc::clone(snapshot),
+                last_used: now,
+            },
+        );
+    }
+
+    /// The snapshot at `revision`, if it is still servable for a listing.
+    pub fn snapshot_for_listing(&self, revision: Revision) -> Option<Arc<Snapshot>> {
+        let current = self.snapshot();
+        if current.revision == revision {
+            return Some(current);
+        }
+        let mut listings = self.lock_listings();
+        let listing = listings.get_mut(&revision)?;
+        if listing.last_used.elapsed() >= LISTING_TTL {
+            listings.remove(&revision);
+            return None;
+        }
+        listing.last_used = Instant::now();
+        Some(Arc::clone(&listing.snapshot))
+    }
+
+    fn lock_listings(&self) -> std::sync::MutexGuard<'_, HashMap<Revision, Listing>> {
+        // The map stays consistent even if a holder panicked, so poisoning is ignored.
+        self.listings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
