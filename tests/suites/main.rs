@@ -1,1 +1,3 @@
-//! e2e
+//! End-to-end suites: each drives the real binaries through their real interfaces.
+
+mod crud;

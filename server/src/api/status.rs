@@ -37,6 +37,7 @@ impl From<store::Error> for Status {
             NotFound { .. } => Code::NotFound,
             RevisionConflict { .. } | UidConflict { .. } => Code::Aborted,
             Unavailable { .. } => Code::Unavailable,
+            Compacted { .. } => Code::OutOfRange,
             Backend(source) => {
                 error!(error = %source, "storage backend failed");
                 Code::Internal

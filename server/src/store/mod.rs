@@ -70,6 +70,19 @@ pub enum Error {
         /// What happened.
         reason: String,
     },
+    /// The requested history is no longer retained.
+    #[error(
+        "revision {requested} is compacted: the oldest resumable revision is {oldest}, the \
+         current one {current}"
+    )]
+    Compacted {
+        /// The revision asked for.
+        requested: Revision,
+        /// The oldest revision whose following changes are all retained.
+        oldest: Revision,
+        /// The latest revision.
+        current: Revision,
+    },
     /// The backend failed; the detail is logged, not sent to clients.
     #[error("storage backend failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -114,6 +127,15 @@ pub trait Store: Send + Sync + 'static {
         name: String,
         preconditions: Preconditions,
     ) -> impl Future<Output = Result<HostEndpoint>> + Send;
+
+    /// Up to `limit` committed changes after revision `after`, in revision order, read from the
+    /// backend's retained history. Fails with [`Error::Compacted`] when `after` is older than
+    /// the history retains.
+    fn history(
+        &self,
+        after: Revision,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Arc<Change>>>> + Send;
 
     /// Stops taking writes and makes everything acknowledged durable.
     fn close(&self) -> impl Future<Output = Result<()>> + Send;

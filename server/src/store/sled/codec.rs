@@ -1,6 +1,7 @@
 //! The sled store's private on-disk encoding.
 //!
-//! Keys live in one tree under three prefixes: `meta/…` (format version, store uid, revision),
+//! Keys live in one tree under three prefixes: `meta/…` (format version, store uid, revision,
+//! compacted revision),
 //! `obj/<name>` (the current objects) and `log/<revision, big-endian>` (the change history).
 //! Values are protobuf messages defined here, not the API's, so the API can evolve without
 //! touching stored data; [`FORMAT_VERSION`] names this layout and a store written with any
@@ -24,6 +25,8 @@ pub(super) const FORMAT_VERSION: u32 = 1;
 pub(super) const KEY_FORMAT: &[u8] = b"meta/format";
 pub(super) const KEY_STORE_UID: &[u8] = b"meta/store_uid";
 pub(super) const KEY_REVISION: &[u8] = b"meta/revision";
+/// Every log entry up to this revision may have been removed.
+pub(super) const KEY_COMPACTED: &[u8] = b"meta/compacted";
 pub(super) const OBJECT_PREFIX: &[u8] = b"obj/";
 pub(super) const LOG_PREFIX: &[u8] = b"log/";
 

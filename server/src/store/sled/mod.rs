@@ -19,7 +19,9 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{info, instrument};
 
 use self::{
-    codec::{FORMAT_VERSION, KEY_FORMAT, KEY_REVISION, KEY_STORE_UID, OBJECT_PREFIX},
+    codec::{
+        FORMAT_VERSION, KEY_COMPACTED, KEY_FORMAT, KEY_REVISION, KEY_STORE_UID, OBJECT_PREFIX,
+    },
     commit::{Pending, SyncTarget},
 };
 use super::{
@@ -197,6 +199,13 @@ impl Store for SledStore {
         .await
     }
 
+    async fn history(&self, after: Revision, limit: usize) -> Result<Vec<Arc<Change>>> {
+        let shared = Arc::clone(&self.shared);
+        tokio::task::spawn_blocking(move || shared.read_history(after, limit))
+            .await
+            .map_err(backend)?
+    }
+
     async fn close(&self) -> Result<()> {
         let barrier = {
             let mut writer = self.shared.lock_writer();
@@ -290,6 +299,40 @@ impl Shared {
         Applied {
             result: stored,
             synced: Some(synced),
+        }
+    }
+
+    /// Reads the log after `after`, up to the latest revision published to the view: later
+    /// entries may be applied to sled but are not durable yet.
+    fn read_history(&self, after: Revision, limit: usize) -> Result<Vec<Arc<Change>>> {
+        let current = self.view.revision();
+        let oldest = self.oldest_resumable()?;
+        if after < oldest {
+            return Err(Error::Compacted {
+                requested: after,
+                oldest,
+                current,
+            });
+        }
+        if after >= current {
+            return Ok(Vec::new());
+        }
+        let range = codec::log_key(after + 1)..=codec::log_key(current);
+        self.db
+            .range(range)
+            .take(limit)
+            .map(|entry| {
+                let (_, value) = entry.map_err(backend)?;
+                codec::decode_change(&value).map(Arc::new).map_err(backend)
+            })
+            .collect()
+    }
+
+    /// The oldest revision after which the log holds every change.
+    fn oldest_resumable(&self) -> Result<Revision> {
+        match self.db.get(KEY_COMPACTED).map_err(backend)? {
+            Some(bytes) => codec::decode_u64("meta/compacted", &bytes).map_err(backend),
+            None => Ok(0),
         }
     }
 

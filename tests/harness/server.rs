@@ -1,0 +1,208 @@
+//! A `hostendpointd` process under test.
+
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::{Arc, Mutex, mpsc},
+    thread,
+    time::Duration,
+};
+
+use tempfile::TempDir;
+
+use crate::ApiClient;
+
+/// How long a server may take to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The path of a binary of this workspace, built next to the test executable.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable has a path");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test executable lives in target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the binaries first (`cargo build --workspace --bins`, which \
+         ./tests/run does)",
+        path.display()
+    );
+    path
+}
+
+/// A running `hostendpointd` with its own data directory.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    data_dir: Arc<TempDir>,
+    extra_args: Vec<String>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl ServerProcess {
+    /// Starts a server on a fresh temporary data directory.
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server on a fresh data directory with extra flags.
+    pub fn start_with(extra_args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory can be created");
+        let args = extra_args.iter().map(|a| (*a).to_owned()).collect();
+        Self::spawn(Arc::new(dir), args)
+    }
+
+    fn spawn(data_dir: Arc<TempDir>, extra_args: Vec<String>) -> Self {
+        let mut child = Command::new(binary("hostendpointd"))
+            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+            .arg("--data-dir")
+            .arg(data_dir.path().join("data"))
+            .args(&extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("hostendpointd starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let sink = Arc::clone(&log);
+        // Keeps reading so the server never blocks on a full pipe.
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = listening_addr(&line) {
+                    let _ = addr_tx.send(addr);
+                }
+                sink.lock().expect("log lock").push(line);
+            }
+        });
+        let addr = match addr_rx.recv_timeout(START_TIMEOUT) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "hostendpointd did not start:\n{}",
+                    log.lock().expect("log").join("\n")
+                );
+            }
+        };
+        Self {
+            child,
+            addr,
+            data_dir,
+            extra_args,
+            log,
+        }
+    }
+
+    /// The `http://` endpoint for clients.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The data directory of the store.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.path().join("data")
+    }
+
+    /// A connected API client.
+    pub async fn client(&self) -> ApiClient {
+        ApiClient::connect(self.endpoint())
+            .await
+            .expect("the server accepts connections")
+    }
+
+    /// A new gRPC channel to the server.
+    pub async fn channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Endpoint::from_shared(self.endpoint())
+            .expect("a valid endpoint")
+            .connect()
+            .await
+            .expect("the server accepts connections")
+    }
+
+    /// Sends SIGTERM and waits for the exit. Async, so that clients in this runtime keep
+    /// answering the server's graceful HTTP/2 shutdown while it drains.
+    pub async fn terminate(&mut self) -> ExitStatus {
+        self.signal(libc::SIGTERM);
+        self.wait().await
+    }
+
+    /// Sends SIGKILL and waits for the process to be gone.
+    pub async fn kill(&mut self) {
+        self.signal(libc::SIGKILL);
+        self.wait().await;
+    }
+
+    async fn wait(&mut self) -> ExitStatus {
+        loop {
+            if let Some(status) = self.try_exit() {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Stops the server with SIGTERM, expecting a clean exit, and starts it again on the same
+    /// data directory.
+    pub async fn restart(&mut self) {
+        let status = self.terminate().await;
+        assert!(
+            status.success(),
+            "clean exit expected, got {status}\n{}",
+            self.log_text()
+        );
+        self.start_again();
+    }
+
+    /// Starts a new process on the same data directory (after `kill` or `terminate`).
+    pub fn start_again(&mut self) {
+        let next = Self::spawn(Arc::clone(&self.data_dir), self.extra_args.clone());
+        let old = std::mem::replace(self, next);
+        drop(old);
+    }
+
+    /// Everything the server logged so far.
+    pub fn log_text(&self) -> String {
+        self.log.lock().expect("log lock").join("\n")
+    }
+
+    /// Whether the process has exited, without waiting.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("the server can be polled")
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pids fit pid_t");
+        // SAFETY: kill(2) has no memory-safety preconditions; pid is our own child.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.signal(libc::SIGKILL);
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The address from the server's `listening` log line.
+fn listening_addr(line: &str) -> Option<SocketAddr> {
+    let json: serde_json::Value = serde_json::from_str(line).ok()?;
+    let fields = json.get("fields")?;
+    if fields.get("message")?.as_str()? != "listening" {
+        return None;
+    }
+    fields.get("addr")?.as_str()?.parse().ok()
+}
