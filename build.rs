@@ -16,6 +16,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out_dir.join("hostendpoint_descriptor.bin"),
         descriptors.encode_to_vec(),
     )?;
-    tonic_prost_build::configure().compile_fds(descriptors)?;
+    tonic_prost_build::configure()
+        // Hand-written so that watch events are encoded once and shared (see src/frames.rs).
+        .extern_path(
+            ".hostendpoint.v1.WatchHostEndpointsResponse",
+            "crate::frames::WatchHostEndpointsResponse",
+        )
+        .compile_fds(descriptors)?;
     Ok(())
 }

@@ -6,8 +6,10 @@
 //! - [`validation`]: Calico's rules, turning a [`pb::HostEndpoint`] into a [`model::HostEndpoint`]
 //!   or into field violations.
 //! - [`convert`]: the infallible conversions from the domain model back to [`pb`].
+//! - [`frames`]: the watch response message, built from pre-encoded events.
 
 pub mod convert;
+pub mod frames;
 pub mod model;
 pub mod validation;
 
@@ -15,6 +17,8 @@ pub mod validation;
 #[allow(missing_docs, unreachable_pub, clippy::all, clippy::unwrap_used)]
 pub mod pb {
     tonic::include_proto!("hostendpoint.v1");
+
+    pub use crate::frames::WatchHostEndpointsResponse;
 
     /// The encoded `FileDescriptorSet` of the API, for server reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] =

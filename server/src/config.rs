@@ -4,7 +4,10 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
-use crate::store::sled::DEFAULT_CACHE_BYTES;
+use crate::store::{
+    sled::{DEFAULT_CACHE_BYTES, DEFAULT_RETAINED_REVISIONS},
+    view::DEFAULT_CHANGE_BUFFER,
+};
 
 /// hostendpointd: Calico HostEndpoint resources over gRPC, on a durable embedded store.
 #[derive(Clone, Debug, Parser)]
@@ -27,9 +30,35 @@ pub struct Args {
     #[arg(long, env = "HOSTENDPOINTD_SLED_CACHE_MB", default_value_t = DEFAULT_CACHE_BYTES / (1024 * 1024))]
     pub sled_cache_mb: u64,
 
+    /// The change log keeps at least this many revisions: watches can resume from any of them.
+    #[arg(long, env = "HOSTENDPOINTD_RETAINED_REVISIONS", default_value_t = DEFAULT_RETAINED_REVISIONS)]
+    pub retained_revisions: u64,
+
+    /// How often the change log is compacted down to the retained revisions.
+    #[arg(long, env = "HOSTENDPOINTD_COMPACTION_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub compaction_interval: Duration,
+
+    /// How many changes the in-memory change stream buffers; a watcher further behind catches
+    /// up from the on-disk log.
+    #[arg(long, env = "HOSTENDPOINTD_WATCH_BUFFER", default_value_t = DEFAULT_CHANGE_BUFFER)]
+    pub watch_buffer: usize,
+
     /// Longest wait for in-flight calls after SIGTERM or SIGINT before exiting anyway.
     #[arg(long, env = "HOSTENDPOINTD_DRAIN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub drain_timeout: Duration,
+
+    /// Interval between BOOKMARK events on every watch.
+    #[arg(long, env = "HOSTENDPOINTD_BOOKMARK_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub bookmark_interval: Duration,
+
+    /// The most concurrent streams (calls and watches) on one HTTP/2 connection: a node-agent
+    /// proxy may multiplex thousands of watches on one connection.
+    #[arg(
+        long,
+        env = "HOSTENDPOINTD_MAX_CONCURRENT_STREAMS",
+        default_value_t = 65_536
+    )]
+    pub max_concurrent_streams: u32,
 
     /// Log filter, in tracing's EnvFilter syntax (`info`, `hostendpointd=debug,info`).
     #[arg(long, env = "HOSTENDPOINTD_LOG", default_value = "info")]

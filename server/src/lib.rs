@@ -5,10 +5,12 @@
 //! - [`serve`]: wiring of the store, the API, health and reflection; shutdown.
 //! - [`api`]: the gRPC handlers: validate, call the store, map errors to statuses.
 //! - [`store`]: the storage seam, the in-memory view and the sled backend.
+//! - [`watch`]: WatchHostEndpoints streams.
 
 pub mod api;
 pub mod config;
 pub mod serve;
 pub mod store;
+pub mod watch;
 
 pub use serve::{ServeError, ServerConfig, run};

@@ -9,6 +9,7 @@ use hostendpointd::{
     ServerConfig,
     config::{Args, LogFormat},
     store::sled::SledConfig,
+    watch::WatchConfig,
 };
 use tokio::{net::TcpListener, signal::unix};
 use tracing::info;
@@ -22,7 +23,12 @@ async fn main() -> anyhow::Result<()> {
         listen,
         data_dir,
         sled_cache_mb,
+        retained_revisions,
+        compaction_interval,
+        watch_buffer,
         drain_timeout,
+        bookmark_interval,
+        max_concurrent_streams,
         ..
     } = args;
     let listener = TcpListener::bind(listen)
@@ -32,10 +38,15 @@ async fn main() -> anyhow::Result<()> {
     info!(%addr, "listening");
     let config = ServerConfig {
         sled: SledConfig {
-            path: data_dir,
             cache_bytes: sled_cache_mb * 1024 * 1024,
+            retained_revisions,
+            compaction_interval,
+            change_buffer: watch_buffer,
+            ..SledConfig::new(data_dir)
         },
         drain_timeout,
+        watch: WatchConfig { bookmark_interval },
+        max_concurrent_streams,
     };
     hostendpointd::run(config, listener, termination()?).await?;
     Ok(())

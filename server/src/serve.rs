@@ -16,6 +16,7 @@ use crate::{
         Store,
         sled::{OpenError, SledConfig, SledStore},
     },
+    watch::{WatchConfig, Watches},
 };
 
 /// Everything `run` needs besides its listener.
@@ -25,6 +26,10 @@ pub struct ServerConfig {
     pub sled: SledConfig,
     /// Longest wait for in-flight calls once shutdown starts.
     pub drain_timeout: Duration,
+    /// Watch settings.
+    pub watch: WatchConfig,
+    /// The most concurrent streams (calls and watches) on one HTTP/2 connection.
+    pub max_concurrent_streams: u32,
 }
 
 /// Why the server stopped with an error.
@@ -71,13 +76,14 @@ pub async fn run(
             draining.cancel();
         }
     };
+    let watches = Watches::new(Arc::clone(&store), config.watch.clone(), draining.clone());
+    let api = HostEndpointApi::new(Arc::clone(&store), watches);
     let server = Server::builder()
+        .max_concurrent_streams(Some(config.max_concurrent_streams))
         .add_service(health_service)
         .add_service(reflection_v1()?)
         .add_service(reflection_v1alpha()?)
-        .add_service(HostEndpointServiceServer::new(HostEndpointApi::new(
-            Arc::clone(&store),
-        )))
+        .add_service(HostEndpointServiceServer::new(api))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
     tokio::pin!(server);
     tokio::select! {

@@ -13,7 +13,10 @@ use tonic::{Request, Response, Status};
 use tracing::instrument;
 
 use self::{page_token::PageToken, status::invalid};
-use crate::store::{Preconditions, Store};
+use crate::{
+    store::{Preconditions, Store},
+    watch::{WatchStream, Watches},
+};
 
 /// The page size when a request leaves it 0.
 pub const DEFAULT_PAGE_SIZE: usize = 500;
@@ -24,12 +27,13 @@ pub const MAX_PAGE_SIZE: usize = 5000;
 #[derive(Debug)]
 pub struct HostEndpointApi<S> {
     store: Arc<S>,
+    watches: Arc<Watches<S>>,
 }
 
 impl<S> HostEndpointApi<S> {
-    /// Serves `store`.
-    pub fn new(store: Arc<S>) -> Self {
-        Self { store }
+    /// Serves `store`, and watches of it through `watches`.
+    pub fn new(store: Arc<S>, watches: Arc<Watches<S>>) -> Self {
+        Self { store, watches }
     }
 }
 
@@ -37,6 +41,20 @@ type RpcResult<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
 impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEndpointApi<S> {
+    type WatchHostEndpointsStream = WatchStream;
+
+    #[instrument(skip_all, fields(node, resource_version))]
+    async fn watch_host_endpoints(
+        &self,
+        request: Request<pb::WatchHostEndpointsRequest>,
+    ) -> RpcResult<WatchStream> {
+        let request = request.into_inner();
+        let span = tracing::Span::current();
+        span.record("node", &request.node);
+        span.record("resource_version", request.resource_version);
+        Ok(Response::new(self.watches.open(request).await?))
+    }
+
     #[instrument(skip_all, fields(name))]
     async fn create_host_endpoint(
         &self,
@@ -69,7 +87,7 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
             .get(&name)
             .ok_or_else(|| Status::from(crate::store::Error::NotFound { name: name.clone() }))?;
         Ok(Response::new(pb::GetHostEndpointResponse {
-            host_endpoint: Some(hep.as_ref().into()),
+            host_endpoint: Some(pb::HostEndpoint::from(&***hep)),
         }))
     }
 
@@ -110,7 +128,11 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
             _ => String::new(),
         };
         Ok(Response::new(pb::ListHostEndpointsResponse {
-            host_endpoints: page.items.iter().map(|h| h.as_ref().into()).collect(),
+            host_endpoints: page
+                .items
+                .iter()
+                .map(|h| pb::HostEndpoint::from(&***h))
+                .collect(),
             next_page_token,
             resource_version: snapshot.revision(),
             store_uid: self.store.store_uid().to_owned(),

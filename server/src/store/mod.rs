@@ -14,9 +14,18 @@ pub mod sled;
 pub mod view;
 pub mod write;
 
-use std::{future::Future, sync::Arc};
+use std::{
+    future::Future,
+    ops::Deref,
+    sync::{Arc, OnceLock},
+};
 
-use hostendpoint_api::model::{HostEndpoint, Revision};
+use bytes::Bytes;
+use hostendpoint_api::{
+    model::{HostEndpoint, Revision},
+    pb,
+};
+use prost::Message as _;
 
 pub use self::{
     view::{Snapshot, View},
@@ -88,15 +97,86 @@ pub enum Error {
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// One version of an object, shared by snapshots, changes and watchers. Its protobuf
+/// encoding is computed at most once, however many watchers send it.
+#[derive(Debug)]
+pub struct Object {
+    hep: HostEndpoint,
+    encoded: OnceLock<Bytes>,
+}
+
 /// One committed change: the object before and after it. Shared by every reader of it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct Change {
     /// The revision the change created.
     pub revision: Revision,
     /// The object before the change; `None` for a create.
-    pub prev: Option<Arc<HostEndpoint>>,
+    pub prev: Option<Arc<Object>>,
     /// The object after the change; `None` for a delete.
-    pub next: Option<Arc<HostEndpoint>>,
+    pub next: Option<Arc<Object>>,
+    /// The encoded last state stamped with `revision`, as DELETED events carry it.
+    tombstone: OnceLock<Bytes>,
+}
+
+// === impl Object ===
+
+impl Object {
+    /// Wraps one version of an object.
+    pub fn new(hep: HostEndpoint) -> Arc<Self> {
+        Arc::new(Self {
+            hep,
+            encoded: OnceLock::new(),
+        })
+    }
+
+    /// The object as a `hostendpoint.v1.HostEndpoint` message, encoded on first use.
+    pub fn encoded(&self) -> Bytes {
+        self.encoded
+            .get_or_init(|| pb::HostEndpoint::from(&self.hep).encode_to_vec().into())
+            .clone()
+    }
+}
+
+impl Deref for Object {
+    type Target = HostEndpoint;
+
+    fn deref(&self) -> &HostEndpoint {
+        &self.hep
+    }
+}
+
+impl PartialEq for Object {
+    fn eq(&self, other: &Self) -> bool {
+        self.hep == other.hep
+    }
+}
+
+// === impl Change ===
+
+impl Change {
+    /// A change from `prev` to `next` at `revision`.
+    pub fn new(revision: Revision, prev: Option<Arc<Object>>, next: Option<Arc<Object>>) -> Self {
+        Self {
+            revision,
+            prev,
+            next,
+            tombstone: OnceLock::new(),
+        }
+    }
+
+    /// The last state before the change, stamped with the change's revision and encoded: what
+    /// a DELETED event carries. `None` for a create.
+    pub fn tombstone(&self) -> Option<Bytes> {
+        let prev = self.prev.as_ref()?;
+        let bytes = self.tombstone.get_or_init(|| {
+            let mut last = pb::HostEndpoint::from(&prev.hep);
+            if let Some(meta) = last.metadata.as_mut() {
+                meta.resource_version = self.revision;
+            }
+            last.encode_to_vec().into()
+        });
+        Some(bytes.clone())
+    }
 }
 
 /// The seam between the API and watch code and a storage backend.

@@ -16,28 +16,30 @@ use hostendpoint_api::model::{HostEndpoint, Revision};
 use imbl::OrdMap;
 use tokio::sync::{broadcast, watch};
 
-use super::Change;
+use super::{Change, Object};
 
 /// How long a listing's snapshot stays servable after its last page was read.
 pub const LISTING_TTL: Duration = Duration::from_secs(300);
 /// The most listing snapshots kept at once; the least recently used goes first.
 pub const MAX_LISTINGS: usize = 64;
-/// How many committed changes the in-memory change stream buffers for its subscribers.
+/// How many committed changes the in-memory change stream buffers for its subscribers; a
+/// watcher further behind reads the backend's history instead. Each slot holds a shared
+/// change, so this costs memory only while writes go on.
 pub const DEFAULT_CHANGE_BUFFER: usize = 4096;
 
 /// Every object at one revision, indexed by name and by node.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     revision: Revision,
-    by_name: OrdMap<String, Arc<HostEndpoint>>,
-    by_node: OrdMap<(String, String), Arc<HostEndpoint>>,
+    by_name: OrdMap<String, Arc<Object>>,
+    by_node: OrdMap<(String, String), Arc<Object>>,
 }
 
 /// One page of a listing.
 #[derive(Debug)]
 pub struct Page {
     /// The objects, sorted by name.
-    pub items: Vec<Arc<HostEndpoint>>,
+    pub items: Vec<Arc<Object>>,
     /// True when objects follow the last item.
     pub more: bool,
 }
@@ -67,7 +69,7 @@ impl Snapshot {
             ..Self::default()
         };
         for hep in objects {
-            snapshot.insert(Arc::new(hep));
+            snapshot.insert(Object::new(hep));
         }
         snapshot
     }
@@ -88,7 +90,7 @@ impl Snapshot {
     }
 
     /// The object named `name`.
-    pub fn get(&self, name: &str) -> Option<&Arc<HostEndpoint>> {
+    pub fn get(&self, name: &str) -> Option<&Arc<Object>> {
         self.by_name.get(name)
     }
 
@@ -105,17 +107,14 @@ impl Snapshot {
     }
 
     /// Every object of one node, or of all, sorted by name.
-    pub fn iter<'a>(
-        &'a self,
-        node: Option<&'a str>,
-    ) -> Box<dyn Iterator<Item = Arc<HostEndpoint>> + 'a> {
+    pub fn iter<'a>(&'a self, node: Option<&'a str>) -> Box<dyn Iterator<Item = Arc<Object>> + 'a> {
         match node {
             Some(node) => Box::new(self.node_range(node, None)),
             None => Box::new(self.name_range(None)),
         }
     }
 
-    fn name_range(&self, after: Option<&str>) -> impl Iterator<Item = Arc<HostEndpoint>> + '_ {
+    fn name_range(&self, after: Option<&str>) -> impl Iterator<Item = Arc<Object>> + '_ {
         let start = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.to_owned()));
         self.by_name
             .range((start, Bound::Unbounded))
@@ -126,7 +125,7 @@ impl Snapshot {
         &'a self,
         node: &'a str,
         after: Option<&str>,
-    ) -> impl Iterator<Item = Arc<HostEndpoint>> + 'a {
+    ) -> impl Iterator<Item = Arc<Object>> + 'a {
         let start = match after {
             Some(after) => Bound::Excluded((node.to_owned(), after.to_owned())),
             None => Bound::Included((node.to_owned(), String::new())),
@@ -148,7 +147,7 @@ impl Snapshot {
         self.revision = change.revision;
     }
 
-    fn insert(&mut self, hep: Arc<HostEndpoint>) {
+    fn insert(&mut self, hep: Arc<Object>) {
         let node_key = (hep.spec.node.clone(), hep.metadata.name.clone());
         self.by_node.insert(node_key, Arc::clone(&hep));
         self.by_name.insert(hep.metadata.name.clone(), hep);
@@ -164,9 +163,9 @@ impl Snapshot {
 // === impl View ===
 
 impl View {
-    /// A view starting from `initial`.
-    pub fn new(initial: Snapshot) -> Self {
-        let (changes, _) = broadcast::channel(DEFAULT_CHANGE_BUFFER);
+    /// A view starting from `initial`, whose change stream buffers `change_buffer` changes.
+    pub fn new(initial: Snapshot, change_buffer: usize) -> Self {
+        let (changes, _) = broadcast::channel(change_buffer.max(1));
         let (revision, _) = watch::channel(initial.revision);
         Self {
             current: ArcSwap::from_pointee(initial),
@@ -186,9 +185,8 @@ impl View {
         self.current.load().revision
     }
 
-    /// Committed changes from now on, in revision order. A subscriber that falls more than
-    /// [`DEFAULT_CHANGE_BUFFER`] changes behind is told it lagged, and must catch up from the
-    /// backend's history.
+    /// Committed changes from now on, in revision order. A subscriber that falls more than the
+    /// change buffer behind is told it lagged, and must catch up from the backend's history.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
         self.changes.subscribe()
     }

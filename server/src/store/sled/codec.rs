@@ -7,17 +7,14 @@
 //! touching stored data; [`FORMAT_VERSION`] names this layout and a store written with any
 //! other version is refused at start-up.
 
-use std::{
-    sync::Arc,
-    time::{Duration, UNIX_EPOCH},
-};
+use std::time::{Duration, UNIX_EPOCH};
 
 use hostendpoint_api::model::{
     self, EndpointPort, HostEndpoint, HostEndpointSpec, ObjectMeta, PortProtocol, Revision,
 };
 use prost::Message;
 
-use crate::store::Change;
+use crate::store::{Change, Object};
 
 /// The version of this on-disk layout.
 pub(super) const FORMAT_VERSION: u32 = 1;
@@ -147,20 +144,21 @@ pub(super) fn decode_object(bytes: &[u8]) -> Result<HostEndpoint, DecodeError> {
 pub(super) fn encode_change(change: &Change) -> Vec<u8> {
     DiskChange {
         revision: change.revision,
-        prev: change.prev.as_deref().map(to_disk),
-        next: change.next.as_deref().map(to_disk),
+        prev: change.prev.as_deref().map(|o| to_disk(o)),
+        next: change.next.as_deref().map(|o| to_disk(o)),
     }
     .encode_to_vec()
 }
 
 pub(super) fn decode_change(bytes: &[u8]) -> Result<Change, DecodeError> {
     let disk = DiskChange::decode(bytes)?;
-    let arc = |d: Option<DiskHostEndpoint>| d.map(from_disk).transpose().map(|h| h.map(Arc::new));
-    Ok(Change {
-        revision: disk.revision,
-        prev: arc(disk.prev)?,
-        next: arc(disk.next)?,
-    })
+    let object =
+        |d: Option<DiskHostEndpoint>| d.map(from_disk).transpose().map(|h| h.map(Object::new));
+    Ok(Change::new(
+        disk.revision,
+        object(disk.prev)?,
+        object(disk.next)?,
+    ))
 }
 
 fn to_disk(hep: &HostEndpoint) -> DiskHostEndpoint {
@@ -276,11 +274,7 @@ mod tests {
         };
         let decoded = decode_object(&encode_object(&hep)).expect("round trip");
         assert_eq!(decoded, hep);
-        let change = Change {
-            revision: 10,
-            prev: Some(Arc::new(hep)),
-            next: None,
-        };
+        let change = Change::new(10, Some(Object::new(hep)), None);
         let decoded = decode_change(&encode_change(&change)).expect("round trip");
         assert_eq!(decoded, change);
     }

@@ -1,0 +1,70 @@
+//! The statuses a watch ends with, each with a google.rpc.ErrorInfo a client can act on.
+
+use std::collections::HashMap;
+
+use hostendpoint_api::model::Revision;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt as _};
+
+/// The ErrorInfo domain of this service's errors.
+pub(crate) const DOMAIN: &str = "hostendpoint.v1";
+
+fn with_info(code: Code, message: String, reason: &str, metadata: &[(&str, String)]) -> Status {
+    let metadata: HashMap<String, String> = metadata
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    let details = ErrorDetails::with_error_info(reason, DOMAIN, metadata);
+    Status::with_error_details(code, message, details)
+}
+
+/// The requested revision is older than the retained history: relist.
+pub(crate) fn compacted(requested: Revision, oldest: Revision, current: Revision) -> Status {
+    with_info(
+        Code::OutOfRange,
+        format!(
+            "resource version {requested} is too old: the oldest resumable revision is \
+             {oldest} and the current one {current}; relist with resource_version 0"
+        ),
+        "REVISION_COMPACTED",
+        &[
+            ("requested_revision", requested.to_string()),
+            ("oldest_resumable_revision", oldest.to_string()),
+            ("current_revision", current.to_string()),
+        ],
+    )
+}
+
+/// The requested revision did not appear in time.
+pub(crate) fn future_revision(requested: Revision, current: Revision) -> Status {
+    with_info(
+        Code::OutOfRange,
+        format!(
+            "resource version {requested} is newer than the store's current revision \
+             {current}; relist with resource_version 0"
+        ),
+        "REVISION_NOT_YET_AVAILABLE",
+        &[
+            ("requested_revision", requested.to_string()),
+            ("current_revision", current.to_string()),
+        ],
+    )
+}
+
+/// The client's revisions come from another store.
+pub(crate) fn store_mismatch(requested: &str, actual: &str) -> Status {
+    with_info(
+        Code::FailedPrecondition,
+        format!(
+            "store_uid '{requested}' does not match this store ('{actual}'): the store was \
+             wiped or replaced; relist with resource_version 0"
+        ),
+        "STORE_UID_MISMATCH",
+        &[("store_uid", actual.to_owned())],
+    )
+}
+
+/// The server is shutting down; the final BOOKMARK said where to resume.
+pub(crate) fn shutting_down() -> Status {
+    Status::unavailable("hostendpointd is shutting down; resume from the last bookmark")
+}

@@ -1,0 +1,275 @@
+//! One watch: a state machine that yields response batches when polled.
+//!
+//! - Snapshot: ADDED pages of a snapshot taken at revision R, then SYNCED(R).
+//! - CatchUp: changes read from the store's history after the cursor, until none is left;
+//!   then it subscribes to the live broadcast and reads history once more, so the two overlap
+//!   and nothing falls between them (events at or below the cursor are skipped).
+//! - Live: changes from the broadcast; a lag sends it back to CatchUp.
+//!
+//! The cursor is the revision up to which every change has been handled; BOOKMARKs carry it,
+//! so resuming from any revision a client saw loses nothing.
+
+use std::sync::Arc;
+
+use futures::Stream;
+use hostendpoint_api::{
+    frames::EventFrame,
+    model::Revision,
+    pb::{self, EventType},
+};
+use tokio::sync::broadcast::{self, error::TryRecvError};
+use tonic::Status;
+use tracing::debug;
+
+use super::{MAX_BATCH_BYTES, MAX_BATCH_EVENTS, Watches, filter::Filter, history_status, status};
+use crate::store::{Change, Snapshot, Store};
+
+type Changes = broadcast::Receiver<Arc<Change>>;
+type Item = Result<pb::WatchHostEndpointsResponse, Status>;
+
+pub(super) struct Watcher<S> {
+    watches: Arc<Watches<S>>,
+    filter: Filter,
+    cursor: Revision,
+    phase: Phase,
+    ticks: tokio::sync::watch::Receiver<u64>,
+}
+
+enum Phase {
+    Snapshot {
+        snapshot: Arc<Snapshot>,
+        after: Option<String>,
+        live: Changes,
+    },
+    CatchUp {
+        live: Option<Changes>,
+    },
+    Live(Changes),
+    Closing(Status),
+    Done,
+}
+
+/// Frames being gathered into one response.
+#[derive(Default)]
+struct Batch {
+    frames: Vec<EventFrame>,
+    bytes: usize,
+}
+
+// === impl Batch ===
+
+impl Batch {
+    fn push(&mut self, frame: EventFrame) {
+        self.bytes += frame.object_len();
+        self.frames.push(frame);
+    }
+
+    fn is_full(&self) -> bool {
+        self.frames.len() >= MAX_BATCH_EVENTS || self.bytes >= MAX_BATCH_BYTES
+    }
+
+    fn into_item(self) -> Option<Item> {
+        (!self.frames.is_empty())
+            .then(|| Ok(pb::WatchHostEndpointsResponse::from_frames(self.frames)))
+    }
+}
+
+// === impl Watcher ===
+
+impl<S: Store> Watcher<S> {
+    /// A watch that starts with a snapshot. It subscribes before taking the snapshot, so every
+    /// change after the snapshot's revision is in its broadcast receiver.
+    pub(super) fn from_snapshot(watches: Arc<Watches<S>>, filter: Filter) -> Self {
+        let view = watches.store.view();
+        let live = view.subscribe();
+        let snapshot = view.snapshot();
+        debug!(revision = snapshot.revision(), node = ?filter.node, "watch starts with a snapshot");
+        let phase = Phase::Snapshot {
+            after: None,
+            live,
+            snapshot: Arc::clone(&snapshot),
+        };
+        Self::new(watches, filter, snapshot.revision(), phase)
+    }
+
+    /// A watch that resumes after `after`, from the history.
+    pub(super) fn resuming(watches: Arc<Watches<S>>, filter: Filter, after: Revision) -> Self {
+        debug!(after, node = ?filter.node, "watch resumes");
+        Self::new(watches, filter, after, Phase::CatchUp { live: None })
+    }
+
+    fn new(watches: Arc<Watches<S>>, filter: Filter, cursor: Revision, phase: Phase) -> Self {
+        let mut ticks = watches.ticks.clone();
+        ticks.mark_unchanged();
+        Self {
+            watches,
+            filter,
+            cursor,
+            phase,
+            ticks,
+        }
+    }
+
+    pub(super) fn into_stream(self) -> impl Stream<Item = Item> + Send + 'static {
+        futures::stream::unfold(self, |mut watcher| async move {
+            let item = watcher.next_item().await?;
+            Some((item, watcher))
+        })
+    }
+
+    async fn next_item(&mut self) -> Option<Item> {
+        loop {
+            let (next, item) = match std::mem::replace(&mut self.phase, Phase::Done) {
+                Phase::Done => return None,
+                Phase::Closing(status) => (Phase::Done, Some(Err(status))),
+                Phase::Snapshot {
+                    snapshot,
+                    after,
+                    live,
+                } => self.snapshot_batch(snapshot, after, live),
+                Phase::CatchUp { live } => self.catch_up(live).await,
+                Phase::Live(live) => self.live(live).await,
+            };
+            self.phase = next;
+            if item.is_some() {
+                return item;
+            }
+        }
+    }
+
+    fn snapshot_batch(
+        &mut self,
+        snapshot: Arc<Snapshot>,
+        after: Option<String>,
+        live: Changes,
+    ) -> (Phase, Option<Item>) {
+        if self.watches.shutdown.is_cancelled() {
+            // No BOOKMARK before SYNCED: the client relists.
+            return (Phase::Done, Some(Err(status::shutting_down())));
+        }
+        let page = snapshot.page(
+            self.filter.node.as_deref(),
+            after.as_deref(),
+            MAX_BATCH_EVENTS,
+        );
+        let mut batch = Batch::default();
+        let mut last = None;
+        for object in &page.items {
+            if batch.is_full() {
+                break;
+            }
+            let revision = object.metadata.resource_version;
+            batch.push(EventFrame::object(
+                EventType::Added,
+                object.encoded(),
+                revision,
+            ));
+            last = Some(object.metadata.name.clone());
+        }
+        let complete = !page.more && batch.frames.len() == page.items.len();
+        if !complete {
+            let phase = Phase::Snapshot {
+                snapshot,
+                after: last,
+                live,
+            };
+            return (phase, batch.into_item());
+        }
+        batch.push(EventFrame::marker(EventType::Synced, snapshot.revision()));
+        (Phase::Live(live), batch.into_item())
+    }
+
+    async fn catch_up(&mut self, live: Option<Changes>) -> (Phase, Option<Item>) {
+        if self.watches.shutdown.is_cancelled() {
+            return self.close();
+        }
+        let changes = match self
+            .watches
+            .store
+            .history(self.cursor, MAX_BATCH_EVENTS)
+            .await
+        {
+            Ok(changes) => changes,
+            Err(err) => return (Phase::Done, Some(Err(history_status(err)))),
+        };
+        if changes.is_empty() {
+            let next = match live {
+                // Caught up: subscribe, then read the history once more to close the gap.
+                None => Phase::CatchUp {
+                    live: Some(self.watches.store.view().subscribe()),
+                },
+                Some(live) => Phase::Live(live),
+            };
+            return (next, None);
+        }
+        let mut batch = Batch::default();
+        for change in &changes {
+            self.handle(change, &mut batch);
+        }
+        (Phase::CatchUp { live }, batch.into_item())
+    }
+
+    async fn live(&mut self, mut live: Changes) -> (Phase, Option<Item>) {
+        let shutdown = self.watches.shutdown.clone();
+        let mut batch = Batch::default();
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return self.close(),
+            received = live.recv() => match received {
+                Ok(change) => self.handle(&change, &mut batch),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    debug!(missed, cursor = self.cursor, "watch lagged; catching up from history");
+                    return (Phase::CatchUp { live: None }, None);
+                }
+                Err(broadcast::error::RecvError::Closed) => return self.close(),
+            },
+            Ok(()) = self.ticks.changed() => {
+                let lagged = self.drain(&mut live, &mut batch);
+                batch.push(EventFrame::marker(EventType::Bookmark, self.cursor));
+                return (self.after_drain(live, lagged), batch.into_item());
+            }
+        }
+        let lagged = self.drain(&mut live, &mut batch);
+        (self.after_drain(live, lagged), batch.into_item())
+    }
+
+    /// Adds the changes already received to `batch`, up to its limits. True when the receiver
+    /// lagged.
+    fn drain(&mut self, live: &mut Changes, batch: &mut Batch) -> bool {
+        while !batch.is_full() {
+            match live.try_recv() {
+                Ok(change) => self.handle(&change, batch),
+                Err(TryRecvError::Lagged(_)) => return true,
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
+        }
+        false
+    }
+
+    fn after_drain(&self, live: Changes, lagged: bool) -> Phase {
+        if lagged {
+            Phase::CatchUp { live: None }
+        } else {
+            Phase::Live(live)
+        }
+    }
+
+    /// Adds the event `change` is for this watch, if any, and moves the cursor past it.
+    fn handle(&mut self, change: &Change, batch: &mut Batch) {
+        if change.revision <= self.cursor {
+            return;
+        }
+        if let Some(frame) = self.filter.event(change) {
+            batch.push(frame);
+        }
+        self.cursor = change.revision;
+    }
+
+    /// A final BOOKMARK at the cursor, then UNAVAILABLE.
+    fn close(&self) -> (Phase, Option<Item>) {
+        debug!(cursor = self.cursor, "watch closed by the server");
+        let mut batch = Batch::default();
+        batch.push(EventFrame::marker(EventType::Bookmark, self.cursor));
+        (Phase::Closing(status::shutting_down()), batch.into_item())
+    }
+}
