@@ -122,7 +122,10 @@ pub fn object_name(name: &str) -> Result<(), Violations> {
 
 fn object_meta(meta: pb::ObjectMeta, errors: &mut Collector) -> model::ObjectMeta {
     check_name("metadata.name", &meta.name, errors);
-    for (key, value) in &meta.labels {
+    // Sorted, so violations come in the same (field) order on every request; the wire map's
+    // iteration order is random.
+    let labels: BTreeMap<_, _> = meta.labels.iter().collect();
+    for (key, value) in labels {
         check_label("metadata.labels", key, value, errors);
     }
     check_annotations(&meta.annotations, errors);
@@ -226,7 +229,12 @@ fn endpoint_port(
     errors: &mut Collector,
 ) -> Option<model::EndpointPort> {
     let name_ok = check_port_name(&format!("{field}.name"), &port.name, errors);
-    let protocol = model::PortProtocol::parse(&port.protocol);
+    // Calico decodes a protocol string that is a base-10 uint8 as that number, so "06" is
+    // protocol 6 (TCP) and reads back as 6.
+    let protocol = match protocol_number(&port.protocol) {
+        Some(number) => model::PortProtocol::parse(&number.to_string()),
+        None => model::PortProtocol::parse(&port.protocol),
+    };
     if protocol.is_none() {
         errors.add(format!("{field}.protocol"), protocol_reason(&port.protocol));
     }
@@ -252,11 +260,21 @@ fn protocol_reason(protocol: &str) -> String {
         "ICMP" | "ICMPv6" | "UDPLite" => {
             format!("EndpointPort protocol does not support ports: use {SUPPORTED}")
         }
-        other => match other.parse::<u8>() {
-            Ok(_) => format!("EndpointPort protocol does not support ports: use {SUPPORTED}"),
-            Err(_) => format!("protocol name invalid: '{other}' (case-sensitive): use {SUPPORTED}"),
+        other => match protocol_number(other) {
+            Some(_) => format!("EndpointPort protocol does not support ports: use {SUPPORTED}"),
+            None => format!("protocol name invalid: '{other}' (case-sensitive): use {SUPPORTED}"),
         },
     }
+}
+
+/// The protocol number a string stands for, as Go's `strconv.ParseUint(s, 10, 8)` reads it:
+/// only ASCII digits (leading zeros allowed, no sign), at most 255. Rust's `u8::from_str` also
+/// takes a leading '+', which Calico keeps as a (then invalid) protocol name.
+fn protocol_number(text: &str) -> Option<u8> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 /// Kubernetes' IANA service-name rule (`IsValidPortName`).

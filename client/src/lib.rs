@@ -1,1 +1,36 @@
-//! A Rust client for hostendpointd (typed CRUD, list and watch); built out in its own issue.
+//! A Rust client for hostendpointd, and the home of the `hepctl` CLI and the `hep-agent` node
+//! agent.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), hostendpoint_client::Error> {
+//! use futures::TryStreamExt as _;
+//! use hostendpoint_client::{Client, ListParams};
+//!
+//! let client = Client::connect("http://127.0.0.1:50051").await?;
+//! let hep = client.get("endpoint1").await?;
+//! println!("{} is on {}", hep.metadata.name, hep.spec.node);
+//! let all: Vec<_> = client.list(ListParams::default()).try_collect().await?;
+//! println!("{} host endpoints", all.len());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Layout
+//! - [`Client`]: typed create, get, update, delete and paged list over the domain model.
+//! - [`Error`]: typed errors (not found, already exists, conflict with both versions, invalid
+//!   with the field violations, unavailable, ...).
+//! - [`watcher`]: a resuming, relisting stream of watch events.
+//! - [`reflector`]: an in-memory store kept by a watcher.
+
+mod backoff;
+mod client;
+mod error;
+pub mod reflector;
+pub mod watcher;
+
+pub use self::{
+    backoff::BackoffConfig,
+    client::{Client, ListPage, ListParams, Preconditions},
+    error::{Error, Result},
+};
+pub use hostendpoint_api::model;

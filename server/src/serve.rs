@@ -49,6 +49,11 @@ pub enum ServeError {
     Close(#[from] crate::store::Error),
 }
 
+/// The HTTP/2 connection receive window. h2 limits the small DATA frames a connection may have
+/// buffered to half of it; every watch request is one, so a proxy that opens thousands of
+/// watches at once on one connection needs room (16 MiB: about 30 000 pending requests).
+const CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
+
 const API_SERVICE: &str =
     <HostEndpointServiceServer<HostEndpointApi<SledStore>> as NamedService>::NAME;
 
@@ -80,6 +85,7 @@ pub async fn run(
     let api = HostEndpointApi::new(Arc::clone(&store), watches);
     let server = Server::builder()
         .max_concurrent_streams(Some(config.max_concurrent_streams))
+        .initial_connection_window_size(Some(CONNECTION_WINDOW))
         .add_service(health_service)
         .add_service(reflection_v1()?)
         .add_service(reflection_v1alpha()?)

@@ -5,12 +5,15 @@
 //! The binaries are located next to the test executable (`target/<profile>/`); `./tests/run`
 //! builds them before running the tests.
 
+pub mod calls;
 pub mod fixtures;
 pub mod server;
 pub mod tools;
+pub mod watching;
 
+pub use calls::*;
 pub use fixtures::*;
-pub use server::{ServerProcess, binary};
+pub use server::{ServerProcess, binary, run_to_exit};
 
 /// The generated client of the API, connected over a tonic channel.
 pub type ApiClient = hostendpoint_api::pb::host_endpoint_service_client::HostEndpointServiceClient<

@@ -4,7 +4,7 @@ use std::{
     io::{BufRead, BufReader},
     net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
+    process::{Child, Command, ExitStatus, Output, Stdio},
     sync::{Arc, Mutex, mpsc},
     thread,
     time::Duration,
@@ -16,6 +16,9 @@ use crate::ApiClient;
 
 /// How long a server may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a server that must refuse to start may take to exit.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The path of a binary of this workspace, built next to the test executable.
 pub fn binary(name: &str) -> PathBuf {
@@ -33,6 +36,30 @@ pub fn binary(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Runs `hostendpointd --listen 127.0.0.1:0 --data-dir <data_dir> <extra_args>` where it must
+/// exit by itself, such as on a data directory it cannot use, and returns its exit status and
+/// output. Panics (after killing it) if it is still running after a generous timeout.
+pub async fn run_to_exit(data_dir: &Path, extra_args: &[&str]) -> Output {
+    let child = tokio::process::Command::new(binary("hostendpointd"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra_args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("hostendpointd starts");
+    match tokio::time::timeout(EXIT_TIMEOUT, child.wait_with_output()).await {
+        Ok(output) => output.expect("hostendpointd can be waited for"),
+        // Dropping the future kills the child.
+        Err(_) => panic!(
+            "hostendpointd on {} still runs after {EXIT_TIMEOUT:?}",
+            data_dir.display()
+        ),
+    }
 }
 
 /// A running `hostendpointd` with its own data directory.

@@ -1,3 +1,8 @@
 //! End-to-end suites: each drives the real binaries through their real interfaces.
 
+mod crash;
 mod crud;
+mod grpcurl;
+mod validation;
+mod watch;
+mod watch_model;

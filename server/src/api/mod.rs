@@ -12,11 +12,15 @@ use hostendpoint_api::{pb, validation};
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
+pub(crate) use self::status::DOMAIN;
 use self::{page_token::PageToken, status::invalid};
 use crate::{
     store::{Preconditions, Store},
     watch::{WatchStream, Watches},
 };
+
+/// The response header of a watch that carries the store's uid.
+pub const STORE_UID_HEADER: &str = "store-uid";
 
 /// The page size when a request leaves it 0.
 pub const DEFAULT_PAGE_SIZE: usize = 500;
@@ -52,7 +56,12 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
         let span = tracing::Span::current();
         span.record("node", &request.node);
         span.record("resource_version", request.resource_version);
-        Ok(Response::new(self.watches.open(request).await?))
+        let mut response = Response::new(self.watches.open(request).await?);
+        // The stream's revisions belong to this store: a client resumes with this uid.
+        if let Ok(uid) = self.store.store_uid().parse() {
+            response.metadata_mut().insert(STORE_UID_HEADER, uid);
+        }
+        Ok(response)
     }
 
     #[instrument(skip_all, fields(name))]

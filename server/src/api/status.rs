@@ -29,9 +29,24 @@ pub(crate) fn invalid_field(field: &str, description: &str) -> Status {
     )
 }
 
+/// The ErrorInfo domain of this service's errors.
+pub(crate) const DOMAIN: &str = "hostendpoint.v1";
+
 impl From<store::Error> for Status {
     fn from(err: store::Error) -> Self {
         use store::Error::*;
+        if let RevisionConflict {
+            expected, actual, ..
+        } = &err
+        {
+            // Clients read both versions from here rather than from the message.
+            let metadata = [
+                ("expected_revision".to_owned(), expected.to_string()),
+                ("actual_revision".to_owned(), actual.to_string()),
+            ];
+            let details = ErrorDetails::with_error_info("REVISION_CONFLICT", DOMAIN, metadata);
+            return Status::with_error_details(Code::Aborted, err.to_string(), details);
+        }
         let code = match &err {
             AlreadyExists { .. } => Code::AlreadyExists,
             NotFound { .. } => Code::NotFound,

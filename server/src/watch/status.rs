@@ -6,8 +6,7 @@ use hostendpoint_api::model::Revision;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt as _};
 
-/// The ErrorInfo domain of this service's errors.
-pub(crate) const DOMAIN: &str = "hostendpoint.v1";
+use crate::api::DOMAIN;
 
 fn with_info(code: Code, message: String, reason: &str, metadata: &[(&str, String)]) -> Status {
     let metadata: HashMap<String, String> = metadata

@@ -1,0 +1,245 @@
+//! A watcher in the style of kube-rs's: a never-ending stream of [`Event`]s that lists, then
+//! follows changes, resuming after transport errors and relisting when the server says the
+//! position is gone.
+//!
+//! - A transport error (the server restarted, the network dropped) resumes from the last
+//!   revision seen, an object event's or a bookmark's, after a jittered exponential backoff;
+//!   the server replays exactly the changes after it, so nothing is skipped or repeated.
+//! - OUT_OF_RANGE (the revision was compacted) or FAILED_PRECONDITION (the store was replaced)
+//!   starts over with a fresh listing: `Init`, `InitApply`s, `InitDone`.
+//! - Any other error is yielded, and the watcher tries again after the backoff.
+
+use std::{collections::VecDeque, time::Instant};
+
+use futures::Stream;
+use hostendpoint_api::{
+    model::{HostEndpoint, Revision},
+    pb::{self, EventType},
+};
+use tonic::{Code, Status, Streaming};
+use tracing::{debug, info, warn};
+
+use crate::{
+    Client, Error, Result,
+    backoff::{Backoff, BackoffConfig},
+    client::object,
+};
+
+/// What a watcher reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// A listing starts: the objects that follow, up to `InitDone`, replace what was known.
+    Init,
+    /// An object of the listing.
+    InitApply(HostEndpoint),
+    /// The listing is complete at this revision.
+    InitDone(Revision),
+    /// An object was created or changed (or entered the watch's filter).
+    Apply(HostEndpoint),
+    /// An object was deleted (or left the watch's filter); its last state.
+    Delete(HostEndpoint),
+}
+
+/// What a watcher selects and how it retries.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// Only this node's host endpoints; `None` for all.
+    pub node: Option<String>,
+    /// Spacing of reconnection attempts.
+    pub backoff: BackoffConfig,
+}
+
+/// The header in which the server names its store.
+const STORE_UID_HEADER: &str = "store-uid";
+
+/// Watches host endpoints. The stream never ends; drop it to stop.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), hostendpoint_client::Error> {
+/// use futures::StreamExt as _;
+/// use hostendpoint_client::{Client, watcher::{self, Event}};
+///
+/// let client = Client::connect("http://127.0.0.1:50051").await?;
+/// let config = watcher::Config { node: Some("host1".into()), ..Default::default() };
+/// let mut events = std::pin::pin!(watcher::watcher(client, config));
+/// while let Some(event) = events.next().await {
+///     match event? {
+///         Event::InitDone(revision) => println!("in sync at {revision}"),
+///         Event::Apply(hep) => println!("{} changed", hep.metadata.name),
+///         Event::Delete(hep) => println!("{} is gone", hep.metadata.name),
+///         Event::Init | Event::InitApply(_) => {}
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub fn watcher(
+    client: Client,
+    config: Config,
+) -> impl Stream<Item = Result<Event>> + Send + 'static {
+    let state = Watcher {
+        backoff: Backoff::new(config.backoff.clone()),
+        client,
+        node: config.node,
+        store_uid: None,
+        position: None,
+        stream: None,
+        listing: false,
+        pending: VecDeque::new(),
+        healthy_since: None,
+    };
+    futures::stream::unfold(state, |mut watcher| async move {
+        let item = watcher.next_event().await;
+        Some((item, watcher))
+    })
+}
+
+struct Watcher {
+    client: Client,
+    node: Option<String>,
+    backoff: Backoff,
+    /// The store the position belongs to.
+    store_uid: Option<String>,
+    /// Resume after this revision; `None` to list.
+    position: Option<Revision>,
+    stream: Option<Streaming<pb::WatchHostEndpointsResponse>>,
+    /// Between `Init` and `InitDone`.
+    listing: bool,
+    pending: VecDeque<Event>,
+    healthy_since: Option<Instant>,
+}
+
+/// What to do after a failed call.
+enum Recovery {
+    Resume,
+    Relist,
+    Report(Error),
+}
+
+impl Watcher {
+    async fn next_event(&mut self) -> Result<Event> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Ok(event);
+            }
+            let outcome = match self.stream.as_mut() {
+                None => self.open().await,
+                Some(stream) => match stream.message().await {
+                    Ok(Some(batch)) => self.receive(batch),
+                    Ok(None) => Err(Status::unavailable("the server ended the watch")),
+                    Err(status) => Err(status),
+                },
+            };
+            if let Err(status) = outcome {
+                self.stream = None;
+                if let Some(error) = self.recover(status).await {
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    async fn open(&mut self) -> Result<(), Status> {
+        let resume = self.position.is_some();
+        let request = pb::WatchHostEndpointsRequest {
+            node: self.node.clone().unwrap_or_default(),
+            resource_version: self.position.unwrap_or(0),
+            store_uid: if resume {
+                self.store_uid.clone().unwrap_or_default()
+            } else {
+                String::new()
+            },
+        };
+        let response = self.client.raw().watch_host_endpoints(request).await?;
+        let uid = response
+            .metadata()
+            .get(STORE_UID_HEADER)
+            .and_then(|v| v.to_str().ok());
+        self.store_uid = uid.map(str::to_owned);
+        self.stream = Some(response.into_inner());
+        self.healthy_since = Some(Instant::now());
+        if resume {
+            debug!(after = ?self.position, "watch resumed");
+        } else {
+            self.listing = true;
+            self.pending.push_back(Event::Init);
+        }
+        Ok(())
+    }
+
+    fn receive(&mut self, batch: pb::WatchHostEndpointsResponse) -> Result<(), Status> {
+        for event in batch.events {
+            self.position = Some(event.resource_version);
+            let kind = EventType::try_from(event.r#type).unwrap_or(EventType::Unspecified);
+            let translated = match kind {
+                EventType::Synced => {
+                    self.listing = false;
+                    Some(Event::InitDone(event.resource_version))
+                }
+                EventType::Bookmark => None,
+                EventType::Added | EventType::Modified => {
+                    let hep = object(event.host_endpoint).map_err(protocol)?;
+                    Some(if self.listing {
+                        Event::InitApply(hep)
+                    } else {
+                        Event::Apply(hep)
+                    })
+                }
+                EventType::Deleted => Some(Event::Delete(
+                    object(event.host_endpoint).map_err(protocol)?,
+                )),
+                EventType::Unspecified => None,
+            };
+            self.pending.extend(translated);
+        }
+        let healthy = self
+            .healthy_since
+            .is_some_and(|t| t.elapsed() >= self.backoff.config().reset_after);
+        if healthy {
+            self.backoff.reset();
+        }
+        Ok(())
+    }
+
+    /// Decides how to go on after `status`, waits the backoff, and returns an error to report.
+    async fn recover(&mut self, status: Status) -> Option<Error> {
+        let recovery = match status.code() {
+            Code::OutOfRange | Code::FailedPrecondition => Recovery::Relist,
+            Code::Unavailable
+            | Code::Unknown
+            | Code::Cancelled
+            | Code::DeadlineExceeded
+            | Code::Internal
+            | Code::ResourceExhausted => Recovery::Resume,
+            _ => Recovery::Report(Error::from(status.clone())),
+        };
+        if self.listing {
+            // A listing cut short is started over: its Init events were not complete.
+            self.position = None;
+            self.listing = false;
+        }
+        let delay = self.backoff.next_delay();
+        match &recovery {
+            Recovery::Resume => {
+                warn!(error = %status.message(), after = ?self.position, ?delay, "watch interrupted; resuming")
+            }
+            Recovery::Relist => {
+                info!(reason = %status.message(), "watch position is gone; relisting");
+                self.position = None;
+            }
+            Recovery::Report(error) => warn!(%error, ?delay, "watch failed; retrying"),
+        }
+        // A relist answers the server's own verdict: no need to wait for it.
+        if !matches!(recovery, Recovery::Relist) {
+            tokio::time::sleep(delay).await;
+        }
+        match recovery {
+            Recovery::Report(error) => Some(error),
+            Recovery::Resume | Recovery::Relist => None,
+        }
+    }
+}
+
+fn protocol(error: Error) -> Status {
+    Status::internal(error.to_string())
+}
