@@ -63,6 +63,16 @@ impl Client {
         Ok(Self::new(channel))
     }
 
+    /// A client that connects on first use and reconnects by itself: for daemons that must
+    /// start while the server is down.
+    pub fn connect_lazy(endpoint: impl Into<String>) -> Result<Self> {
+        let endpoint = endpoint.into();
+        let channel = Endpoint::from_shared(endpoint.clone())
+            .map_err(|source| Error::Connect { endpoint, source })?
+            .connect_lazy();
+        Ok(Self::new(channel))
+    }
+
     /// A client over an existing channel.
     pub fn new(channel: Channel) -> Self {
         Self {
