@@ -34,8 +34,6 @@ async fn main() -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let addr = listener.local_addr()?;
-    info!(%addr, "listening");
     let config = ServerConfig {
         sled: SledConfig {
             cache_bytes: sled_cache_mb * 1024 * 1024,

@@ -65,6 +65,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let store = Arc::new(SledStore::open(&config.sled)?);
+    // Announced once the store is open, so "listening" means ready.
+    if let Ok(addr) = listener.local_addr() {
+        info!(%addr, "listening");
+    }
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_service_status("", ServingStatus::Serving).await;
     health

@@ -5,6 +5,7 @@
 //! The binaries are located next to the test executable (`target/<profile>/`); `./tests/run`
 //! builds them before running the tests.
 
+pub mod agent;
 pub mod calls;
 pub mod fixtures;
 pub mod server;

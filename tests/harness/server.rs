@@ -87,8 +87,12 @@ impl ServerProcess {
     }
 
     fn spawn(data_dir: Arc<TempDir>, extra_args: Vec<String>) -> Self {
+        Self::spawn_on("127.0.0.1:0", data_dir, extra_args)
+    }
+
+    fn spawn_on(listen: &str, data_dir: Arc<TempDir>, extra_args: Vec<String>) -> Self {
         let mut child = Command::new(binary("hostendpointd"))
-            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+            .args(["--listen", listen, "--log-format", "json"])
             .arg("--data-dir")
             .arg(data_dir.path().join("data"))
             .args(&extra_args)
@@ -192,6 +196,25 @@ impl ServerProcess {
     /// Starts a new process on the same data directory (after `kill` or `terminate`).
     pub fn start_again(&mut self) {
         let next = Self::spawn(Arc::clone(&self.data_dir), self.extra_args.clone());
+        let old = std::mem::replace(self, next);
+        drop(old);
+    }
+
+    /// Starts a new process on the same data directory and the same port, so that clients
+    /// reconnect by themselves (after `kill` or `terminate`).
+    pub fn start_again_on_same_port(&mut self) {
+        let listen = self.addr.to_string();
+        let next = Self::spawn_on(&listen, Arc::clone(&self.data_dir), self.extra_args.clone());
+        let old = std::mem::replace(self, next);
+        drop(old);
+    }
+
+    /// Starts a new process on the same port with a fresh, empty store: as if the store was
+    /// wiped or replaced.
+    pub fn replace_store_on_same_port(&mut self) {
+        let listen = self.addr.to_string();
+        let dir = tempfile::tempdir().expect("a temporary directory can be created");
+        let next = Self::spawn_on(&listen, Arc::new(dir), self.extra_args.clone());
         let old = std::mem::replace(self, next);
         drop(old);
     }

@@ -292,12 +292,33 @@ fn check_object(obj: &Tracked, stored: Option<&pb::HostEndpoint>) -> Option<Stri
         (Some(_), None | Some(Some(_)), None) | (None, None | Some(None), Some(_)) => false,
     };
     (!ok).then(|| {
+        let in_flight = obj.in_flight.as_ref().map(|f| match &f.put {
+            Some(put) => format!("put {}", brief(Some(put))),
+            None => "delete".to_owned(),
+        });
         format!(
-            "{}: acknowledged {:?} at revision {}, then in flight {:?}; stored after the restart: \
-             {:?}",
-            obj.name, obj.acked, obj.acked_revision, obj.in_flight, stored
+            "{}: acknowledged {} at revision {}, then in flight {in_flight:?}; stored after the \
+             restart: {}",
+            obj.name,
+            brief(obj.acked.as_ref()),
+            obj.acked_revision,
+            brief(stored)
         )
     })
+}
+
+/// An object for a failure message, with big annotations shortened to their size.
+fn brief(hep: Option<&pb::HostEndpoint>) -> String {
+    let Some(hep) = hep else {
+        return "nothing".to_owned();
+    };
+    let mut hep = hep.clone();
+    for value in meta_mut(&mut hep).annotations.values_mut() {
+        if value.len() > 64 {
+            *value = format!("<{} bytes>", value.len());
+        }
+    }
+    format!("{hep:?}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

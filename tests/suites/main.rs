@@ -1,5 +1,7 @@
 //! End-to-end suites: each drives the real binaries through their real interfaces.
 
+mod agent;
+mod client;
 mod crash;
 mod crud;
 mod grpcurl;

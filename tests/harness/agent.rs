@@ -1,0 +1,133 @@
+//! A `hep-agent` process under test, and its state file.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::{Arc, Mutex},
+    thread,
+    time::Duration,
+};
+
+use crate::binary;
+
+/// How long a test waits for the state file to converge.
+pub const CONVERGE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running `hep-agent`.
+#[derive(Debug)]
+pub struct AgentProcess {
+    child: Child,
+    args: Vec<String>,
+    log: Arc<Mutex<Vec<String>>>,
+    /// The state file it writes.
+    pub state_file: PathBuf,
+}
+
+impl AgentProcess {
+    /// Starts `hep-agent --node NODE --server SERVER --state-file STATE [--exec EXEC]`.
+    pub fn start(node: &str, server: &str, state_file: &Path, exec: Option<&str>) -> Self {
+        let mut args = vec![
+            "--node".to_owned(),
+            node.to_owned(),
+            "--server".to_owned(),
+            server.to_owned(),
+            "--state-file".to_owned(),
+            state_file.display().to_string(),
+            "--log-level".to_owned(),
+            "debug,h2=info,tower=info,hyper_util=info".to_owned(),
+        ];
+        if let Some(exec) = exec {
+            args.extend(["--exec".to_owned(), exec.to_owned()]);
+        }
+        Self::spawn(args, state_file.to_owned())
+    }
+
+    fn spawn(args: Vec<String>, state_file: PathBuf) -> Self {
+        let mut child = Command::new(binary("hep-agent"))
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("hep-agent starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&log);
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().expect("log lock").push(line);
+            }
+        });
+        Self {
+            child,
+            args,
+            log,
+            state_file,
+        }
+    }
+
+    /// Everything the agent logged so far.
+    pub fn log_text(&self) -> String {
+        self.log.lock().expect("log lock").join("\n")
+    }
+
+    /// Kills the agent with SIGKILL.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the agent again with the same flags (after `kill`).
+    pub fn start_again(&mut self) {
+        let next = Self::spawn(self.args.clone(), self.state_file.clone());
+        drop(std::mem::replace(self, next));
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub async fn terminate(&mut self) -> ExitStatus {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pids fit pid_t");
+        // SAFETY: kill(2) has no memory-safety preconditions; pid is our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the agent can be polled") {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// The state file, once it exists and parses.
+    pub fn state(&self) -> Option<serde_json::Value> {
+        let bytes = std::fs::read(&self.state_file).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Polls the state file until `ready` holds for it; panics after [`CONVERGE_TIMEOUT`].
+    pub async fn wait_for_state(
+        &self,
+        mut ready: impl FnMut(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + CONVERGE_TIMEOUT;
+        loop {
+            if let Some(state) = self.state().filter(|s| ready(s)) {
+                return state;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the state file did not converge: {:?}\nagent log:\n{}",
+                self.state(),
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,124 @@
+//! hep-agent: the state file always converges to the server's truth for the agent's node,
+//! across changes, server restarts (resuming without a relist) and agent restarts.
+
+use hostendpoint_tests::{agent::AgentProcess, *};
+use serde_json::Value;
+
+/// (name, resourceVersion) pairs of a state file, in file order.
+fn state_objects(state: &Value) -> Vec<(String, String)> {
+    state["hostEndpoints"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|h| {
+                    let meta = &h["metadata"];
+                    let field = |k: &str| meta[k].as_str().unwrap_or_default().to_owned();
+                    (field("name"), field("resourceVersion"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The server's truth for `node`, in the same shape.
+async fn truth(client: &mut ApiClient, node: &str) -> Vec<(String, String)> {
+    list(client, node, 0, "")
+        .await
+        .host_endpoints
+        .iter()
+        .map(|h| (meta(h).name.clone(), meta(h).resource_version.to_string()))
+        .collect()
+}
+
+async fn converge(agent: &AgentProcess, client: &mut ApiClient) -> Value {
+    let expected = truth(client, "n1").await;
+    agent.wait_for_state(|s| state_objects(s) == expected).await
+}
+
+#[tokio::test]
+async fn the_state_file_follows_changes_restarts_and_agent_crashes() {
+    let mut server = ServerProcess::start();
+    let mut client = server.client().await;
+    create(&mut client, mk_sample()).await;
+    create(&mut client, mk_hep("b", "n1")).await;
+    create(&mut client, mk_hep("c", "n2")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hooks = dir.path().join("hooks.log");
+    let exec = format!("echo \"$HEP_AGENT_REVISION\" >> {}", hooks.display());
+    let mut agent = AgentProcess::start(
+        "n1",
+        &server.endpoint(),
+        &dir.path().join("state.json"),
+        Some(&exec),
+    );
+
+    let state = converge(&agent, &mut client).await;
+    assert_eq!(state["node"], "n1");
+    assert_eq!(state_objects(&state), [("b".to_owned(), "2".to_owned())]);
+    assert_eq!(state["hostEndpoints"][0]["kind"], "HostEndpoint");
+
+    // Changes: one enters n1, one leaves it.
+    let mut moved = mk_hep("c", "n1");
+    meta_mut(&mut moved)
+        .labels
+        .insert("moved".into(), "yes".into());
+    update(&mut client, moved, false)
+        .await
+        .expect("move c to n1");
+    update(&mut client, mk_hep("b", "n2"), false)
+        .await
+        .expect("move b away");
+    let state = converge(&agent, &mut client).await;
+    assert_eq!(state_objects(&state), [("c".to_owned(), "4".to_owned())]);
+    assert_eq!(state["revision"], 5);
+    let hook_runs = std::fs::read_to_string(&hooks).expect("the hook ran");
+    assert!(
+        hook_runs.lines().any(|l| l == "5"),
+        "the hook saw revision 5: {hook_runs}"
+    );
+
+    // The server restarts: the agent resumes without a relist.
+    server.terminate().await;
+    server.start_again_on_same_port();
+    let mut client = server.client().await;
+    create(&mut client, mk_hep("d", "n1")).await;
+    converge(&agent, &mut client).await;
+    assert_eq!(
+        agent.log_text().matches("in sync").count(),
+        1,
+        "resumed, not relisted:\n{}",
+        agent.log_text()
+    );
+
+    // The agent crashes; changes happen meanwhile; it comes back and converges.
+    agent.kill();
+    delete(&mut client, "c", 0, "").await.expect("delete c");
+    create(&mut client, mk_hep("e", "n1")).await;
+    agent.start_again();
+    let state = converge(&agent, &mut client).await;
+    assert_eq!(
+        state_objects(&state),
+        [
+            ("d".to_owned(), "6".to_owned()),
+            ("e".to_owned(), "8".to_owned())
+        ]
+    );
+
+    let status = agent.terminate().await;
+    assert!(status.success(), "SIGTERM is a clean exit: {status}");
+}
+
+#[tokio::test]
+async fn the_agent_starts_before_its_server_and_catches_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = ServerProcess::start();
+    let endpoint = server.endpoint();
+    server.terminate().await;
+    let agent = AgentProcess::start("n1", &endpoint, &dir.path().join("state.json"), None);
+    server.start_again_on_same_port();
+    let mut client = server.client().await;
+    create(&mut client, mk_hep("a", "n1")).await;
+    let state = converge(&agent, &mut client).await;
+    assert_eq!(state_objects(&state), [("a".to_owned(), "1".to_owned())]);
+}
