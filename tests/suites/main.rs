@@ -5,6 +5,7 @@ mod client;
 mod crash;
 mod crud;
 mod grpcurl;
+mod python;
 mod validation;
 mod watch;
 mod watch_model;
