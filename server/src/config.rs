@@ -18,6 +18,19 @@ pub struct Args {
     #[arg(long, env = "HOSTENDPOINTD_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
 
+    /// Where objects are kept: the embedded sled store, or etcd v3 in Calico's key layout.
+    #[arg(long, env = "DATASTORE_TYPE", value_enum, default_value_t = DatastoreType::Sled)]
+    pub datastore: DatastoreType,
+
+    /// etcd client URLs, comma-separated, for `--datastore etcdv3`.
+    #[arg(
+        long,
+        env = "ETCD_ENDPOINTS",
+        value_delimiter = ',',
+        required_if_eq("datastore", "etcdv3")
+    )]
+    pub etcd_endpoints: Vec<String>,
+
     /// Directory of the embedded sled store; created when missing.
     #[arg(
         long,
@@ -67,6 +80,15 @@ pub struct Args {
     /// Log line format.
     #[arg(long, env = "HOSTENDPOINTD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// The storage backends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DatastoreType {
+    /// The embedded sled store.
+    Sled,
+    /// etcd v3 (calicoctl's `DATASTORE_TYPE=etcdv3`).
+    Etcdv3,
 }
 
 /// How log lines are written.

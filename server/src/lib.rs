@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`config`]: command-line flags.
+//! - [`etcd`]: a generated client of etcd's v3 API.
 //! - [`serve`]: wiring of the store, the API, health and reflection; shutdown.
 //! - [`api`]: the gRPC handlers: validate, call the store, map errors to statuses.
 //! - [`store`]: the storage seam, the in-memory view and the sled backend.
@@ -9,8 +10,9 @@
 
 pub mod api;
 pub mod config;
+pub mod etcd;
 pub mod serve;
 pub mod store;
 pub mod watch;
 
-pub use serve::{ServeError, ServerConfig, run};
+pub use serve::{Datastore, ServeError, ServerConfig, run};

@@ -6,9 +6,9 @@ use std::io::IsTerminal as _;
 use anyhow::Context as _;
 use clap::Parser as _;
 use hostendpointd::{
-    ServerConfig,
-    config::{Args, LogFormat},
-    store::sled::SledConfig,
+    Datastore, ServerConfig,
+    config::{Args, DatastoreType, LogFormat},
+    store::{etcd::EtcdConfig, sled::SledConfig},
     watch::WatchConfig,
 };
 use tokio::{net::TcpListener, signal::unix};
@@ -21,6 +21,8 @@ async fn main() -> anyhow::Result<()> {
     init_tracing(&args.log_level, args.log_format)?;
     let Args {
         listen,
+        datastore,
+        etcd_endpoints,
         data_dir,
         sled_cache_mb,
         retained_revisions,
@@ -34,14 +36,21 @@ async fn main() -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let config = ServerConfig {
-        sled: SledConfig {
+    let datastore = match datastore {
+        DatastoreType::Sled => Datastore::Sled(SledConfig {
             cache_bytes: sled_cache_mb * 1024 * 1024,
             retained_revisions,
             compaction_interval,
             change_buffer: watch_buffer,
             ..SledConfig::new(data_dir)
-        },
+        }),
+        DatastoreType::Etcdv3 => Datastore::Etcd(EtcdConfig {
+            change_buffer: watch_buffer,
+            ..EtcdConfig::new(etcd_endpoints)
+        }),
+    };
+    let config = ServerConfig {
+        datastore,
         drain_timeout,
         watch: WatchConfig { bookmark_interval },
         max_concurrent_streams,

@@ -6,15 +6,16 @@ use hostendpoint_api::pb::{self, host_endpoint_service_server::HostEndpointServi
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
-use tonic::{server::NamedService, transport::Server};
+use tonic::transport::Server;
 use tonic_health::{ServingStatus, server::HealthReporter};
 use tracing::{info, warn};
 
 use crate::{
     api::HostEndpointApi,
     store::{
-        Store,
-        sled::{OpenError, SledConfig, SledStore},
+        Availability, Store,
+        etcd::{self, EtcdConfig, EtcdStore},
+        sled::{self, SledConfig, SledStore},
     },
     watch::{WatchConfig, Watches},
 };
@@ -22,8 +23,8 @@ use crate::{
 /// Everything `run` needs besides its listener.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
-    /// The embedded store.
-    pub sled: SledConfig,
+    /// Where objects are kept.
+    pub datastore: Datastore,
     /// Longest wait for in-flight calls once shutdown starts.
     pub drain_timeout: Duration,
     /// Watch settings.
@@ -32,12 +33,24 @@ pub struct ServerConfig {
     pub max_concurrent_streams: u32,
 }
 
+/// The storage backend and its settings.
+#[derive(Clone, Debug)]
+pub enum Datastore {
+    /// The embedded sled store (the default).
+    Sled(SledConfig),
+    /// An etcd v3 cluster, in Calico's key layout.
+    Etcd(EtcdConfig),
+}
+
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// The store could not be opened.
+    /// The sled store could not be opened.
     #[error(transparent)]
-    Open(#[from] OpenError),
+    OpenSled(#[from] sled::OpenError),
+    /// The etcd store could not be opened.
+    #[error(transparent)]
+    OpenEtcd(#[from] etcd::OpenError),
     /// The reflection service could not be built from the descriptors.
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
@@ -54,8 +67,7 @@ pub enum ServeError {
 /// watches at once on one connection needs room (16 MiB: about 30 000 pending requests).
 const CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
 
-const API_SERVICE: &str =
-    <HostEndpointServiceServer<HostEndpointApi<SledStore>> as NamedService>::NAME;
+const API_SERVICE: &str = pb::host_endpoint_service_server::SERVICE_NAME;
 
 /// Serves the API on `listener` until `shutdown` completes, then drains within
 /// `config.drain_timeout` and makes the store durable.
@@ -64,7 +76,24 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let store = Arc::new(SledStore::open(&config.sled)?);
+    match &config.datastore {
+        Datastore::Sled(sled) => {
+            let store = SledStore::open(sled)?;
+            serve(Arc::new(store), config, listener, shutdown).await
+        }
+        Datastore::Etcd(etcd) => {
+            let store = EtcdStore::open(etcd).await?;
+            serve(Arc::new(store), config, listener, shutdown).await
+        }
+    }
+}
+
+async fn serve<S: Store>(
+    store: Arc<S>,
+    config: ServerConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     // Announced once the store is open, so "listening" means ready.
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, "listening");
@@ -76,6 +105,11 @@ pub async fn run(
         .await;
 
     let draining = CancellationToken::new();
+    tokio::spawn(follow_availability(
+        store.view().watch_availability(),
+        health.clone(),
+        draining.clone(),
+    ));
     let signal = {
         let (draining, health) = (draining.clone(), health.clone());
         async move {
@@ -108,6 +142,31 @@ pub async fn run(
     store.close().await?;
     info!("store flushed; bye");
     Ok(())
+}
+
+/// Keeps the health status in step with the store: NOT_SERVING while its datastore is
+/// unreachable, until shutdown (which sets NOT_SERVING for good).
+async fn follow_availability(
+    mut availability: tokio::sync::watch::Receiver<Availability>,
+    health: HealthReporter,
+    draining: CancellationToken,
+) {
+    loop {
+        let serving = availability.borrow_and_update().unavailable.is_none();
+        if draining.is_cancelled() {
+            return;
+        }
+        let status = if serving {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        set_all(&health, status).await;
+        tokio::select! {
+            changed = availability.changed() => if changed.is_err() { return },
+            () = draining.cancelled() => return,
+        }
+    }
 }
 
 async fn set_all(health: &HealthReporter, status: ServingStatus) {

@@ -91,7 +91,7 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
         let name = request.into_inner().name;
         tracing::Span::current().record("name", &name);
         validation::object_name(&name).map_err(|v| invalid(&v))?;
-        let snapshot = self.store.view().snapshot();
+        let snapshot = self.serving_snapshot()?;
         let hep = snapshot
             .get(&name)
             .ok_or_else(|| Status::from(crate::store::Error::NotFound { name: name.clone() }))?;
@@ -110,7 +110,7 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
         let limit = page_size(request.page_size)?;
         let view = self.store.view();
         let (snapshot, after) = if request.page_token.is_empty() {
-            (view.snapshot(), None)
+            (self.serving_snapshot()?, None)
         } else {
             let token = PageToken::decode_token(&request.page_token, &request.node)?;
             let snapshot = view.snapshot_for_listing(token.revision).ok_or_else(|| {
@@ -178,6 +178,17 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
         Ok(Response::new(pb::DeleteHostEndpointResponse {
             host_endpoint: Some(deleted.into()),
         }))
+    }
+}
+
+impl<S: Store> HostEndpointApi<S> {
+    /// The latest state, unless the store cannot vouch for it (its datastore is unreachable).
+    fn serving_snapshot(&self) -> Result<Arc<crate::store::Snapshot>, Status> {
+        let view = self.store.view();
+        match view.availability().unavailable {
+            Some(reason) => Err(Status::unavailable(reason)),
+            None => Ok(view.snapshot()),
+        }
     }
 }
 

@@ -9,7 +9,9 @@
 //!   server-set metadata).
 //! - [`view`]: the in-memory state and its snapshots.
 //! - [`sled`]: the embedded default backend.
+//! - [`etcd`]: the etcd v3 backend, in Calico's key layout.
 
+pub mod etcd;
 pub mod sled;
 pub mod view;
 pub mod write;
@@ -28,7 +30,7 @@ use hostendpoint_api::{
 use prost::Message as _;
 
 pub use self::{
-    view::{Snapshot, View},
+    view::{Availability, Snapshot, View},
     write::Preconditions,
 };
 

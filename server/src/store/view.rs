@@ -50,7 +50,18 @@ pub struct View {
     current: ArcSwap<Snapshot>,
     changes: broadcast::Sender<Arc<Change>>,
     revision: watch::Sender<Revision>,
+    availability: watch::Sender<Availability>,
     listings: Mutex<HashMap<Revision, Listing>>,
+}
+
+/// Whether the view can be served, and which history it continues.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Availability {
+    /// `None` while serving; otherwise why not (the backend lost its datastore, a sync failed).
+    pub unavailable: Option<String>,
+    /// Changes when the view was rebuilt from a fresh listing of the backend, so that its
+    /// history no longer continues what watchers have seen: they must relist.
+    pub epoch: u64,
 }
 
 #[derive(Debug)]
@@ -167,12 +178,46 @@ impl View {
     pub fn new(initial: Snapshot, change_buffer: usize) -> Self {
         let (changes, _) = broadcast::channel(change_buffer.max(1));
         let (revision, _) = watch::channel(initial.revision);
+        let (availability, _) = watch::channel(Availability {
+            unavailable: None,
+            epoch: 0,
+        });
         Self {
             current: ArcSwap::from_pointee(initial),
             changes,
             revision,
+            availability,
             listings: Mutex::default(),
         }
+    }
+
+    /// Whether the view can be served, and its epoch.
+    pub fn availability(&self) -> Availability {
+        self.availability.borrow().clone()
+    }
+
+    /// Follows [`View::availability`].
+    pub fn watch_availability(&self) -> watch::Receiver<Availability> {
+        self.availability.subscribe()
+    }
+
+    /// Marks the view unavailable (`Some(reason)`) or available again (`None`).
+    pub fn set_unavailable(&self, reason: Option<String>) {
+        self.availability.send_if_modified(|a| {
+            let changed = a.unavailable != reason;
+            a.unavailable = reason;
+            changed
+        });
+    }
+
+    /// Replaces the whole state with a fresh listing whose history does not continue the old
+    /// one; watchers relist.
+    pub fn reset(&self, snapshot: Snapshot) {
+        let revision = snapshot.revision;
+        self.current.store(Arc::new(snapshot));
+        self.lock_listings().clear();
+        self.availability.send_modify(|a| a.epoch += 1);
+        self.revision.send_replace(revision);
     }
 
     /// The latest committed state.

@@ -94,6 +94,9 @@ impl<S: Store> Watches<S> {
         self: &Arc<Self>,
         request: pb::WatchHostEndpointsRequest,
     ) -> Result<WatchStream, Status> {
+        if let Some(reason) = self.store.view().availability().unavailable {
+            return Err(Status::unavailable(reason));
+        }
         let store_uid = self.store.store_uid();
         if !request.store_uid.is_empty() && request.store_uid != store_uid {
             return Err(status::store_mismatch(&request.store_uid, store_uid));

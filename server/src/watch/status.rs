@@ -63,6 +63,24 @@ pub(crate) fn store_mismatch(requested: &str, actual: &str) -> Status {
     )
 }
 
+/// The datastore is unreachable; the final BOOKMARK said where to resume, here later or at
+/// another replica.
+pub(crate) fn unavailable(reason: &str) -> Status {
+    Status::unavailable(format!("{reason}; resume from the last bookmark"))
+}
+
+/// The view was rebuilt from a fresh listing (its datastore compacted past it): relist.
+pub(crate) fn history_rebuilt() -> Status {
+    with_info(
+        Code::OutOfRange,
+        "the server's history was rebuilt from a fresh listing of its datastore; relist with \
+         resource_version 0"
+            .into(),
+        "REVISION_COMPACTED",
+        &[],
+    )
+}
+
 /// The server is shutting down; the final BOOKMARK said where to resume.
 pub(crate) fn shutting_down() -> Status {
     Status::unavailable("hostendpointd is shutting down; resume from the last bookmark")

@@ -22,7 +22,7 @@ use tonic::Status;
 use tracing::debug;
 
 use super::{MAX_BATCH_BYTES, MAX_BATCH_EVENTS, Watches, filter::Filter, history_status, status};
-use crate::store::{Change, Snapshot, Store};
+use crate::store::{Availability, Change, Snapshot, Store};
 
 type Changes = broadcast::Receiver<Arc<Change>>;
 type Item = Result<pb::WatchHostEndpointsResponse, Status>;
@@ -33,6 +33,9 @@ pub(super) struct Watcher<S> {
     cursor: Revision,
     phase: Phase,
     ticks: tokio::sync::watch::Receiver<u64>,
+    availability: tokio::sync::watch::Receiver<Availability>,
+    /// The view's epoch this watch's revisions belong to.
+    epoch: u64,
 }
 
 enum Phase {
@@ -101,13 +104,28 @@ impl<S: Store> Watcher<S> {
     fn new(watches: Arc<Watches<S>>, filter: Filter, cursor: Revision, phase: Phase) -> Self {
         let mut ticks = watches.ticks.clone();
         ticks.mark_unchanged();
+        let availability = watches.store.view().watch_availability();
+        let epoch = availability.borrow().epoch;
         Self {
             watches,
             filter,
             cursor,
             phase,
             ticks,
+            availability,
+            epoch,
         }
+    }
+
+    /// How the watch must end because the view stopped serving or was rebuilt, if it must.
+    fn interrupted(&self) -> Option<(Phase, Option<Item>)> {
+        let availability = self.availability.borrow().clone();
+        if availability.epoch != self.epoch {
+            return Some((Phase::Done, Some(Err(status::history_rebuilt()))));
+        }
+        availability
+            .unavailable
+            .map(|reason| self.close_with(status::unavailable(&reason)))
     }
 
     pub(super) fn into_stream(self) -> impl Stream<Item = Item> + Send + 'static {
@@ -183,6 +201,9 @@ impl<S: Store> Watcher<S> {
         if self.watches.shutdown.is_cancelled() {
             return self.close();
         }
+        if let Some(end) = self.interrupted() {
+            return end;
+        }
         let changes = match self
             .watches
             .store
@@ -223,6 +244,12 @@ impl<S: Store> Watcher<S> {
                 }
                 Err(broadcast::error::RecvError::Closed) => return self.close(),
             },
+            Ok(()) = self.availability.changed() => {
+                if let Some(end) = self.interrupted() {
+                    return end;
+                }
+                return (Phase::Live(live), None);
+            }
             Ok(()) = self.ticks.changed() => {
                 let lagged = self.drain(&mut live, &mut batch);
                 batch.push(EventFrame::marker(EventType::Bookmark, self.cursor));
@@ -265,11 +292,16 @@ impl<S: Store> Watcher<S> {
         self.cursor = change.revision;
     }
 
-    /// A final BOOKMARK at the cursor, then UNAVAILABLE.
+    /// A final BOOKMARK at the cursor, then UNAVAILABLE: the server is shutting down.
     fn close(&self) -> (Phase, Option<Item>) {
-        debug!(cursor = self.cursor, "watch closed by the server");
+        self.close_with(status::shutting_down())
+    }
+
+    /// A final BOOKMARK at the cursor, then `status`.
+    fn close_with(&self, status: Status) -> (Phase, Option<Item>) {
+        debug!(cursor = self.cursor, %status, "watch closed by the server");
         let mut batch = Batch::default();
         batch.push(EventFrame::marker(EventType::Bookmark, self.cursor));
-        (Phase::Closing(status::shutting_down()), batch.into_item())
+        (Phase::Closing(status), batch.into_item())
     }
 }

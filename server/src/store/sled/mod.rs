@@ -184,6 +184,8 @@ impl SledStore {
         let on_failure = move |reason: &str| {
             if let Some(shared) = weak.upgrade() {
                 shared.lock_writer().failed = Some(reason.to_owned());
+                // Reads would show state that can no longer be made durable.
+                shared.view.set_unavailable(Some(reason.to_owned()));
             }
         };
         tokio::spawn(commit::run(target, queue, view, on_failure));

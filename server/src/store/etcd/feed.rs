@@ -1,0 +1,314 @@
+//! Keeping the view in step with etcd: the initial listing, the one etcd watch per replica
+//! that feeds the view in revision order, reconnection, and history reads for watch catch-up.
+
+use std::{
+    sync::{
+        Arc, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use hostendpoint_api::model::Revision;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Status, Streaming};
+use tracing::{info, warn};
+
+use super::{
+    Shared, codec,
+    members::{Members, request},
+};
+use crate::{
+    etcd::{
+        etcdserverpb::{
+            RangeRequest, WatchCreateRequest, WatchRequest, WatchResponse, watch_request,
+        },
+        mvccpb::{Event as EtcdEvent, KeyValue, event::EventType},
+        prefix_end,
+    },
+    store::{Change, Error, Object, Result, Snapshot},
+};
+
+/// Objects per page of the initial listing.
+const LIST_PAGE: i64 = 1000;
+/// How long a history read waits for more events before it takes what it has.
+const QUIET: Duration = Duration::from_secs(1);
+/// The longest pause between reconnection attempts.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+
+/// Every valid object under a prefix at one revision.
+pub(super) struct Listing {
+    pub(super) snapshot: Snapshot,
+    pub(super) store_uid: String,
+}
+
+/// Lists the prefix page by page, all pages at the revision of the first.
+pub(super) async fn list_all(
+    members: &Members,
+    prefix: &str,
+    skipped: &AtomicU64,
+) -> Result<Listing, Status> {
+    let end = prefix_end(prefix.as_bytes());
+    let mut from = prefix.as_bytes().to_vec();
+    let mut at = 0i64;
+    let mut objects = Vec::new();
+    loop {
+        let range = RangeRequest {
+            key: from.clone(),
+            range_end: end.clone(),
+            limit: LIST_PAGE,
+            revision: at,
+            ..RangeRequest::default()
+        };
+        let page = members
+            .kv(|mut kv| {
+                let range = range.clone();
+                async move { kv.range(request(range)).await }
+            })
+            .await?;
+        let header = page.header.unwrap_or_default();
+        if at == 0 {
+            at = header.revision;
+        }
+        for kv in &page.kvs {
+            objects.extend(decode(prefix, kv, skipped));
+        }
+        match page.kvs.last() {
+            Some(last) if page.more => {
+                from = last.key.clone();
+                from.push(0);
+            }
+            _ => {
+                let revision = Revision::try_from(at).unwrap_or(0);
+                return Ok(Listing {
+                    snapshot: Snapshot::new(revision, objects),
+                    store_uid: format!("{:016x}", header.cluster_id),
+                });
+            }
+        }
+    }
+}
+
+/// A valid object from a key-value, or `None` (logged and counted) when someone stored a value
+/// that is not one.
+fn decode(
+    prefix: &str,
+    kv: &KeyValue,
+    skipped: &AtomicU64,
+) -> Option<hostendpoint_api::model::HostEndpoint> {
+    let name = codec::name_of(prefix, &kv.key)?;
+    let revision = Revision::try_from(kv.mod_revision).unwrap_or(0);
+    match codec::decode(name, &kv.value, revision) {
+        Ok(hep) => Some(hep),
+        Err(err) => {
+            skipped.fetch_add(1, Ordering::Relaxed);
+            warn!(key = %String::from_utf8_lossy(&kv.key), revision, error = %err, "skipping an invalid value");
+            None
+        }
+    }
+}
+
+/// Feeds the view from etcd until the store is dropped, reconnecting (and failing over to
+/// other members) when etcd is lost, and rebuilding the view when etcd compacted past it.
+pub(super) async fn run(shared: Weak<Shared>) {
+    let mut failures = 0u32;
+    loop {
+        let Some(store) = shared.upgrade() else {
+            return;
+        };
+        let from = store.view.revision();
+        let outcome = follow(&store, from, failures > 0).await;
+        match outcome {
+            Outcome::Compacted => {
+                info!(
+                    from,
+                    "etcd compacted past this replica's revision; relisting"
+                );
+                match list_all(&store.members, &store.prefix, &store.skipped).await {
+                    Ok(listing) => {
+                        store.view.reset(listing.snapshot);
+                        failures = 0;
+                        continue;
+                    }
+                    Err(status) => lost(&store, &status),
+                }
+            }
+            Outcome::Lost(status) => lost(&store, &status),
+        }
+        failures = failures.saturating_add(1);
+        drop(store);
+        let delay = Duration::from_millis(100 * 2u64.saturating_pow(failures.min(6)));
+        tokio::time::sleep(delay.min(MAX_RETRY_DELAY)).await;
+    }
+}
+
+fn lost(store: &Shared, status: &Status) {
+    let reason = format!(
+        "etcd is unreachable at {}: {}",
+        store.members.endpoints(),
+        status.message()
+    );
+    warn!(%reason, "watch of etcd lost; reconnecting");
+    store.view.set_unavailable(Some(reason));
+}
+
+enum Outcome {
+    Compacted,
+    Lost(Status),
+}
+
+/// Watches the prefix after `from` and applies every change to the view, until the watch
+/// fails.
+async fn follow(store: &Shared, from: Revision, rotate: bool) -> Outcome {
+    let mut responses = match open_watch(store, from, false, rotate).await {
+        Ok(responses) => responses,
+        Err(status) => return Outcome::Lost(status),
+    };
+    loop {
+        let response = match responses.message().await {
+            Ok(Some(response)) => response,
+            Ok(None) => return Outcome::Lost(Status::unavailable("etcd ended the watch")),
+            Err(status) => return Outcome::Lost(status),
+        };
+        if response.compact_revision > 0 {
+            return Outcome::Compacted;
+        }
+        if response.canceled {
+            return Outcome::Lost(Status::unavailable(format!(
+                "etcd cancelled the watch: {}",
+                response.cancel_reason
+            )));
+        }
+        if response.created {
+            store.view.set_unavailable(None);
+            info!(after = from, "following etcd");
+        }
+        let changes = changes_of(store, &response.events);
+        store.view.apply(&changes);
+    }
+}
+
+/// Opens an etcd watch on the prefix from `after + 1`.
+async fn open_watch(
+    store: &Shared,
+    after: Revision,
+    prev_kv: bool,
+    rotate: bool,
+) -> Result<Streaming<WatchResponse>, Status> {
+    let create = WatchCreateRequest {
+        key: store.prefix.as_bytes().to_vec(),
+        range_end: prefix_end(store.prefix.as_bytes()),
+        start_revision: i64::try_from(after + 1).unwrap_or(i64::MAX),
+        progress_notify: true,
+        prev_kv,
+        ..WatchCreateRequest::default()
+    };
+    let first = WatchRequest {
+        request_union: Some(watch_request::RequestUnion::CreateRequest(create)),
+    };
+    // The request stream stays open for as long as the watch: closing it cancels the watch.
+    let (requests, receiver) = mpsc::channel(1);
+    requests
+        .send(first)
+        .await
+        .map_err(|_| Status::internal("the watch request channel closed"))?;
+    let mut client = store.members.watch_client(rotate);
+    let response = client.watch(ReceiverStream::new(receiver)).await?;
+    // Keep the sender alive with the stream.
+    tokio::spawn(async move { requests.closed().await });
+    Ok(response.into_inner())
+}
+
+/// The changes a batch of etcd events makes to the view's objects, in order. The previous
+/// state of each object is the view's (so a skipped invalid value is never a previous state).
+fn changes_of(store: &Shared, events: &[EtcdEvent]) -> Vec<Arc<Change>> {
+    let mut state = Snapshot::clone(&store.view.snapshot());
+    let mut changes = Vec::new();
+    for event in events {
+        let Some(kv) = &event.kv else { continue };
+        let Some(name) = codec::name_of(&store.prefix, &kv.key) else {
+            continue;
+        };
+        let revision = Revision::try_from(kv.mod_revision).unwrap_or(0);
+        let prev = state.get(name).cloned();
+        let next = match EventType::try_from(event.r#type) {
+            Ok(EventType::Put) => decode(&store.prefix, kv, &store.skipped).map(Object::new),
+            _ => None,
+        };
+        if prev.is_none() && next.is_none() {
+            continue;
+        }
+        if revision <= state.revision() {
+            warn!(
+                revision,
+                name, "several changes in one etcd revision; watchers may miss one"
+            );
+        }
+        let change = Change::new(revision, prev, next);
+        state.apply(&change);
+        changes.push(Arc::new(change));
+    }
+    changes
+}
+
+/// Up to about `limit` changes after `after`, from etcd's history (a short watch with previous
+/// values), ending at the view's revision at the time of the call.
+pub(super) async fn history(
+    store: &Shared,
+    after: Revision,
+    limit: usize,
+) -> Result<Vec<Arc<Change>>> {
+    let until = store.view.revision();
+    if after >= until {
+        return Ok(Vec::new());
+    }
+    let unavailable = |status: Status| Error::Unavailable {
+        reason: format!("etcd is unreachable: {}", status.message()),
+    };
+    let mut responses = open_watch(store, after, true, false)
+        .await
+        .map_err(unavailable)?;
+    let mut changes = Vec::new();
+    let mut last = after;
+    while last < until && changes.len() < limit {
+        // After a relist the view's revision may be one no event under the prefix carries:
+        // a quiet watch means there is nothing more to read.
+        let Ok(message) = tokio::time::timeout(QUIET, responses.message()).await else {
+            break;
+        };
+        let Some(response) = message.map_err(unavailable)? else {
+            return Err(unavailable(Status::unavailable("etcd ended the watch")));
+        };
+        if response.compact_revision > 0 {
+            return Err(Error::Compacted {
+                requested: after,
+                oldest: Revision::try_from(response.compact_revision - 1).unwrap_or(0),
+                current: until,
+            });
+        }
+        for event in &response.events {
+            let Some(kv) = &event.kv else { continue };
+            last = Revision::try_from(kv.mod_revision).unwrap_or(last);
+            if last > until {
+                break;
+            }
+            let prev = event
+                .prev_kv
+                .as_ref()
+                .and_then(|p| decode(&store.prefix, p, &AtomicU64::new(0)));
+            let next = match EventType::try_from(event.r#type) {
+                Ok(EventType::Put) => decode(&store.prefix, kv, &AtomicU64::new(0)),
+                _ => None,
+            };
+            if prev.is_some() || next.is_some() {
+                changes.push(Arc::new(Change::new(
+                    last,
+                    prev.map(Object::new),
+                    next.map(Object::new),
+                )));
+            }
+        }
+    }
+    Ok(changes)
+}

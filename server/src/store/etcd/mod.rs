@@ -1,0 +1,344 @@
+//! The etcd v3 backend, in Calico's own key layout, for users who outgrow one machine: several
+//! hostendpointd replicas over one etcd cluster, each fanning watches out to node agents.
+//!
+//! - Writes are etcd transactions: create-if-absent (`create_revision == 0`) and
+//!   compare-mod-revision for updates and deletes. resource_version is etcd's mod_revision;
+//!   store_uid is the etcd cluster id.
+//! - Each replica keeps one etcd watch on the prefix and an in-memory [`View`] of every object,
+//!   fed by it ([`feed`]). Get, List and Watch are served from the view. A write returns once
+//!   this replica's view has it, so a client reads its own writes on the replica it wrote to.
+//! - Watch catch-up beyond the in-memory buffer reads etcd's history with a short etcd watch;
+//!   etcd's compaction becomes the watch contract's OUT_OF_RANGE.
+//! - Values that cannot be parsed or break Calico's rules (written by someone else) are logged,
+//!   counted and skipped; they never stop the server.
+//!
+//! # Layout
+//! - [`codec`]: keys and Calico's v3 JSON.
+//! - [`members`]: connections to the cluster members, with failover.
+//! - [`feed`]: the initial listing, the etcd watch that feeds the view, and history reads.
+
+pub mod codec;
+mod feed;
+mod members;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use hostendpoint_api::model::{HostEndpoint, Revision};
+use tonic::Status;
+use tracing::{info, instrument, warn};
+
+use self::members::{Members, request};
+use super::{
+    Change, Error, Preconditions, Result, Store, View,
+    write::{Plan, Write},
+};
+use crate::etcd::etcdserverpb::{
+    Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest,
+    compare::{CompareResult, CompareTarget, TargetUnion},
+    request_op::Request as Op,
+};
+
+/// How often a write re-reads and retries after another writer changed the object first (for
+/// writes without a resource_version precondition) or after an ambiguous transport error.
+const WRITE_ATTEMPTS: usize = 8;
+/// How long a write waits for this replica's view to show it.
+const VISIBLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the etcd backend keeps host endpoints.
+#[derive(Clone, Debug)]
+pub struct EtcdConfig {
+    /// Client URLs of the cluster's members.
+    pub endpoints: Vec<String>,
+    /// The key prefix; Calico's by default.
+    pub prefix: String,
+    /// How many changes the in-memory change stream buffers.
+    pub change_buffer: usize,
+}
+
+impl EtcdConfig {
+    /// Calico's layout on `endpoints`.
+    pub fn new(endpoints: Vec<String>) -> Self {
+        Self {
+            endpoints,
+            prefix: codec::DEFAULT_PREFIX.into(),
+            change_buffer: super::view::DEFAULT_CHANGE_BUFFER,
+        }
+    }
+}
+
+/// Why the etcd backend could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// An endpoint is not a URL.
+    #[error("invalid etcd endpoint: {0}")]
+    Endpoint(#[from] tonic::transport::Error),
+    /// etcd did not answer the initial listing.
+    #[error("cannot list {prefix} from etcd at {endpoints}: {status}")]
+    Unreachable {
+        /// The endpoints tried.
+        endpoints: String,
+        /// The key prefix.
+        prefix: String,
+        /// What etcd (or the transport) said.
+        status: Status,
+    },
+}
+
+/// The etcd backend. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct EtcdStore {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    members: Members,
+    prefix: String,
+    store_uid: String,
+    view: Arc<View>,
+    /// Values skipped because they are not valid host endpoints.
+    skipped: AtomicU64,
+}
+
+impl EtcdStore {
+    /// Lists the prefix, builds the view and starts the watch that keeps it. Must be called
+    /// within a Tokio runtime.
+    pub async fn open(config: &EtcdConfig) -> Result<Self, OpenError> {
+        let members = Members::new(&config.endpoints)?;
+        let unreachable = |status| OpenError::Unreachable {
+            endpoints: members.endpoints(),
+            prefix: config.prefix.clone(),
+            status,
+        };
+        let skipped = AtomicU64::new(0);
+        let listing = feed::list_all(&members, &config.prefix, &skipped)
+            .await
+            .map_err(unreachable)?;
+        info!(
+            endpoints = %members.endpoints(),
+            cluster_id = %listing.store_uid,
+            revision = listing.snapshot.revision(),
+            objects = listing.snapshot.len(),
+            "opened etcd store"
+        );
+        let view = Arc::new(View::new(listing.snapshot, config.change_buffer));
+        let shared = Arc::new(Shared {
+            members,
+            prefix: config.prefix.clone(),
+            store_uid: listing.store_uid,
+            view,
+            skipped,
+        });
+        tokio::spawn(feed::run(Arc::downgrade(&shared)));
+        Ok(Self { shared })
+    }
+
+    /// How many stored values were skipped as invalid since start-up.
+    pub fn skipped_values(&self) -> u64 {
+        self.shared.skipped.load(Ordering::Relaxed)
+    }
+
+    async fn write(&self, write: Write) -> Result<HostEndpoint> {
+        let shared = &self.shared;
+        let key = codec::key(&shared.prefix, write.name());
+        // A create's uid, kept across attempts: finding it stored means an earlier attempt
+        // whose answer was lost did commit.
+        let mut created_uid = None;
+        for _ in 0..WRITE_ATTEMPTS {
+            let current = shared.read(&key, write.name()).await?;
+            if let (Write::Create(_), Some(stored), Some(uid)) = (&write, &current, &created_uid)
+                && &stored.metadata.uid == uid
+            {
+                return Ok(stored.clone());
+            }
+            let expected = current.as_ref().map(|c| c.metadata.resource_version);
+            let plan = write.clone().plan(current)?;
+            let (op, result) = match plan {
+                Plan::Unchanged(stored) => {
+                    shared.visible(stored.metadata.resource_version).await?;
+                    return Ok(stored);
+                }
+                Plan::Put(next) => {
+                    if matches!(write, Write::Create(_)) {
+                        created_uid = Some(next.metadata.uid.clone());
+                    }
+                    let put = Op::RequestPut(PutRequest {
+                        key: key.clone(),
+                        value: codec::encode(&next),
+                        ..PutRequest::default()
+                    });
+                    (put, next)
+                }
+                Plan::Delete(prev) => {
+                    let delete = Op::RequestDeleteRange(DeleteRangeRequest {
+                        key: key.clone(),
+                        ..DeleteRangeRequest::default()
+                    });
+                    (delete, prev)
+                }
+            };
+            match shared.commit(&key, expected, op).await {
+                Ok(Some(revision)) => {
+                    shared.visible(revision).await?;
+                    let mut result = result;
+                    result.metadata.resource_version = revision;
+                    return Ok(result);
+                }
+                // Someone else changed the object first: decide again on the new state.
+                Ok(None) => continue,
+                Err(status) if members::unreachable(&status) => {
+                    warn!(error = %status.message(), "etcd write interrupted; re-reading");
+                    continue;
+                }
+                Err(status) => return Err(etcd_error(status)),
+            }
+        }
+        Err(Error::Unavailable {
+            reason: format!(
+                "the write did not settle after {WRITE_ATTEMPTS} attempts against etcd"
+            ),
+        })
+    }
+}
+
+impl Store for EtcdStore {
+    fn store_uid(&self) -> &str {
+        &self.shared.store_uid
+    }
+
+    fn view(&self) -> &View {
+        &self.shared.view
+    }
+
+    #[instrument(skip_all, fields(name = %hep.metadata.name))]
+    async fn create(&self, hep: HostEndpoint) -> Result<HostEndpoint> {
+        self.write(Write::Create(hep)).await
+    }
+
+    #[instrument(skip_all, fields(name = %hep.metadata.name))]
+    async fn update(&self, hep: HostEndpoint, allow_missing: bool) -> Result<HostEndpoint> {
+        self.write(Write::Update { hep, allow_missing }).await
+    }
+
+    #[instrument(skip_all, fields(name = %name))]
+    async fn delete(&self, name: String, preconditions: Preconditions) -> Result<HostEndpoint> {
+        self.write(Write::Delete {
+            name,
+            preconditions,
+        })
+        .await
+    }
+
+    async fn history(&self, after: Revision, limit: usize) -> Result<Vec<Arc<Change>>> {
+        feed::history(&self.shared, after, limit).await
+    }
+
+    async fn close(&self) -> Result<()> {
+        // Every acknowledged write is already durable in etcd.
+        Ok(())
+    }
+}
+
+impl Shared {
+    /// The stored object, read from etcd (not the view) so that writes decide on the latest.
+    async fn read(&self, key: &[u8], name: &str) -> Result<Option<HostEndpoint>> {
+        let range = RangeRequest {
+            key: key.to_vec(),
+            ..RangeRequest::default()
+        };
+        let response = self
+            .members
+            .kv(|mut kv| {
+                let range = range.clone();
+                async move { kv.range(request(range)).await }
+            })
+            .await
+            .map_err(etcd_error)?;
+        let Some(kv) = response.kvs.into_iter().next() else {
+            return Ok(None);
+        };
+        let revision = Revision::try_from(kv.mod_revision).unwrap_or(0);
+        codec::decode(name, &kv.value, revision)
+            .map(Some)
+            .map_err(|err| {
+                Error::Backend(
+                    format!("the value stored at {name} is not a valid host endpoint: {err}")
+                        .into(),
+                )
+            })
+    }
+
+    /// Commits `op` if the key is still at `expected` (its mod_revision, or absent for `None`).
+    /// `Ok(None)` when the comparison failed.
+    async fn commit(
+        &self,
+        key: &[u8],
+        expected: Option<Revision>,
+        op: Op,
+    ) -> Result<Option<Revision>, Status> {
+        let compare = match expected {
+            None => Compare {
+                result: CompareResult::Equal as i32,
+                target: CompareTarget::Create as i32,
+                key: key.to_vec(),
+                target_union: Some(TargetUnion::CreateRevision(0)),
+                ..Compare::default()
+            },
+            Some(revision) => Compare {
+                result: CompareResult::Equal as i32,
+                target: CompareTarget::Mod as i32,
+                key: key.to_vec(),
+                target_union: Some(TargetUnion::ModRevision(
+                    i64::try_from(revision).unwrap_or(i64::MAX),
+                )),
+                ..Compare::default()
+            },
+        };
+        let txn = TxnRequest {
+            compare: vec![compare],
+            success: vec![RequestOp { request: Some(op) }],
+            failure: Vec::new(),
+        };
+        let response = self
+            .members
+            .kv_once(|mut kv| async move { kv.txn(request(txn)).await })
+            .await?;
+        if !response.succeeded {
+            return Ok(None);
+        }
+        let revision = response.header.map_or(0, |h| h.revision);
+        Ok(Some(Revision::try_from(revision).unwrap_or(0)))
+    }
+
+    /// Waits until this replica's view shows `revision`, so reads here see the write.
+    async fn visible(&self, revision: Revision) -> Result<()> {
+        let mut current = self.view.watch_revision();
+        let seen =
+            tokio::time::timeout(VISIBLE_TIMEOUT, current.wait_for(|r| *r >= revision)).await;
+        match seen {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(Error::Unavailable {
+                reason: format!(
+                    "etcd accepted the write at revision {revision}, but this replica's watch of etcd has not delivered it"
+                ),
+            }),
+        }
+    }
+}
+
+/// The store error for an etcd failure.
+fn etcd_error(status: Status) -> Error {
+    if members::unreachable(&status) {
+        Error::Unavailable {
+            reason: format!("etcd is unreachable: {}", status.message()),
+        }
+    } else {
+        Error::Backend(Box::new(status))
+    }
+}
