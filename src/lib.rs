@@ -7,10 +7,12 @@
 //!   or into field violations.
 //! - [`convert`]: the infallible conversions from the domain model back to [`pb`].
 //! - [`frames`]: the watch response message, built from pre-encoded events.
+//! - [`selector`]: Calico's label selector language: parsing, matching labels, canonical text.
 
 pub mod convert;
 pub mod frames;
 pub mod model;
+pub mod selector;
 pub mod validation;
 
 /// The generated protobuf and gRPC code of package `hostendpoint.v1`.

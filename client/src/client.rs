@@ -30,6 +30,8 @@ pub struct Preconditions {
 pub struct ListParams {
     /// Only this node's host endpoints; `None` for all.
     pub node: Option<String>,
+    /// A Calico label selector; `None` for all.
+    pub selector: Option<String>,
     /// Objects per page; 0 for the server's default.
     pub page_size: u32,
 }
@@ -134,6 +136,7 @@ impl Client {
             node: params.node.clone().unwrap_or_default(),
             page_size: i32::try_from(params.page_size).unwrap_or(i32::MAX),
             page_token: page_token.unwrap_or_default(),
+            selector: params.selector.clone().unwrap_or_default(),
         };
         let response = self
             .inner

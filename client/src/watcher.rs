@@ -45,6 +45,8 @@ pub enum Event {
 pub struct Config {
     /// Only this node's host endpoints; `None` for all.
     pub node: Option<String>,
+    /// A Calico label selector; `None` for all.
+    pub selector: Option<String>,
     /// Spacing of reconnection attempts.
     pub backoff: BackoffConfig,
 }
@@ -81,6 +83,7 @@ pub fn watcher(
         backoff: Backoff::new(config.backoff.clone()),
         client,
         node: config.node,
+        selector: config.selector,
         store_uid: None,
         position: None,
         stream: None,
@@ -97,6 +100,7 @@ pub fn watcher(
 struct Watcher {
     client: Client,
     node: Option<String>,
+    selector: Option<String>,
     backoff: Backoff,
     /// The store the position belongs to.
     store_uid: Option<String>,
@@ -144,6 +148,7 @@ impl Watcher {
         let request = pb::WatchHostEndpointsRequest {
             node: self.node.clone().unwrap_or_default(),
             resource_version: self.position.unwrap_or(0),
+            selector: self.selector.clone().unwrap_or_default(),
             store_uid: if resume {
                 self.store_uid.clone().unwrap_or_default()
             } else {

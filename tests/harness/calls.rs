@@ -78,6 +78,7 @@ pub async fn list(
             node: node.into(),
             page_size,
             page_token: token.into(),
+            ..Default::default()
         })
         .await
         .expect("list succeeds")

@@ -27,7 +27,7 @@ pub async fn watch(
     let request = pb::WatchHostEndpointsRequest {
         node: node.into(),
         resource_version,
-        store_uid: String::new(),
+        ..Default::default()
     };
     watch_with(client, request).await
 }

@@ -98,6 +98,7 @@ async fn list_streams_every_page() {
     let params = ListParams {
         node: Some("n1".into()),
         page_size: 2,
+        ..Default::default()
     };
     let names: Vec<String> = client
         .list(params)
@@ -116,6 +117,7 @@ async fn the_watcher_lists_then_resumes_across_a_restart() {
     let config = watcher::Config {
         node: Some("n1".into()),
         backoff: quick_backoff(),
+        ..Default::default()
     };
     let mut events = Box::pin(watcher::watcher(client.clone(), config));
     assert_eq!(next(&mut events).await, Event::Init);
@@ -161,6 +163,7 @@ async fn a_replaced_store_relists_and_the_reflector_synthesizes_deletes() {
     let config = watcher::Config {
         node: None,
         backoff: quick_backoff(),
+        ..Default::default()
     };
     let mut events = Box::pin(reflector::reflector(
         writer,

@@ -215,6 +215,7 @@ async fn list_is_sorted_filtered_by_node_and_paged() {
             node: "n2".into(),
             page_size: 2,
             page_token: first.next_page_token.clone(),
+            ..Default::default()
         })
         .await;
     assert_invalid(other_filter, &["node"]);

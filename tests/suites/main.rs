@@ -6,6 +6,7 @@ mod crash;
 mod crud;
 mod grpcurl;
 mod python;
+mod selectors;
 mod validation;
 mod watch;
 mod watch_model;

@@ -11,7 +11,11 @@ fn python() -> PathBuf {
         return PathBuf::from(path);
     }
     let path = workspace_root().join(".tools/venv/bin/python");
-    assert!(path.exists(), "{} is missing: ./tests/run installs it", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: ./tests/run installs it",
+        path.display()
+    );
     path
 }
 
@@ -29,6 +33,9 @@ async fn python_grpcio_client_walks_through_the_api() {
         .expect("python runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "python failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "python failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("python walkthrough: ok"), "{stdout}");
 }

@@ -3,12 +3,13 @@
 //! Each handler validates its request into domain types first, then calls the [`Store`]; the
 //! store's errors become statuses in [`status`].
 
+mod ip_sets;
 mod page_token;
 mod status;
 
 use std::sync::Arc;
 
-use hostendpoint_api::{pb, validation};
+use hostendpoint_api::{pb, selector::Selector, validation};
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
@@ -108,11 +109,13 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
         let request = request.into_inner();
         tracing::Span::current().record("node", &request.node);
         let limit = page_size(request.page_size)?;
+        let selector = parse_selector(&request.selector)?;
         let view = self.store.view();
         let (snapshot, after) = if request.page_token.is_empty() {
             (self.serving_snapshot()?, None)
         } else {
-            let token = PageToken::decode_token(&request.page_token, &request.node)?;
+            let token =
+                PageToken::decode_token(&request.page_token, &request.node, &request.selector)?;
             let snapshot = view.snapshot_for_listing(token.revision).ok_or_else(|| {
                 Status::out_of_range(format!(
                     "the listing's revision {} is no longer served; restart the listing \
@@ -123,7 +126,9 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
             (snapshot, Some(token.after))
         };
         let node = Some(request.node.as_str()).filter(|n| !n.is_empty());
-        let page = snapshot.page(node, after.as_deref(), limit);
+        let page = snapshot.page(node, after.as_deref(), limit, |hep| {
+            selector.as_ref().is_none_or(|s| s.matches(&hep.metadata.labels))
+        });
         let next_page_token = match page.items.last() {
             Some(last) if page.more => {
                 view.retain_for_listing(&snapshot);
@@ -131,6 +136,7 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
                     revision: snapshot.revision(),
                     after: last.metadata.name.clone(),
                     node: request.node.clone(),
+                    selector: request.selector.clone(),
                 }
                 .encode_token()
             }
@@ -145,6 +151,21 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
             next_page_token,
             resource_version: snapshot.revision(),
             store_uid: self.store.store_uid().to_owned(),
+        }))
+    }
+
+    #[instrument(skip_all, fields(selector))]
+    async fn list_ip_set_members(
+        &self,
+        request: Request<pb::ListIpSetMembersRequest>,
+    ) -> RpcResult<pb::ListIpSetMembersResponse> {
+        let request = request.into_inner();
+        tracing::Span::current().record("selector", &request.selector);
+        let query = ip_sets::Query::parse(&request)?;
+        let snapshot = self.serving_snapshot()?;
+        Ok(Response::new(pb::ListIpSetMembersResponse {
+            members: query.members(&snapshot),
+            resource_version: snapshot.revision(),
         }))
     }
 
@@ -190,6 +211,14 @@ impl<S: Store> HostEndpointApi<S> {
             None => Ok(view.snapshot()),
         }
     }
+}
+
+/// A request's selector; `None` when it selects everything. A selector that does not parse
+/// is INVALID_ARGUMENT naming the position and what was expected.
+pub(crate) fn parse_selector(text: &str) -> Result<Option<Selector>, Status> {
+    let selector = Selector::parse(text)
+        .map_err(|err| status::invalid_field("selector", &err.to_string()))?;
+    Ok(Some(selector).filter(|s| !s.is_all()))
 }
 
 /// Validates the object of a create or update request.

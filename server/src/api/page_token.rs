@@ -20,6 +20,9 @@ pub(crate) struct PageToken {
     /// The listing's node filter, which later pages must repeat.
     #[prost(string, tag = "3")]
     pub(crate) node: String,
+    /// The listing's selector, which later pages must repeat.
+    #[prost(string, tag = "4")]
+    pub(crate) selector: String,
 }
 
 impl PageToken {
@@ -28,7 +31,7 @@ impl PageToken {
     }
 
     /// Decodes a client's token and checks that the request repeats the listing's filter.
-    pub(crate) fn decode_token(token: &str, node: &str) -> Result<Self, Status> {
+    pub(crate) fn decode_token(token: &str, node: &str, selector: &str) -> Result<Self, Status> {
         let malformed = || invalid_field("page_token", "malformed page token");
         let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| malformed())?;
         let token = Self::decode(bytes.as_slice()).map_err(|_| malformed())?;
@@ -38,6 +41,12 @@ impl PageToken {
         if token.node != node {
             return Err(invalid_field(
                 "node",
+                "must be the same as in the request that returned the page token",
+            ));
+        }
+        if token.selector != selector {
+            return Err(invalid_field(
+                "selector",
                 "must be the same as in the request that returned the page token",
             ));
         }

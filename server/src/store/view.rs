@@ -105,13 +105,21 @@ impl Snapshot {
         self.by_name.get(name)
     }
 
-    /// Up to `limit` objects after the name `after`, of one node or of all, sorted by name.
-    /// A node's objects come from the node index, so the cost is that of the answer.
-    pub fn page(&self, node: Option<&str>, after: Option<&str>, limit: usize) -> Page {
-        let mut items: Vec<_> = match node {
-            Some(node) => self.node_range(node, after).take(limit + 1).collect(),
-            None => self.name_range(after).take(limit + 1).collect(),
-        };
+    /// Up to `limit` objects after the name `after` that `keep` accepts, of one node or of
+    /// all, sorted by name. A node's objects come from the node index, so the cost is that of
+    /// the node's objects, not of the store.
+    pub fn page(
+        &self,
+        node: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+        keep: impl Fn(&HostEndpoint) -> bool,
+    ) -> Page {
+        let mut items: Vec<_> = self
+            .iter_after(node, after)
+            .filter(|object| keep(object))
+            .take(limit + 1)
+            .collect();
         let more = items.len() > limit;
         items.truncate(limit);
         Page { items, more }
@@ -119,9 +127,17 @@ impl Snapshot {
 
     /// Every object of one node, or of all, sorted by name.
     pub fn iter<'a>(&'a self, node: Option<&'a str>) -> Box<dyn Iterator<Item = Arc<Object>> + 'a> {
+        self.iter_after(node, None)
+    }
+
+    fn iter_after<'a>(
+        &'a self,
+        node: Option<&'a str>,
+        after: Option<&str>,
+    ) -> Box<dyn Iterator<Item = Arc<Object>> + 'a> {
         match node {
-            Some(node) => Box::new(self.node_range(node, None)),
-            None => Box::new(self.name_range(None)),
+            Some(node) => Box::new(self.node_range(node, after)),
+            None => Box::new(self.name_range(after)),
         }
     }
 

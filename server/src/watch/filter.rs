@@ -1,7 +1,9 @@
 //! What a watch selects, and which event a change becomes for it.
 
 use bytes::Bytes;
-use hostendpoint_api::{frames::EventFrame, model::HostEndpoint, pb::EventType};
+use hostendpoint_api::{
+    frames::EventFrame, model::HostEndpoint, pb::EventType, selector::Selector,
+};
 
 use crate::store::{Change, Object};
 
@@ -10,13 +12,14 @@ use crate::store::{Change, Object};
 pub(crate) struct Filter {
     /// Only objects of this node; `None` for every node.
     pub(crate) node: Option<String>,
+    /// Only objects whose labels this selects; `None` for all.
+    pub(crate) selector: Option<Selector>,
 }
 
 impl Filter {
     pub(crate) fn matches(&self, hep: &HostEndpoint) -> bool {
-        self.node
-            .as_deref()
-            .is_none_or(|node| hep.spec.node == node)
+        self.node.as_deref().is_none_or(|node| hep.spec.node == node)
+            && self.selector.as_ref().is_none_or(|s| s.matches(&hep.metadata.labels))
     }
 
     /// The event `change` is for this filter, judged on both the old and the new state:
@@ -73,11 +76,13 @@ mod tests {
     fn a_node_filter_sees_moves_as_adds_and_deletes() {
         let on_n1 = Filter {
             node: Some("n1".into()),
+            selector: None,
         };
         let moved = Change::new(5, Some(mk_object("n1", 4)), Some(mk_object("n2", 5)));
         assert_eq!(kind_of(&on_n1, &moved), Some(EventType::Deleted));
         let on_n2 = Filter {
             node: Some("n2".into()),
+            selector: None,
         };
         assert_eq!(kind_of(&on_n2, &moved), Some(EventType::Added));
         assert_eq!(
@@ -86,6 +91,7 @@ mod tests {
         );
         let elsewhere = Filter {
             node: Some("n3".into()),
+            selector: None,
         };
         assert_eq!(kind_of(&elsewhere, &moved), None);
     }

@@ -103,6 +103,7 @@ impl<S: Store> Watches<S> {
         }
         let filter = Filter {
             node: Some(request.node).filter(|n| !n.is_empty()),
+            selector: crate::api::parse_selector(&request.selector)?,
         };
         let watcher = match request.resource_version {
             0 => Watcher::from_snapshot(Arc::clone(self), filter),

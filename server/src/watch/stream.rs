@@ -165,11 +165,10 @@ impl<S: Store> Watcher<S> {
             // No BOOKMARK before SYNCED: the client relists.
             return (Phase::Done, Some(Err(status::shutting_down())));
         }
-        let page = snapshot.page(
-            self.filter.node.as_deref(),
-            after.as_deref(),
-            MAX_BATCH_EVENTS,
-        );
+        let filter = &self.filter;
+        let page = snapshot.page(filter.node.as_deref(), after.as_deref(), MAX_BATCH_EVENTS, |hep| {
+            filter.matches(hep)
+        });
         let mut batch = Batch::default();
         let mut last = None;
         for object in &page.items {
