@@ -29,7 +29,10 @@ impl Query {
         let protocol = match request.protocol.as_str() {
             "" => None,
             text => Some(PortProtocol::parse(text).map(|p| p.kind).ok_or_else(|| {
-                invalid_field("protocol", "must be TCP, UDP, SCTP, 6, 17 or 132, or empty for any")
+                invalid_field(
+                    "protocol",
+                    "must be TCP, UDP, SCTP, 6, 17 or 132, or empty for any",
+                )
             })?),
         };
         let port = match request.port_name.as_str() {
@@ -46,7 +49,11 @@ impl Query {
     pub(super) fn members(&self, snapshot: &Snapshot) -> Vec<String> {
         let mut members = BTreeSet::new();
         for object in snapshot.iter(None) {
-            if self.selector.as_ref().is_none_or(|s| s.matches(&object.metadata.labels)) {
+            if self
+                .selector
+                .as_ref()
+                .is_none_or(|s| s.matches(&object.metadata.labels))
+            {
                 self.add_members(&object, &mut members);
             }
         }
@@ -65,7 +72,9 @@ impl Query {
                     .spec
                     .ports
                     .iter()
-                    .filter(|p| &p.name == name && protocol.is_none_or(|want| p.protocol.kind == want))
+                    .filter(|p| {
+                        &p.name == name && protocol.is_none_or(|want| p.protocol.kind == want)
+                    })
                     .collect();
                 for ip in ips {
                     for port in &ports {

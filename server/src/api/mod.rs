@@ -127,7 +127,9 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
         };
         let node = Some(request.node.as_str()).filter(|n| !n.is_empty());
         let page = snapshot.page(node, after.as_deref(), limit, |hep| {
-            selector.as_ref().is_none_or(|s| s.matches(&hep.metadata.labels))
+            selector
+                .as_ref()
+                .is_none_or(|s| s.matches(&hep.metadata.labels))
         });
         let next_page_token = match page.items.last() {
             Some(last) if page.more => {
@@ -216,8 +218,8 @@ impl<S: Store> HostEndpointApi<S> {
 /// A request's selector; `None` when it selects everything. A selector that does not parse
 /// is INVALID_ARGUMENT naming the position and what was expected.
 pub(crate) fn parse_selector(text: &str) -> Result<Option<Selector>, Status> {
-    let selector = Selector::parse(text)
-        .map_err(|err| status::invalid_field("selector", &err.to_string()))?;
+    let selector =
+        Selector::parse(text).map_err(|err| status::invalid_field("selector", &err.to_string()))?;
     Ok(Some(selector).filter(|s| !s.is_all()))
 }
 

@@ -18,8 +18,13 @@ pub(crate) struct Filter {
 
 impl Filter {
     pub(crate) fn matches(&self, hep: &HostEndpoint) -> bool {
-        self.node.as_deref().is_none_or(|node| hep.spec.node == node)
-            && self.selector.as_ref().is_none_or(|s| s.matches(&hep.metadata.labels))
+        self.node
+            .as_deref()
+            .is_none_or(|node| hep.spec.node == node)
+            && self
+                .selector
+                .as_ref()
+                .is_none_or(|s| s.matches(&hep.metadata.labels))
     }
 
     /// The event `change` is for this filter, judged on both the old and the new state:

@@ -166,9 +166,12 @@ impl<S: Store> Watcher<S> {
             return (Phase::Done, Some(Err(status::shutting_down())));
         }
         let filter = &self.filter;
-        let page = snapshot.page(filter.node.as_deref(), after.as_deref(), MAX_BATCH_EVENTS, |hep| {
-            filter.matches(hep)
-        });
+        let page = snapshot.page(
+            filter.node.as_deref(),
+            after.as_deref(),
+            MAX_BATCH_EVENTS,
+            |hep| filter.matches(hep),
+        );
         let mut batch = Batch::default();
         let mut last = None;
         for object in &page.items {
