@@ -5,6 +5,7 @@ mod client;
 mod crash;
 mod crud;
 mod grpcurl;
+mod hepctl;
 mod python;
 mod selectors;
 mod validation;

@@ -1,0 +1,258 @@
+//! The command line, in clap's derive style: the doc comments below are the `--help` text.
+#![deny(missing_docs)]
+
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+
+use crate::connect::DEFAULT_SERVER;
+
+/// A calicoctl-style command line for the Calico host endpoints kept by hostendpointd.
+///
+/// Files are YAML or JSON `projectcalico.org/v3` documents, as calicoctl reads them: one
+/// `HostEndpoint`, several separated by `---`, a `HostEndpointList`, or a list. Resource types
+/// on the command line are hostendpoint, hostendpoints, hep and heps, in any case.
+#[derive(Debug, Parser)]
+#[command(name = "hepctl", version, propagate_version = true)]
+pub(crate) struct Cli {
+    /// The hostendpointd gRPC endpoint: an http:// URL, or host:port.
+    #[arg(
+        long,
+        global = true,
+        env = "HEPCTL_SERVER",
+        default_value = DEFAULT_SERVER,
+        value_name = "URL"
+    )]
+    pub(crate) server: String,
+
+    /// Diagnostics written to stderr: off, error, warn, info, debug (or a tracing filter).
+    #[arg(
+        short = 'l',
+        long,
+        global = true,
+        env = "HEPCTL_LOG",
+        default_value = "warn",
+        value_name = "LEVEL"
+    )]
+    pub(crate) log_level: String,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create host endpoints from a file or stdin; existing ones are an error.
+    Create(CreateArgs),
+    /// Create host endpoints, or replace the ones that exist.
+    ///
+    /// A document without metadata.resourceVersion replaces the stored object whatever its
+    /// version (retrying on a concurrent change); with one, the stored object must still have
+    /// that version, else the update fails with "update conflict".
+    Apply(FileArgs),
+    /// Replace existing host endpoints, stopping at the first error.
+    ///
+    /// The complete spec must be given: it is not a merge. metadata.resourceVersion, when
+    /// given, must be the stored one.
+    Replace(FileArgs),
+    /// Delete host endpoints by type and name, or by file.
+    Delete(DeleteArgs),
+    /// Print host endpoints: all of them, or the ones named.
+    Get(GetArgs),
+    /// Set or remove a label of a host endpoint.
+    Label(LabelArgs),
+    /// Print every change to host endpoints until interrupted (Ctrl-C).
+    ///
+    /// Each change is one document: {"type": "ADDED" | "MODIFIED" | "DELETED", "object": the
+    /// HostEndpoint as `get -o json` prints it}. The host endpoints that exist when the watch
+    /// starts come first, each ADDED. JSON documents are indented and each ends with a newline;
+    /// YAML documents each start with `---`. After a reconnection, only what changed meanwhile
+    /// is printed.
+    Watch(WatchArgs),
+    /// Print a completion script for a shell, such as `source <(hepctl completion bash)`.
+    Completion(CompletionArgs),
+}
+
+/// Where the documents come from.
+#[derive(Debug, Args)]
+pub(crate) struct FileArgs {
+    /// The YAML or JSON file to read; `-` reads stdin.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub(crate) filename: String,
+
+    /// The namespace option of calicoctl.
+    #[command(flatten)]
+    pub(crate) namespace: NamespaceArgs,
+}
+
+/// Arguments of `create`.
+#[derive(Debug, Args)]
+pub(crate) struct CreateArgs {
+    /// The documents to create.
+    #[command(flatten)]
+    pub(crate) file: FileArgs,
+
+    /// Count host endpoints that already exist as created instead of failing.
+    #[arg(long)]
+    pub(crate) skip_exists: bool,
+}
+
+/// Arguments of `delete`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("what").required(true).args(["kind", "filename"])))]
+pub(crate) struct DeleteArgs {
+    /// The resource type: hostendpoint, hostendpoints, hep or heps (any case).
+    #[arg(conflicts_with = "filename")]
+    pub(crate) kind: Option<String>,
+
+    /// The names of the host endpoints to delete.
+    #[arg(requires = "kind")]
+    pub(crate) names: Vec<String>,
+
+    /// Delete the host endpoints this file names (`-` reads stdin); a resourceVersion in it
+    /// must be the stored one.
+    #[arg(short = 'f', long, value_name = "FILE")]
+    pub(crate) filename: Option<String>,
+
+    /// Count host endpoints that do not exist as deleted instead of failing.
+    #[arg(short = 's', long)]
+    pub(crate) skip_not_exists: bool,
+
+    /// The namespace option of calicoctl.
+    #[command(flatten)]
+    pub(crate) namespace: NamespaceArgs,
+}
+
+/// Arguments of `get`.
+#[derive(Debug, Args)]
+pub(crate) struct GetArgs {
+    /// The resource type: hostendpoint, hostendpoints, hep or heps (any case).
+    pub(crate) kind: String,
+
+    /// The names of the host endpoints to print; none prints them all as a HostEndpointList.
+    pub(crate) names: Vec<String>,
+
+    /// Output format: ps, wide, yaml, json, name, or custom-columns=NAME,NODE,... (columns
+    /// NAME, NODE, INTERFACE, IPS, PROFILES).
+    #[arg(short = 'o', long, default_value = "ps", value_name = "FORMAT")]
+    pub(crate) output: String,
+
+    /// List only the host endpoints of this node.
+    #[arg(long, conflicts_with = "names")]
+    pub(crate) node: Option<String>,
+
+    /// List only the host endpoints whose labels match this Calico selector, such as
+    /// "role == 'db' && has(tier)" (with --node, both must hold).
+    #[arg(long, conflicts_with = "names")]
+    pub(crate) selector: Option<String>,
+
+    /// The namespace option of calicoctl.
+    #[command(flatten)]
+    pub(crate) namespace: NamespaceArgs,
+
+    /// Accepted for calicoctl compatibility: host endpoints are not namespaced, so it is an
+    /// error.
+    #[arg(short = 'A', long)]
+    pub(crate) all_namespaces: bool,
+}
+
+/// Arguments of `label`.
+#[derive(Debug, Args)]
+pub(crate) struct LabelArgs {
+    /// The resource type: hostendpoint, hostendpoints, hep or heps (any case).
+    pub(crate) kind: String,
+
+    /// The host endpoint's name.
+    pub(crate) name: String,
+
+    /// `key=value` to set a label, or `key` with --remove.
+    #[arg(value_name = "KEY[=VALUE]")]
+    pub(crate) label: String,
+
+    /// Replace the value of a label that is already set (without it, that is an error).
+    #[arg(long, conflicts_with = "remove")]
+    pub(crate) overwrite: bool,
+
+    /// Remove the label; a label that is not set is an error.
+    #[arg(long)]
+    pub(crate) remove: bool,
+
+    /// The namespace option of calicoctl.
+    #[command(flatten)]
+    pub(crate) namespace: NamespaceArgs,
+}
+
+/// Arguments of `watch`.
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    /// The resource type: hostendpoint, hostendpoints, hep or heps (any case).
+    pub(crate) kind: String,
+
+    /// Watch only the host endpoints of this node.
+    #[arg(long)]
+    pub(crate) node: Option<String>,
+
+    /// Watch only the host endpoints whose labels match this Calico selector (with --node,
+    /// both must hold); one whose labels stop matching is DELETED, one that starts is ADDED.
+    #[arg(long)]
+    pub(crate) selector: Option<String>,
+
+    /// Output format of the event documents.
+    #[arg(short = 'o', long, value_enum, default_value_t = WatchFormat::Json, value_name = "FORMAT")]
+    pub(crate) output: WatchFormat,
+}
+
+/// How `watch` prints events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum WatchFormat {
+    /// Indented JSON, one document per event.
+    Json,
+    /// YAML, one `---` document per event.
+    Yaml,
+}
+
+/// Arguments of `completion`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+/// calicoctl's `--namespace`, kept so that scripts written for calicoctl fail the same way.
+#[derive(Debug, Args)]
+pub(crate) struct NamespaceArgs {
+    /// Accepted for calicoctl compatibility: host endpoints are not namespaced, so it is an
+    /// error.
+    #[arg(short = 'n', long, value_name = "NS")]
+    pub(crate) namespace: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn delete_takes_names_or_a_file() {
+        let by_name = Cli::try_parse_from(["hepctl", "delete", "hep", "a", "b"]);
+        assert!(by_name.is_ok(), "{by_name:?}");
+        let by_file = Cli::try_parse_from(["hepctl", "delete", "-f", "x.yaml"]);
+        assert!(by_file.is_ok(), "{by_file:?}");
+        assert!(Cli::try_parse_from(["hepctl", "delete"]).is_err());
+        assert!(Cli::try_parse_from(["hepctl", "delete", "hep", "-f", "x.yaml"]).is_err());
+    }
+
+    #[test]
+    fn the_server_option_is_global() {
+        let cli = Cli::try_parse_from(["hepctl", "get", "hep", "--server", "h:1"])
+            .expect("--server after the subcommand");
+        assert_eq!(cli.server, "h:1");
+    }
+}

@@ -1,0 +1,81 @@
+//! `delete KIND NAME...` and `delete -f FILE`.
+
+use hostendpoint_api::model::Revision;
+use hostendpoint_client::{Error as ClientError, Preconditions};
+
+use super::{check_not_namespaced, load, report};
+use crate::{
+    args::DeleteArgs,
+    connect::connect,
+    error::{self, Error, Result},
+    kind,
+};
+
+/// A host endpoint to delete, and the resourceVersion its document gave.
+struct Target {
+    name: String,
+    resource_version: Option<String>,
+}
+
+/// Deletes each host endpoint, collecting the failures.
+pub(crate) async fn run(server: &str, args: DeleteArgs) -> Result<()> {
+    let DeleteArgs {
+        kind,
+        names,
+        filename,
+        skip_not_exists,
+        namespace,
+    } = args;
+    check_not_namespaced(&namespace, false)?;
+    let targets = match (kind, filename) {
+        (Some(kind), _) => {
+            kind::check(&kind).map_err(Error::Failed)?;
+            names
+                .into_iter()
+                .map(|name| Target {
+                    name,
+                    resource_version: None,
+                })
+                .collect()
+        }
+        (None, Some(filename)) => load(&filename)?
+            .into_iter()
+            .map(|m| Target {
+                name: m.name,
+                resource_version: m.resource_version,
+            })
+            .collect(),
+        (None, None) => Vec::new(),
+    };
+    if targets.is_empty() {
+        return Err(Error::Failed("No resources specified".into()));
+    }
+    let client = connect(server).await?;
+    let (mut handled, mut errors) = (0, Vec::new());
+    for target in &targets {
+        let Some(preconditions) = preconditions(target) else {
+            // A version that is no revision cannot be the stored one.
+            errors.push(error::update_conflict(&target.name));
+            continue;
+        };
+        match client.delete(&target.name, preconditions).await {
+            Ok(_) => handled += 1,
+            Err(ClientError::NotFound { .. }) if skip_not_exists => handled += 1,
+            Err(err) => errors.push(error::resource_error(&target.name, &err)),
+        }
+    }
+    report::deleted(handled, &errors).finish()
+}
+
+/// The document's resourceVersion, passed through as calicoctl passes it: a stale one is a
+/// conflict. `None` when it is not a revision at all.
+fn preconditions(target: &Target) -> Option<Preconditions> {
+    let resource_version = match &target.resource_version {
+        None => 0,
+        Some(text) => text.parse::<Revision>().ok().filter(|rv| *rv > 0)?,
+    };
+    Some(Preconditions {
+        resource_version,
+        ..Preconditions::default()
+    })
+}

@@ -1,0 +1,160 @@
+//! `create`, `apply` and `replace -f FILE`: calicoctl's resource manager semantics.
+//!
+//! - create sends only the name, labels, annotations and spec; a resourceVersion in the
+//!   document is an error, as in calicoctl.
+//! - apply creates, and on "already exists" updates.
+//! - an update with the document's resourceVersion reads the stored object and fails with
+//!   "update conflict" when the versions differ (no retry); without one it reads the stored
+//!   version and updates with it as the precondition, retrying up to 5 times, a second
+//!   apart, when another writer got in between.
+//! - uid and creationTimestamp are never taken from a document: the server keeps its own.
+
+use std::time::Duration;
+
+use hostendpoint_api::model::HostEndpoint;
+use hostendpoint_client::{Client, Error as ClientError};
+
+use super::{
+    check_not_namespaced, load,
+    report::{self, Verb},
+};
+use crate::{
+    args::{CreateArgs, FileArgs},
+    connect::connect,
+    error::{self, Result},
+    manifest::Manifest,
+};
+
+/// How many times an update without a resourceVersion is tried, and how long it waits
+/// between tries: calicoctl's numbers.
+const UPDATE_ATTEMPTS: usize = 5;
+const UPDATE_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// A failure of one resource, worded for the report.
+type Failure = String;
+
+/// `create -f FILE`: every resource is tried; failures are collected.
+pub(crate) async fn create(server: &str, args: CreateArgs) -> Result<()> {
+    let CreateArgs { file, skip_exists } = args;
+    let (client, manifests) = prepare(server, &file).await?;
+    let (mut handled, mut errors) = (0, Vec::new());
+    for manifest in &manifests {
+        match create_one(&client, manifest, skip_exists).await {
+            Ok(()) => handled += 1,
+            Err(failure) => errors.push(failure),
+        }
+    }
+    report::collected(Verb::Create, manifests.len(), handled, &errors).finish()
+}
+
+/// `apply -f FILE`: every resource is tried; failures are collected.
+pub(crate) async fn apply(server: &str, args: FileArgs) -> Result<()> {
+    let (client, manifests) = prepare(server, &args).await?;
+    let (mut handled, mut errors) = (0, Vec::new());
+    for manifest in &manifests {
+        match apply_one(&client, manifest).await {
+            Ok(()) => handled += 1,
+            Err(failure) => errors.push(failure),
+        }
+    }
+    report::collected(Verb::Apply, manifests.len(), handled, &errors).finish()
+}
+
+/// `replace -f FILE`: stops at the first failure.
+pub(crate) async fn replace(server: &str, args: FileArgs) -> Result<()> {
+    let (client, manifests) = prepare(server, &args).await?;
+    let mut handled = 0;
+    let mut error = None;
+    for manifest in &manifests {
+        let result = match validated(manifest) {
+            Ok(hep) => update(&client, manifest, hep).await,
+            Err(failure) => Err(failure),
+        };
+        match result {
+            Ok(()) => handled += 1,
+            Err(failure) => {
+                error = Some(failure);
+                break;
+            }
+        }
+    }
+    report::stopped(Verb::Replace, manifests.len(), handled, error.as_deref()).finish()
+}
+
+/// Reads the file, then connects.
+async fn prepare(server: &str, args: &FileArgs) -> Result<(Client, Vec<Manifest>)> {
+    check_not_namespaced(&args.namespace, false)?;
+    let manifests = load(&args.filename)?;
+    Ok((connect(server).await?, manifests))
+}
+
+async fn create_one(
+    client: &Client,
+    manifest: &Manifest,
+    skip_exists: bool,
+) -> Result<(), Failure> {
+    let hep = validated(manifest)?;
+    // libcalico-go validates first, then refuses a resourceVersion on create.
+    if let Some(rv) = &manifest.resource_version {
+        return Err(format!(
+            "error with field Metadata.ResourceVersion = '{rv}' (field must not be set for a \
+             Create request)"
+        ));
+    }
+    match client.create(&hep).await {
+        Ok(_) => Ok(()),
+        Err(ClientError::AlreadyExists { .. }) if skip_exists => Ok(()),
+        Err(err) => Err(error::resource_error(&manifest.name, &err)),
+    }
+}
+
+async fn apply_one(client: &Client, manifest: &Manifest) -> Result<(), Failure> {
+    // The create attempt goes without the resourceVersion; the update honours it.
+    let hep = validated(manifest)?;
+    match client.create(&hep).await {
+        Ok(_) => Ok(()),
+        Err(ClientError::AlreadyExists { .. }) => update(client, manifest, hep).await,
+        Err(err) => Err(error::resource_error(&manifest.name, &err)),
+    }
+}
+
+/// calicoctl's resourceHelper.Update: labels, annotations and spec from the document, the
+/// rest of the metadata from the stored object (the server keeps it).
+async fn update(
+    client: &Client,
+    manifest: &Manifest,
+    mut hep: HostEndpoint,
+) -> Result<(), Failure> {
+    let name = manifest.name.as_str();
+    let failure = |err: ClientError| error::resource_error(name, &err);
+    if let Some(rv) = &manifest.resource_version {
+        let stored = client.get(name).await.map_err(failure)?;
+        if *rv != stored.metadata.resource_version.to_string() {
+            return Err(error::update_conflict(name));
+        }
+        hep.metadata.resource_version = stored.metadata.resource_version;
+        return client.update(&hep, false).await.map(drop).map_err(failure);
+    }
+    for attempt in 1..=UPDATE_ATTEMPTS {
+        let stored = client.get(name).await.map_err(failure)?;
+        hep.metadata.resource_version = stored.metadata.resource_version;
+        match client.update(&hep, false).await {
+            Err(ClientError::Conflict { .. }) if attempt < UPDATE_ATTEMPTS => {
+                tracing::info!(name, attempt, "update conflict; retrying");
+                tokio::time::sleep(UPDATE_RETRY_DELAY).await;
+            }
+            Err(ClientError::Conflict { .. }) => break,
+            result => return result.map(drop).map_err(failure),
+        }
+    }
+    Err(format!(
+        "failed to update the resource: {}",
+        error::update_conflict(name)
+    ))
+}
+
+fn validated(manifest: &Manifest) -> Result<HostEndpoint, Failure> {
+    manifest
+        .to_model(0)
+        .map_err(|violations| error::validation(&violations.0))
+}

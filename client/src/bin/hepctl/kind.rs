@@ -1,0 +1,43 @@
+//! The resource type: its names on the command line and in documents.
+
+/// The kind of a host endpoint document.
+pub(crate) const KIND: &str = "HostEndpoint";
+/// The kind of a list of host endpoints.
+pub(crate) const LIST_KIND: &str = "HostEndpointList";
+/// The API group and version of both kinds.
+pub(crate) const API_VERSION: &str = "projectcalico.org/v3";
+
+/// The names calicoctl registers for host endpoints; the command line is lower-cased before
+/// the lookup, so any case works.
+const ALIASES: [&str; 4] = ["hostendpoint", "hostendpoints", "hep", "heps"];
+
+/// Checks a resource type given on the command line, returning calicoctl's message for any
+/// other type.
+pub(crate) fn check(kind: &str) -> Result<(), String> {
+    if ALIASES.contains(&kind.to_lowercase().as_str()) {
+        Ok(())
+    } else {
+        Err(format!("resource type '{kind}' is not supported"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_match_in_any_case() {
+        for kind in ["hostendpoint", "HostEndpoints", "hep", "HEP", "Heps"] {
+            assert_eq!(check(kind), Ok(()), "{kind}");
+        }
+    }
+
+    #[test]
+    fn other_kinds_are_not_supported() {
+        assert_eq!(
+            check("policy"),
+            Err("resource type 'policy' is not supported".to_owned())
+        );
+        assert!(check("host-endpoint").is_err());
+    }
+}

@@ -1,0 +1,81 @@
+//! `hepctl`: a calicoctl-style command line for the host endpoints that hostendpointd keeps.
+//!
+//! It reads and prints the documents calicoctl reads and prints (`projectcalico.org/v3`
+//! `HostEndpoint` and `HostEndpointList`, in YAML or JSON), reports with calicoctl's messages
+//! and exit codes, and adds `watch` and shell completions.
+//!
+//! # Layout
+//! - `args`: the command line (clap derive; the doc comments are the `--help` text).
+//! - `commands`: one module per command: `write` (create, apply, replace), `delete`, `get`,
+//!   `label`, `watch`, `completion`; `commands::report` words their outcomes as calicoctl does.
+//! - `manifest`: calicoctl documents to and from the domain model, with strict parsing.
+//! - `output`: the printers: Go tabwriter tables, go-yaml v2 YAML, Go `MarshalIndent` JSON.
+//! - `connect`: the server address and the connection.
+//! - `error`: the CLI's error type and calicoctl's wording of per-resource failures.
+//! - `kind`: the resource type names accepted on the command line.
+
+mod args;
+mod commands;
+mod connect;
+mod error;
+mod kind;
+mod manifest;
+mod output;
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+
+use crate::args::Cli;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            // calicoctl exits 1 on every failure, usage errors included; --help is no failure.
+            return if err.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_tracing(&cli.log_level);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        // A reader that went away (`hepctl get | head`) is no failure worth a message.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    // One thread is plenty for a CLI that makes one call at a time.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(commands::run(cli))?;
+    Ok(())
+}
+
+fn init_tracing(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    matches!(
+        err.downcast_ref::<error::Error>(),
+        Some(error::Error::Output(io)) if io.kind() == std::io::ErrorKind::BrokenPipe
+    )
+}

@@ -1,0 +1,148 @@
+//! calicoctl documents to and from the domain model.
+//!
+//! - [`load`] reads a file (or stdin) of YAML or JSON documents into [`Manifest`]s, strictly.
+//! - [`encode`] turns stored host endpoints into calicoctl's JSON shape for the printers.
+
+pub(crate) mod encode;
+
+mod decode;
+mod raw;
+
+use std::{collections::BTreeMap, io::Read as _};
+
+use hostendpoint_api::{
+    model::{HostEndpoint, Revision},
+    pb, validation,
+    validation::Violations,
+};
+use serde::Deserialize as _;
+
+use self::raw::Raw;
+pub(crate) use decode::DecodeError;
+
+/// One host endpoint as a document gives it: what a write sends, before validation.
+///
+/// Only the name, labels, annotations and spec are kept, plus the resourceVersion, which is
+/// a precondition: uid, creationTimestamp and the rest belong to the server.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Manifest {
+    /// `metadata.name`.
+    pub(crate) name: String,
+    /// `metadata.resourceVersion` as written, when not empty.
+    pub(crate) resource_version: Option<String>,
+    /// `metadata.labels`.
+    pub(crate) labels: BTreeMap<String, String>,
+    /// `metadata.annotations`.
+    pub(crate) annotations: BTreeMap<String, String>,
+    /// `spec`, unvalidated.
+    pub(crate) spec: pb::HostEndpointSpec,
+}
+
+impl Manifest {
+    /// The host endpoint to send, checked against Calico's rules; `revision` becomes its
+    /// resource_version (the update precondition; 0 for none).
+    pub(crate) fn to_model(&self, revision: Revision) -> Result<HostEndpoint, Violations> {
+        let object = pb::HostEndpoint {
+            metadata: Some(pb::ObjectMeta {
+                name: self.name.clone(),
+                labels: self.labels.clone().into_iter().collect(),
+                annotations: self.annotations.clone().into_iter().collect(),
+                ..pb::ObjectMeta::default()
+            }),
+            spec: Some(self.spec.clone()),
+        };
+        let mut hep = validation::host_endpoint(object)?;
+        hep.metadata.resource_version = revision;
+        Ok(hep)
+    }
+}
+
+/// Why a file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LoadError {
+    /// The file could not be read.
+    #[error("open {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A document is not YAML or JSON.
+    #[error("document {number}: {message}")]
+    Syntax {
+        /// Which document, from 1.
+        number: usize,
+        /// The parser's message, with the line and column.
+        message: String,
+    },
+    /// A document is not a valid host endpoint document.
+    #[error("document {number}: {source}")]
+    Document {
+        /// Which document, from 1.
+        number: usize,
+        /// What is wrong with it.
+        #[source]
+        source: DecodeError,
+    },
+}
+
+/// Reads the documents of `filename` (`-` for stdin).
+pub(crate) fn load(filename: &str) -> Result<Vec<Manifest>, LoadError> {
+    let read_error = |source| LoadError::Read {
+        path: filename.to_owned(),
+        source,
+    };
+    let text = if filename == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(read_error)?;
+        text
+    } else {
+        std::fs::read_to_string(filename).map_err(read_error)?
+    };
+    parse(&text)
+}
+
+/// Decodes YAML or JSON text: one or more documents.
+pub(crate) fn parse(text: &str) -> Result<Vec<Manifest>, LoadError> {
+    let mut manifests = Vec::new();
+    for (i, raw) in documents(text)?.into_iter().enumerate() {
+        let decoded = decode::document(raw).map_err(|source| LoadError::Document {
+            number: i + 1,
+            source,
+        })?;
+        manifests.extend(decoded);
+    }
+    Ok(manifests)
+}
+
+/// The documents of a text: JSON values one after the other when it starts as JSON does,
+/// else `---`-separated YAML documents. (JSON is YAML too, but YAML parsers refuse some JSON,
+/// such as a tab before the first brace.)
+fn documents(text: &str) -> Result<Vec<Raw>, LoadError> {
+    let syntax = |i: usize, err: &dyn std::fmt::Display| LoadError::Syntax {
+        number: i + 1,
+        message: err.to_string(),
+    };
+    let looks_like_json = matches!(text.trim_start().chars().next(), Some('{' | '['));
+    if looks_like_json {
+        serde_json::Deserializer::from_str(text)
+            .into_iter::<Raw>()
+            .enumerate()
+            .map(|(i, doc)| doc.map_err(|e| syntax(i, &e)))
+            .collect()
+    } else {
+        let mut docs = Vec::new();
+        // The iterator repeats a parse error forever: stop at the first.
+        for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+            docs.push(Raw::deserialize(doc).map_err(|e| syntax(i, &e))?);
+        }
+        Ok(docs)
+    }
+}
+
+#[cfg(test)]
+mod tests;

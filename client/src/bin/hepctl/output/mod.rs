@@ -1,0 +1,139 @@
+//! The printers of `get` (and `watch`), shaped as calicoctl's.
+//!
+//! - ps, wide and custom-columns: one tabwriter table per result, each followed by a blank
+//!   line ([`table`]).
+//! - yaml and json: exactly one result prints as that object, any other number as a sequence
+//!   ([`yaml`], [`json`]).
+//! - name: `hostendpoint.projectcalico.org/<name>` per host endpoint, as kubectl's `-o name`
+//!   (calicoctl has no such format).
+
+pub(crate) mod json;
+pub(crate) mod table;
+pub(crate) mod yaml;
+
+mod node;
+
+use std::{io::Write as _, str::FromStr};
+
+use hostendpoint_api::model::{HostEndpoint, Revision};
+
+pub(crate) use self::node::Node;
+use self::table::Column;
+use crate::{
+    error::{Error, Result},
+    manifest::encode,
+};
+
+/// An output format of `get`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum OutputFormat {
+    /// A table of these columns (ps, wide, custom-columns=...).
+    Table(Vec<Column>),
+    /// calicoctl's YAML.
+    Yaml,
+    /// calicoctl's JSON.
+    Json,
+    /// One `kind.group/name` line per host endpoint.
+    Name,
+}
+
+impl FromStr for OutputFormat {
+    type Err = String;
+
+    /// Parses `-o`, with calicoctl's messages for what it does not know.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "ps" => Ok(Self::Table(Column::PS.to_vec())),
+            "wide" => Ok(Self::Table(Column::WIDE.to_vec())),
+            "yaml" | "yml" => Ok(Self::Yaml),
+            "json" => Ok(Self::Json),
+            "name" => Ok(Self::Name),
+            _ => match text.split_once('=') {
+                Some(("custom-columns", "")) => Err("need to specify at least one column".into()),
+                Some(("custom-columns", headings)) => headings
+                    .split(',')
+                    .map(|h| Column::from_heading(h).ok_or_else(|| unknown_heading(h)))
+                    .collect::<Result<_, _>>()
+                    .map(Self::Table),
+                _ => Err(format!("unrecognized output format '{text}'")),
+            },
+        }
+    }
+}
+
+fn unknown_heading(heading: &str) -> String {
+    let valid: Vec<_> = Column::WIDE.iter().map(|c| c.heading()).collect();
+    format!(
+        "Unknown heading {heading}, valid values are: {}",
+        valid.join(", ")
+    )
+}
+
+/// A result of `get`: a named host endpoint, or a listing.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Fetched {
+    /// `get hep NAME` (boxed: a listing is much smaller).
+    One(Box<HostEndpoint>),
+    /// `get hep`: a HostEndpointList at a store revision.
+    List {
+        /// The host endpoints, sorted by name.
+        items: Vec<HostEndpoint>,
+        /// The revision the listing reflects.
+        revision: Revision,
+    },
+}
+
+impl Fetched {
+    fn host_endpoints(&self) -> Vec<&HostEndpoint> {
+        match self {
+            Self::One(hep) => vec![&**hep],
+            Self::List { items, .. } => items.iter().collect(),
+        }
+    }
+
+    fn to_node(&self) -> Node {
+        match self {
+            Self::One(hep) => encode::host_endpoint(hep),
+            Self::List { items, revision } => encode::list(items, *revision),
+        }
+    }
+}
+
+/// The text `get` prints for its results.
+pub(crate) fn render(format: &OutputFormat, results: &[Fetched]) -> String {
+    match format {
+        OutputFormat::Table(columns) => results
+            .iter()
+            .map(|result| table::render(columns, &result.host_endpoints()) + "\n")
+            .collect(),
+        OutputFormat::Yaml => yaml::to_string(&document(results)),
+        OutputFormat::Json => json::to_string(&document(results)),
+        OutputFormat::Name => results
+            .iter()
+            .flat_map(Fetched::host_endpoints)
+            .map(|hep| format!("hostendpoint.projectcalico.org/{}\n", hep.metadata.name))
+            .collect(),
+    }
+}
+
+/// calicoctl prints one result as itself and any other number as a slice; with nothing
+/// found, that slice is Go's nil slice, which marshals as `null`.
+fn document(results: &[Fetched]) -> Node {
+    match results {
+        [] => Node::Null,
+        [one] => one.to_node(),
+        many => Node::Seq(many.iter().map(Fetched::to_node).collect()),
+    }
+}
+
+/// Writes text to standard output now (a watch must not sit in a buffer).
+pub(crate) fn print(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(Error::Output)
+}
+
+#[cfg(test)]
+mod tests;
