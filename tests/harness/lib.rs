@@ -7,6 +7,7 @@
 
 pub mod agent;
 pub mod calls;
+pub mod etcd;
 pub mod fixtures;
 pub mod server;
 pub mod tools;
@@ -14,7 +15,7 @@ pub mod watching;
 
 pub use calls::*;
 pub use fixtures::*;
-pub use server::{ServerProcess, binary, run_to_exit};
+pub use server::{ServerProcess, binary, etcd_backend, rev, run_to_exit};
 
 /// The generated client of the API, connected over a tonic channel.
 pub type ApiClient = hostendpoint_api::pb::host_endpoint_service_client::HostEndpointServiceClient<

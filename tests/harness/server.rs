@@ -12,7 +12,18 @@ use std::{
 
 use tempfile::TempDir;
 
-use crate::ApiClient;
+use crate::{ApiClient, etcd::EtcdCluster};
+
+/// Which datastore the suites run against: `HEP_TEST_DATASTORE=etcdv3` runs the conformance
+/// suites on a fresh single-member etcd per server; anything else on sled.
+pub fn etcd_backend() -> bool {
+    std::env::var("HEP_TEST_DATASTORE").is_ok_and(|v| v == "etcdv3")
+}
+
+/// The store revision after `n` writes to a fresh store: etcd starts at revision 1, sled at 0.
+pub fn rev(n: u64) -> u64 {
+    if etcd_backend() { n + 1 } else { n }
+}
 
 /// How long a server may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -71,6 +82,8 @@ pub struct ServerProcess {
     data_dir: Arc<TempDir>,
     extra_args: Vec<String>,
     log: Arc<Mutex<Vec<String>>>,
+    /// The etcd the server uses, when the suites run against etcd.
+    etcd: Option<Arc<EtcdCluster>>,
 }
 
 impl ServerProcess {
@@ -86,16 +99,44 @@ impl ServerProcess {
         Self::spawn(Arc::new(dir), args)
     }
 
-    fn spawn(data_dir: Arc<TempDir>, extra_args: Vec<String>) -> Self {
-        Self::spawn_on("127.0.0.1:0", data_dir, extra_args)
+    /// Starts a server on the etcd cluster at `endpoints` (comma-separated client URLs),
+    /// whatever `HEP_TEST_DATASTORE` says: for suites that run their own etcd clusters.
+    pub fn start_on_etcd(endpoints: &str, extra_args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory can be created");
+        let args = ["--datastore", "etcdv3", "--etcd-endpoints", endpoints]
+            .iter()
+            .chain(extra_args)
+            .map(|a| (*a).to_owned())
+            .collect();
+        Self::spawn_on("127.0.0.1:0", Arc::new(dir), args, None)
     }
 
-    fn spawn_on(listen: &str, data_dir: Arc<TempDir>, extra_args: Vec<String>) -> Self {
-        let mut child = Command::new(binary("hostendpointd"))
+    fn spawn(data_dir: Arc<TempDir>, extra_args: Vec<String>) -> Self {
+        let etcd = etcd_backend().then(|| Arc::new(EtcdCluster::start(1)));
+        Self::spawn_on("127.0.0.1:0", data_dir, extra_args, etcd)
+    }
+
+    fn spawn_on(
+        listen: &str,
+        data_dir: Arc<TempDir>,
+        extra_args: Vec<String>,
+        etcd: Option<Arc<EtcdCluster>>,
+    ) -> Self {
+        let mut command = Command::new(binary("hostendpointd"));
+        command
             .args(["--listen", listen, "--log-format", "json"])
             .arg("--data-dir")
             .arg(data_dir.path().join("data"))
-            .args(&extra_args)
+            .args(&extra_args);
+        if let Some(etcd) = &etcd {
+            command.args([
+                "--datastore",
+                "etcdv3",
+                "--etcd-endpoints",
+                &etcd.endpoints(),
+            ]);
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -130,12 +171,18 @@ impl ServerProcess {
             data_dir,
             extra_args,
             log,
+            etcd,
         }
     }
 
     /// The `http://` endpoint for clients.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The etcd the server uses, when the suites run against etcd.
+    pub fn etcd(&self) -> Option<&EtcdCluster> {
+        self.etcd.as_deref()
     }
 
     /// The data directory of the store.
@@ -195,7 +242,12 @@ impl ServerProcess {
 
     /// Starts a new process on the same data directory (after `kill` or `terminate`).
     pub fn start_again(&mut self) {
-        let next = Self::spawn(Arc::clone(&self.data_dir), self.extra_args.clone());
+        let next = Self::spawn_on(
+            "127.0.0.1:0",
+            Arc::clone(&self.data_dir),
+            self.extra_args.clone(),
+            self.etcd.clone(),
+        );
         let old = std::mem::replace(self, next);
         drop(old);
     }
@@ -204,7 +256,12 @@ impl ServerProcess {
     /// reconnect by themselves (after `kill` or `terminate`).
     pub fn start_again_on_same_port(&mut self) {
         let listen = self.addr.to_string();
-        let next = Self::spawn_on(&listen, Arc::clone(&self.data_dir), self.extra_args.clone());
+        let next = Self::spawn_on(
+            &listen,
+            Arc::clone(&self.data_dir),
+            self.extra_args.clone(),
+            self.etcd.clone(),
+        );
         let old = std::mem::replace(self, next);
         drop(old);
     }
@@ -214,7 +271,8 @@ impl ServerProcess {
     pub fn replace_store_on_same_port(&mut self) {
         let listen = self.addr.to_string();
         let dir = tempfile::tempdir().expect("a temporary directory can be created");
-        let next = Self::spawn_on(&listen, Arc::new(dir), self.extra_args.clone());
+        let etcd = etcd_backend().then(|| Arc::new(EtcdCluster::start(1)));
+        let next = Self::spawn_on(&listen, Arc::new(dir), self.extra_args.clone(), etcd);
         let old = std::mem::replace(self, next);
         drop(old);
     }

@@ -16,6 +16,7 @@ pub const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct Watch {
     stream: Streaming<pb::WatchHostEndpointsResponse>,
     buffered: std::collections::VecDeque<pb::WatchEvent>,
+    store_uid: Option<String>,
 }
 
 /// Opens a watch.
@@ -37,10 +38,16 @@ pub async fn watch_with(
     client: &mut ApiClient,
     request: pb::WatchHostEndpointsRequest,
 ) -> Result<Watch, Status> {
-    let stream = client.watch_host_endpoints(request).await?.into_inner();
+    let response = client.watch_host_endpoints(request).await?;
+    let store_uid = response
+        .metadata()
+        .get("store-uid")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     Ok(Watch {
-        stream,
+        stream: response.into_inner(),
         buffered: Default::default(),
+        store_uid,
     })
 }
 
@@ -50,6 +57,11 @@ pub fn kind(event: &pb::WatchEvent) -> EventType {
 }
 
 impl Watch {
+    /// The store the stream's revisions belong to, from its `store-uid` response header.
+    pub fn store_uid(&self) -> Option<&str> {
+        self.store_uid.as_deref()
+    }
+
     /// The next event; `Err` when the stream ends with a status, `Ok(None)` when it ends
     /// cleanly. Panics after [`EVENT_TIMEOUT`].
     pub async fn next(&mut self) -> Result<Option<pb::WatchEvent>, Status> {

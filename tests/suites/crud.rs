@@ -13,7 +13,7 @@ async fn create_sets_server_metadata_and_get_returns_it() {
     meta_mut(&mut input).uid = "user-chosen".into();
     let created = create(&mut client, input).await;
     let m = meta(&created);
-    assert_eq!(m.resource_version, 1);
+    assert_eq!(m.resource_version, rev(1));
     assert_ne!(m.uid, "user-chosen", "uid is never taken from the input");
     assert_eq!(
         uuid_version(&m.uid),
@@ -84,7 +84,7 @@ async fn update_replaces_content_and_keeps_server_metadata() {
     let updated = update(&mut client, edit, false)
         .await
         .expect("update succeeds");
-    assert_eq!(meta(&updated).resource_version, 2);
+    assert_eq!(meta(&updated).resource_version, rev(2));
     assert_eq!(meta(&updated).uid, meta(&created).uid);
     assert_eq!(
         meta(&updated).creation_timestamp,
@@ -108,17 +108,14 @@ async fn stale_resource_version_conflicts_naming_both_versions() {
     let first = update(&mut client, first, false)
         .await
         .expect("current version applies");
-    assert_eq!(meta(&first).resource_version, 2);
+    assert_eq!(meta(&first).resource_version, rev(2));
 
     let mut stale = created.clone();
     spec_mut(&mut stale).interface_name = "eth2".into();
     let status = assert_code(update(&mut client, stale, false).await, Code::Aborted);
-    assert!(status.message().contains("'1'"), "{}", status.message());
-    assert!(
-        status.message().contains("latest: 2"),
-        "{}",
-        status.message()
-    );
+    let (expected, latest) = (format!("'{}'", rev(1)), format!("latest: {}", rev(2)));
+    assert!(status.message().contains(&expected), "{}", status.message());
+    assert!(status.message().contains(&latest), "{}", status.message());
     assert_eq!(get(&mut client, "endpoint1").await.expect("found"), first);
 
     let mut wrong_uid = first.clone();
@@ -138,7 +135,7 @@ async fn update_of_missing_is_not_found_unless_allow_missing() {
     let created = update(&mut client, mk_hep("a", "n1"), true)
         .await
         .expect("allow_missing creates");
-    assert_eq!(meta(&created).resource_version, 1);
+    assert_eq!(meta(&created).resource_version, rev(1));
     assert!(!meta(&created).uid.is_empty());
 }
 
@@ -152,7 +149,7 @@ async fn writes_that_change_nothing_make_no_revision() {
         .expect("no-op update");
     assert_eq!(same, created);
     let listing = list(&mut client, "", 0, "").await;
-    assert_eq!(listing.resource_version, 1);
+    assert_eq!(listing.resource_version, rev(1));
 }
 
 #[tokio::test]
@@ -174,11 +171,11 @@ async fn delete_checks_preconditions_and_returns_the_last_state() {
     assert_eq!(meta(&deleted).uid, m.uid);
     assert_eq!(
         meta(&deleted).resource_version,
-        2,
+        rev(2),
         "stamped with the delete's revision"
     );
     assert_code(get(&mut client, "endpoint1").await, Code::NotFound);
-    assert_eq!(list(&mut client, "", 0, "").await.resource_version, 2);
+    assert_eq!(list(&mut client, "", 0, "").await.resource_version, rev(2));
 }
 
 #[tokio::test]
@@ -197,7 +194,7 @@ async fn list_is_sorted_filtered_by_node_and_paged() {
     let all = list(&mut client, "", 0, "").await;
     assert_eq!(names(&all.host_endpoints), ["a", "b", "c", "d", "e"]);
     assert!(all.next_page_token.is_empty());
-    assert_eq!(all.resource_version, 5);
+    assert_eq!(all.resource_version, rev(5));
     assert!(!all.store_uid.is_empty());
 
     let n1 = list(&mut client, "n1", 0, "").await;
@@ -258,15 +255,15 @@ async fn pages_reflect_one_revision_while_writes_go_on() {
         token = page.next_page_token;
     }
     assert!(
-        revisions.iter().all(|r| *r == 30),
-        "every page at revision 30: {revisions:?}"
+        revisions.iter().all(|r| *r == rev(30)),
+        "every page at the revision of the 30th write: {revisions:?}"
     );
     let expected: Vec<_> = (0..30).map(|i| format!("hep-{i:02}")).collect();
     let listed: Vec<_> = seen.iter().map(|m| m.name.clone()).collect();
-    assert_eq!(listed, expected, "exactly the objects of revision 30");
+    assert_eq!(listed, expected, "exactly the objects of that revision");
     assert!(
         seen.iter()
-            .all(|m| m.resource_version <= 30 && m.labels.is_empty())
+            .all(|m| m.resource_version <= rev(30) && m.labels.is_empty())
     );
 }
 
@@ -282,11 +279,11 @@ async fn restart_keeps_objects_revision_and_store_uid() {
     let mut client = server.client().await;
     let after = list(&mut client, "", 0, "").await;
     assert_eq!(after, before);
-    assert_eq!(after.resource_version, 3);
+    assert_eq!(after.resource_version, rev(3));
     let next = create(&mut client, mk_hep("c", "n1")).await;
     assert_eq!(
         meta(&next).resource_version,
-        4,
+        rev(4),
         "the revision continues after a restart"
     );
 }

@@ -4,6 +4,7 @@ mod agent;
 mod client;
 mod crash;
 mod crud;
+mod etcd;
 mod grpcurl;
 mod hepctl;
 mod python;

@@ -143,7 +143,7 @@ async fn a_selector_watch_sees_objects_enter_and_leave_by_their_labels() {
     };
     let mut watch = watch_with(&mut client, request).await.expect("watch");
     let (added, synced) = watch.expect_snapshot().await;
-    assert_eq!((names(&added), synced), (vec!["a"], 1));
+    assert_eq!((names(&added), synced), (vec!["a"], rev(1)));
 
     update(
         &mut client,
@@ -160,7 +160,7 @@ async fn a_selector_watch_sees_objects_enter_and_leave_by_their_labels() {
     )
     .await
     .expect("back"); // 4
-    let events = watch.object_events_until(4).await;
+    let events = watch.object_events_until(rev(4)).await;
     let seen: Vec<_> = events
         .iter()
         .map(|e| {
@@ -174,9 +174,9 @@ async fn a_selector_watch_sees_objects_enter_and_leave_by_their_labels() {
     assert_eq!(
         seen,
         [
-            (EventType::Deleted, "a".to_owned(), 2),
-            (EventType::Added, "b".to_owned(), 3),
-            (EventType::Added, "a".to_owned(), 4),
+            (EventType::Deleted, "a".to_owned(), rev(2)),
+            (EventType::Added, "b".to_owned(), rev(3)),
+            (EventType::Added, "a".to_owned(), rev(4)),
         ]
     );
     let left = events[0].host_endpoint.as_ref().expect("object");

@@ -312,7 +312,7 @@ async fn get_and_delete_reject_an_invalid_name_before_looking_it_up() {
     );
     assert_code(get(&mut client, "absent").await, Code::NotFound);
     assert_code(delete(&mut client, "absent", 0, "").await, Code::NotFound);
-    assert_eq!(revision(&mut client).await, 1, "nothing was deleted");
+    assert_eq!(revision(&mut client).await, rev(1), "nothing was deleted");
     get(&mut client, "present").await.expect("still there");
 }
 
@@ -932,7 +932,7 @@ async fn every_bad_field_gets_one_violation_in_field_order_and_the_message_sums_
             .unwrap_or_else(|| panic!("{part:?} missing after byte {from} of {message:?}"));
         from += at + part.len();
     }
-    assert_eq!(revision(&mut client).await, 0, "nothing was stored");
+    assert_eq!(revision(&mut client).await, rev(0), "nothing was stored");
 
     // The same object through Update, where an object of that name cannot exist.
     assert_invalid(update(&mut client, hep, true).await, &expected);
@@ -993,7 +993,7 @@ async fn rejected_update_of_an_existing_object_changes_nothing() {
     let stored = create(&mut client, mk_sample()).await;
     create(&mut client, mk_hep("other", NODE)).await;
     let before = list(&mut client, "", 0, "").await;
-    assert_eq!(before.resource_version, 2);
+    assert_eq!(before.resource_version, rev(2));
 
     type Edit = Box<dyn Fn(&mut pb::HostEndpoint)>;
     let edits: Vec<(&str, Edit, &str)> = vec![
@@ -1056,5 +1056,5 @@ async fn rejected_update_of_an_existing_object_changes_nothing() {
     let mut edited = stored.clone();
     set_label(&mut edited, "tier", "gold");
     let updated = update(&mut client, edited, false).await.expect("valid");
-    assert_eq!(meta(&updated).resource_version, 3);
+    assert_eq!(meta(&updated).resource_version, rev(3));
 }

@@ -85,7 +85,8 @@ async fn run_watcher(mut client: ApiClient, plan: Plan, seed: u64, log: Log, end
     }
     let node = plan.node.unwrap_or("");
     let (mut watch, start, snapshot) = if plan.resume {
-        let start = rng.random_range(0..=plan.start_after);
+        // Revision 0 would ask for a snapshot, not a resume.
+        let start = rng.random_range(rev(0)..=rev(plan.start_after)).max(1);
         (
             watch(&mut client, node, start).await.expect("resume"),
             start,
@@ -124,13 +125,13 @@ fn filtered(state: &State, node: Option<&str>) -> State {
         .collect()
 }
 
-/// The model's state after every revision: states[r].
+/// The model's state after every write: states[n] is the state at revision `rev(n)`.
 fn states(log: &BTreeMap<u64, (String, Option<pb::HostEndpoint>)>) -> Vec<State> {
     let mut states = vec![State::new()];
     for (revision, (name, after)) in log {
         assert_eq!(
             *revision,
-            states.len() as u64,
+            rev(states.len() as u64),
             "every revision is acknowledged once"
         );
         let mut next = states.last().cloned().unwrap_or_default();
@@ -145,7 +146,7 @@ fn states(log: &BTreeMap<u64, (String, Option<pb::HostEndpoint>)>) -> Vec<State>
 
 fn check(seen: &Seen, states: &[State]) {
     let node = seen.plan.node;
-    let at = |r: u64| filtered(&states[r as usize], node);
+    let at = |r: u64| filtered(&states[(r - rev(0)) as usize], node);
     let mut rebuilt = Rebuilt {
         objects: seen.snapshot.clone().unwrap_or_else(|| at(seen.start)),
         revision: seen.start,
@@ -181,7 +182,8 @@ async fn watchers_rebuild_exactly_the_model_state() {
         ServerProcess::start_with(&["--watch-buffer", "32", "--bookmark-interval", "50ms"]);
     let client = server.client().await;
     let log: Log = Arc::default();
-    let end = (WRITERS * OPS_PER_WRITER) as u64;
+    let writes = (WRITERS * OPS_PER_WRITER) as u64;
+    let end = rev(writes);
 
     let mut rng = StdRng::seed_from_u64(seed);
     let mut watchers = Vec::new();
@@ -193,7 +195,7 @@ async fn watchers_rebuild_exactly_the_model_state() {
         };
         let plan = Plan {
             node,
-            start_after: rng.random_range(0..end / 2),
+            start_after: rng.random_range(0..writes / 2),
             resume: i % 3 == 1,
             slow: i % 4 == 2,
         };
@@ -207,7 +209,7 @@ async fn watchers_rebuild_exactly_the_model_state() {
         writer.await.expect("writer");
     }
     let states = states(&log.lock().expect("log"));
-    assert_eq!(states.len() as u64, end + 1);
+    assert_eq!(states.len() as u64, writes + 1);
     for watcher in watchers {
         let seen = watcher.await.expect("watcher");
         check(&seen, &states);
@@ -218,7 +220,7 @@ async fn watchers_rebuild_exactly_the_model_state() {
         .into_iter()
         .map(|h| (meta(&h).name.clone(), h))
         .collect();
-    assert_eq!(final_state, states[end as usize]);
+    assert_eq!(final_state, states[writes as usize]);
     assert!(
         some_object_moved_between_nodes(&states),
         "the walk must exercise moves"

@@ -147,40 +147,40 @@ impl EtcdStore {
     async fn write(&self, write: Write) -> Result<HostEndpoint> {
         let shared = &self.shared;
         let key = codec::key(&shared.prefix, write.name());
-        // A create's uid, kept across attempts: finding it stored means an earlier attempt
-        // whose answer was lost did commit.
-        let mut created_uid = None;
+        // The object an attempt whose answer was lost tried to store: finding it stored means
+        // that attempt did commit, so its preconditions held (the re-read would no longer pass
+        // them) and a create's uid is ours.
+        let mut unconfirmed: Option<HostEndpoint> = None;
         for _ in 0..WRITE_ATTEMPTS {
             let current = shared.read(&key, write.name()).await?;
-            if let (Write::Create(_), Some(stored), Some(uid)) = (&write, &current, &created_uid)
-                && &stored.metadata.uid == uid
+            if let (Some(stored), Some(sent)) = (&current, &unconfirmed)
+                && stored.metadata.uid == sent.metadata.uid
+                && stored.same_content(sent)
             {
+                shared.visible(stored.metadata.resource_version).await?;
                 return Ok(stored.clone());
             }
             let expected = current.as_ref().map(|c| c.metadata.resource_version);
             let plan = write.clone().plan(current)?;
-            let (op, result) = match plan {
+            let (op, result, put) = match plan {
                 Plan::Unchanged(stored) => {
                     shared.visible(stored.metadata.resource_version).await?;
                     return Ok(stored);
                 }
                 Plan::Put(next) => {
-                    if matches!(write, Write::Create(_)) {
-                        created_uid = Some(next.metadata.uid.clone());
-                    }
                     let put = Op::RequestPut(PutRequest {
                         key: key.clone(),
                         value: codec::encode(&next),
                         ..PutRequest::default()
                     });
-                    (put, next)
+                    (put, next, true)
                 }
                 Plan::Delete(prev) => {
                     let delete = Op::RequestDeleteRange(DeleteRangeRequest {
                         key: key.clone(),
                         ..DeleteRangeRequest::default()
                     });
-                    (delete, prev)
+                    (delete, prev, false)
                 }
             };
             match shared.commit(&key, expected, op).await {
@@ -194,6 +194,7 @@ impl EtcdStore {
                 Ok(None) => continue,
                 Err(status) if members::unreachable(&status) => {
                     warn!(error = %status.message(), "etcd write interrupted; re-reading");
+                    unconfirmed = put.then_some(result);
                     continue;
                 }
                 Err(status) => return Err(etcd_error(status)),

@@ -1,0 +1,213 @@
+//! etcd processes under test: single members and three-member clusters on free loopback
+//! ports, each with a temporary data directory. `./tests/run` installs Debian's etcd-server.
+
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use tempfile::TempDir;
+
+/// How long a member may take to serve clients.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The etcd binary: `$ETCD`, else the one on PATH.
+pub fn etcd_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("ETCD") {
+        return PathBuf::from(path);
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("etcd"))
+            .find(|candidate| candidate.exists())
+    });
+    found.expect("etcd is not on PATH: ./tests/run installs Debian's etcd-server")
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+    listener.local_addr().expect("a bound address").port()
+}
+
+/// One etcd member.
+#[derive(Debug)]
+pub struct EtcdMember {
+    child: Option<Child>,
+    args: Vec<String>,
+    /// Its client URL.
+    pub client_url: String,
+    _dir: std::sync::Arc<TempDir>,
+}
+
+/// An etcd cluster of one or more members.
+#[derive(Debug)]
+pub struct EtcdCluster {
+    /// The members, in start order.
+    pub members: Vec<EtcdMember>,
+}
+
+impl EtcdCluster {
+    /// Starts a cluster of `size` members and waits until it serves clients. Blocking: it
+    /// runs before the servers that use it.
+    pub fn start(size: usize) -> Self {
+        let dir = std::sync::Arc::new(tempfile::tempdir().expect("tempdir"));
+        let ports: Vec<(u16, u16)> = (0..size).map(|_| (free_port(), free_port())).collect();
+        let initial_cluster = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (_, peer))| format!("m{i}=http://127.0.0.1:{peer}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let members = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (client, peer))| {
+                let client_url = format!("http://127.0.0.1:{client}");
+                let peer_url = format!("http://127.0.0.1:{peer}");
+                let args = vec![
+                    format!("--name=m{i}"),
+                    format!("--data-dir={}", dir.path().join(format!("m{i}")).display()),
+                    format!("--listen-client-urls={client_url}"),
+                    format!("--advertise-client-urls={client_url}"),
+                    format!("--listen-peer-urls={peer_url}"),
+                    format!("--initial-advertise-peer-urls={peer_url}"),
+                    format!("--initial-cluster={initial_cluster}"),
+                    "--initial-cluster-state=new".to_owned(),
+                    "--initial-cluster-token=hostendpointd-tests".to_owned(),
+                ];
+                let mut member = EtcdMember {
+                    child: None,
+                    args,
+                    client_url,
+                    _dir: std::sync::Arc::clone(&dir),
+                };
+                member.spawn();
+                member
+            })
+            .collect();
+        let cluster = Self { members };
+        cluster.wait_ready();
+        cluster
+    }
+
+    /// The members' client URLs, comma-separated, as `--etcd-endpoints` takes them.
+    pub fn endpoints(&self) -> String {
+        self.members
+            .iter()
+            .map(|m| m.client_url.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The client URL of a running member.
+    pub fn running_url(&self) -> &str {
+        self.members
+            .iter()
+            .find(|m| m.child.is_some())
+            .map(|m| m.client_url.as_str())
+            .expect("a member is running")
+    }
+
+    /// Compacts etcd's history at `revision` (blocking): revisions before it are gone, so
+    /// `revision - 1` is the oldest a watch resumes after.
+    pub fn compact(&self, revision: u64) {
+        let output = etcdctl(self.running_url(), &["compact", &revision.to_string()]);
+        assert!(
+            output.status.success(),
+            "etcdctl compact {revision}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// The index of the member that is the raft leader, as `etcdctl endpoint status` reports
+    /// it (blocking); `None` while there is none.
+    pub fn leader(&self) -> Option<usize> {
+        let output = etcdctl(
+            &self.endpoints(),
+            &["endpoint", "status", "-w", "json", "--command-timeout=2s"],
+        );
+        let statuses: Vec<serde_json::Value> =
+            serde_json::from_slice(&output.stdout).unwrap_or_default();
+        let leader = statuses.iter().find_map(|s| {
+            let status = s.get("Status")?;
+            let member = status.get("header")?.get("member_id")?;
+            (Some(member) == status.get("leader")).then(|| s.get("Endpoint")?.as_str())?
+        })?;
+        self.members.iter().position(|m| m.client_url == leader)
+    }
+
+    /// Waits until a running member reports itself healthy (blocking).
+    pub fn wait_ready(&self) {
+        let deadline = std::time::Instant::now() + READY_TIMEOUT;
+        loop {
+            for member in self.members.iter().filter(|m| m.child.is_some()) {
+                let health = etcdctl(
+                    &member.client_url,
+                    &["endpoint", "health", "--command-timeout=1s"],
+                );
+                if health.status.success() {
+                    return;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "etcd did not become ready"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl EtcdMember {
+    fn spawn(&mut self) {
+        let child = Command::new(etcd_binary())
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("etcd starts");
+        self.child = Some(child);
+    }
+
+    /// Kills the member with SIGKILL.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the member again on its data directory and ports.
+    pub fn restart(&mut self) {
+        self.kill();
+        // A restarted member rejoins the existing cluster.
+        for arg in &mut self.args {
+            if arg == "--initial-cluster-state=new" {
+                *arg = "--initial-cluster-state=existing".to_owned();
+            }
+        }
+        self.spawn();
+    }
+}
+
+impl Drop for EtcdMember {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs `etcdctl --endpoints URL ARGS` (API v3) and returns its output.
+pub fn etcdctl(url: &str, args: &[&str]) -> std::process::Output {
+    let etcd = etcd_binary();
+    let etcdctl = etcd.with_file_name("etcdctl");
+    Command::new(etcdctl)
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={url}"))
+        .args(args)
+        .output()
+        .expect("etcdctl runs")
+}
