@@ -106,7 +106,10 @@ async fn changes_until(watch: &mut Watch, revision: u64) -> Vec<pb::WatchEvent> 
         let event = watch.expect_event().await;
         let at = event.resource_version;
         match kind(&event) {
-            EventType::Bookmark => assert!(at < revision, "a bookmark at {at} skipped a change"),
+            EventType::Bookmark => assert!(
+                at < revision,
+                "a bookmark at {at} skipped a change (waiting for {revision}): {events:?}"
+            ),
             EventType::Synced => panic!("a resumed watch sent a snapshot"),
             _ => events.push(event),
         }

@@ -36,6 +36,18 @@ pub(super) struct Watcher<S> {
     availability: tokio::sync::watch::Receiver<Availability>,
     /// The view's epoch this watch's revisions belong to.
     epoch: u64,
+    /// The view's published revision: every change up to it is in the broadcast.
+    published: tokio::sync::watch::Receiver<Revision>,
+}
+
+/// How far a drain of the broadcast got.
+enum Drained {
+    /// Everything received so far is in the batch.
+    Empty,
+    /// The batch filled up first.
+    Full,
+    /// The receiver fell behind the broadcast.
+    Lagged,
 }
 
 enum Phase {
@@ -106,6 +118,7 @@ impl<S: Store> Watcher<S> {
         ticks.mark_unchanged();
         let availability = watches.store.view().watch_availability();
         let epoch = availability.borrow().epoch;
+        let published = watches.store.view().watch_revision();
         Self {
             watches,
             filter,
@@ -114,6 +127,7 @@ impl<S: Store> Watcher<S> {
             ticks,
             availability,
             epoch,
+            published,
         }
     }
 
@@ -253,33 +267,33 @@ impl<S: Store> Watcher<S> {
                 return (Phase::Live(live), None);
             }
             Ok(()) = self.ticks.changed() => {
-                let lagged = self.drain(&mut live, &mut batch);
+                // Read before draining: every change up to it is then in the receiver.
+                let published = *self.published.borrow_and_update();
+                let drained = self.drain(&mut live, &mut batch);
+                if matches!(drained, Drained::Empty) {
+                    // Nothing at or below `published` is left unhandled, so the bookmark can
+                    // carry it even when its last changes did not concern this watch.
+                    self.cursor = self.cursor.max(published);
+                }
                 batch.push(EventFrame::marker(EventType::Bookmark, self.cursor));
-                return (self.after_drain(live, lagged), batch.into_item());
+                return (after_drain(live, drained), batch.into_item());
             }
         }
-        let lagged = self.drain(&mut live, &mut batch);
-        (self.after_drain(live, lagged), batch.into_item())
+        let drained = self.drain(&mut live, &mut batch);
+        (after_drain(live, drained), batch.into_item())
     }
 
-    /// Adds the changes already received to `batch`, up to its limits. True when the receiver
-    /// lagged.
-    fn drain(&mut self, live: &mut Changes, batch: &mut Batch) -> bool {
-        while !batch.is_full() {
+    /// Adds the changes already received to `batch`, up to its limits.
+    fn drain(&mut self, live: &mut Changes, batch: &mut Batch) -> Drained {
+        loop {
+            if batch.is_full() {
+                return Drained::Full;
+            }
             match live.try_recv() {
                 Ok(change) => self.handle(&change, batch),
-                Err(TryRecvError::Lagged(_)) => return true,
-                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                Err(TryRecvError::Lagged(_)) => return Drained::Lagged,
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return Drained::Empty,
             }
-        }
-        false
-    }
-
-    fn after_drain(&self, live: Changes, lagged: bool) -> Phase {
-        if lagged {
-            Phase::CatchUp { live: None }
-        } else {
-            Phase::Live(live)
         }
     }
 
@@ -305,5 +319,12 @@ impl<S: Store> Watcher<S> {
         let mut batch = Batch::default();
         batch.push(EventFrame::marker(EventType::Bookmark, self.cursor));
         (Phase::Closing(status), batch.into_item())
+    }
+}
+
+fn after_drain(live: Changes, drained: Drained) -> Phase {
+    match drained {
+        Drained::Lagged => Phase::CatchUp { live: None },
+        Drained::Empty | Drained::Full => Phase::Live(live),
     }
 }

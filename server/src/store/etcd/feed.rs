@@ -200,7 +200,6 @@ async fn open_watch(
         key: store.prefix.as_bytes().to_vec(),
         range_end: prefix_end(store.prefix.as_bytes()),
         start_revision: i64::try_from(after + 1).unwrap_or(i64::MAX),
-        progress_notify: true,
         prev_kv,
         ..WatchCreateRequest::default()
     };
@@ -215,7 +214,7 @@ async fn open_watch(
         .map_err(|_| Status::internal("the watch request channel closed"))?;
     let mut client = store.members.watch_client(rotate);
     let response = client.watch(ReceiverStream::new(receiver)).await?;
-    // Keep the sender alive with the stream.
+    // Keep the sender, and so the watch, alive for as long as the stream.
     tokio::spawn(async move { requests.closed().await });
     Ok(response.into_inner())
 }
@@ -272,8 +271,10 @@ pub(super) async fn history(
     let mut changes = Vec::new();
     let mut last = after;
     while last < until && changes.len() < limit {
-        // After a relist the view's revision may be one no event under the prefix carries:
-        // a quiet watch means there is nothing more to read.
+        // `until` is normally the revision of a change this replica applied, so its event
+        // comes. Only when it is a listing's revision, which no event may carry, does the read
+        // end on a quiet watch. (etcd 3.4's progress notifications are not used: they can
+        // overtake the events of a watch that is still catching up.)
         let Ok(message) = tokio::time::timeout(QUIET, responses.message()).await else {
             break;
         };
