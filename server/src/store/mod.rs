@@ -31,7 +31,7 @@ use prost::Message as _;
 
 pub use self::{
     view::{Availability, Snapshot, View},
-    write::Preconditions,
+    write::{Preconditions, Write},
 };
 
 /// The result type of store operations.
@@ -191,8 +191,15 @@ pub trait Store: Send + Sync + 'static {
     /// The in-memory state that reads, listings and watches are served from.
     fn view(&self) -> &View;
 
+    /// Applies one write, deciding it with [`Write::plan`] against the stored object, and
+    /// returns the object as stored (for a delete: its last state, stamped with the delete's
+    /// revision).
+    fn write(&self, write: Write) -> impl Future<Output = Result<HostEndpoint>> + Send;
+
     /// Stores a new object; the store sets uid, creation_timestamp and resource_version.
-    fn create(&self, hep: HostEndpoint) -> impl Future<Output = Result<HostEndpoint>> + Send;
+    fn create(&self, hep: HostEndpoint) -> impl Future<Output = Result<HostEndpoint>> + Send {
+        self.write(Write::Create(hep))
+    }
 
     /// Replaces the labels, annotations and spec of `hep`'s object. A non-zero
     /// `resource_version` or non-empty `uid` in `hep` is a precondition. With `allow_missing`, a
@@ -201,14 +208,21 @@ pub trait Store: Send + Sync + 'static {
         &self,
         hep: HostEndpoint,
         allow_missing: bool,
-    ) -> impl Future<Output = Result<HostEndpoint>> + Send;
+    ) -> impl Future<Output = Result<HostEndpoint>> + Send {
+        self.write(Write::Update { hep, allow_missing })
+    }
 
     /// Deletes an object and returns its last state, stamped with the delete's revision.
     fn delete(
         &self,
         name: String,
         preconditions: Preconditions,
-    ) -> impl Future<Output = Result<HostEndpoint>> + Send;
+    ) -> impl Future<Output = Result<HostEndpoint>> + Send {
+        self.write(Write::Delete {
+            name,
+            preconditions,
+        })
+    }
 
     /// Up to `limit` committed changes after revision `after`, in revision order, read from the
     /// backend's retained history. Fails with [`Error::Compacted`] when `after` is older than

@@ -35,7 +35,7 @@ use tracing::{info, instrument, warn};
 
 use self::members::{Members, request};
 use super::{
-    Change, Error, Preconditions, Result, Store, View,
+    Change, Error, Result, Store, View,
     write::{Plan, Write},
 };
 use crate::etcd::etcdserverpb::{
@@ -143,7 +143,18 @@ impl EtcdStore {
     pub fn skipped_values(&self) -> u64 {
         self.shared.skipped.load(Ordering::Relaxed)
     }
+}
 
+impl Store for EtcdStore {
+    fn store_uid(&self) -> &str {
+        &self.shared.store_uid
+    }
+
+    fn view(&self) -> &View {
+        &self.shared.view
+    }
+
+    #[instrument(skip_all, fields(name = %write.name()))]
     async fn write(&self, write: Write) -> Result<HostEndpoint> {
         let shared = &self.shared;
         let key = codec::key(&shared.prefix, write.name());
@@ -205,35 +216,6 @@ impl EtcdStore {
                 "the write did not settle after {WRITE_ATTEMPTS} attempts against etcd"
             ),
         })
-    }
-}
-
-impl Store for EtcdStore {
-    fn store_uid(&self) -> &str {
-        &self.shared.store_uid
-    }
-
-    fn view(&self) -> &View {
-        &self.shared.view
-    }
-
-    #[instrument(skip_all, fields(name = %hep.metadata.name))]
-    async fn create(&self, hep: HostEndpoint) -> Result<HostEndpoint> {
-        self.write(Write::Create(hep)).await
-    }
-
-    #[instrument(skip_all, fields(name = %hep.metadata.name))]
-    async fn update(&self, hep: HostEndpoint, allow_missing: bool) -> Result<HostEndpoint> {
-        self.write(Write::Update { hep, allow_missing }).await
-    }
-
-    #[instrument(skip_all, fields(name = %name))]
-    async fn delete(&self, name: String, preconditions: Preconditions) -> Result<HostEndpoint> {
-        self.write(Write::Delete {
-            name,
-            preconditions,
-        })
-        .await
     }
 
     async fn history(&self, after: Revision, limit: usize) -> Result<Vec<Arc<Change>>> {

@@ -26,7 +26,7 @@ use self::{
     commit::{Pending, SyncTarget},
 };
 use super::{
-    Change, Error, Object, Preconditions, Result, Snapshot, Store, View,
+    Change, Error, Object, Result, Snapshot, Store, View,
     write::{Plan, Write},
 };
 
@@ -197,16 +197,6 @@ impl SledStore {
         tokio::spawn(compaction.instrument(info_span!("compaction")));
         Ok(Self { shared })
     }
-
-    async fn write(&self, write: Write) -> Result<HostEndpoint> {
-        let applied = self.shared.apply(write)?;
-        if let Some(synced) = applied.synced {
-            synced.await.map_err(|_| Error::Unavailable {
-                reason: "the store closed before the write was synced".into(),
-            })??;
-        }
-        Ok(applied.result)
-    }
 }
 
 impl Store for SledStore {
@@ -218,23 +208,15 @@ impl Store for SledStore {
         &self.shared.view
     }
 
-    #[instrument(skip_all, fields(name = %hep.metadata.name))]
-    async fn create(&self, hep: HostEndpoint) -> Result<HostEndpoint> {
-        self.write(Write::Create(hep)).await
-    }
-
-    #[instrument(skip_all, fields(name = %hep.metadata.name))]
-    async fn update(&self, hep: HostEndpoint, allow_missing: bool) -> Result<HostEndpoint> {
-        self.write(Write::Update { hep, allow_missing }).await
-    }
-
-    #[instrument(skip_all, fields(name = %name))]
-    async fn delete(&self, name: String, preconditions: Preconditions) -> Result<HostEndpoint> {
-        self.write(Write::Delete {
-            name,
-            preconditions,
-        })
-        .await
+    #[instrument(skip_all, fields(name = %write.name()))]
+    async fn write(&self, write: Write) -> Result<HostEndpoint> {
+        let applied = self.shared.apply(write)?;
+        if let Some(synced) = applied.synced {
+            synced.await.map_err(|_| Error::Unavailable {
+                reason: "the store closed before the write was synced".into(),
+            })??;
+        }
+        Ok(applied.result)
     }
 
     async fn history(&self, after: Revision, limit: usize) -> Result<Vec<Arc<Change>>> {
