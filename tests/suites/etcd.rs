@@ -624,6 +624,20 @@ async fn invalid_values_are_logged_and_skipped_and_the_server_keeps_serving() {
             "{name} is logged:\n{log}"
         );
     }
+    // An invalid value reads as absent, so creating the object repairs it; deleting it is
+    // NOT_FOUND, as a Get says.
+    let deleting = client
+        .delete_host_endpoint(pb::DeleteHostEndpointRequest {
+            name: "garbage".into(),
+            ..Default::default()
+        })
+        .await;
+    assert_code(deleting, tonic::Code::NotFound);
+    let repaired = create(&mut client, mk_hep("garbage", "n1")).await;
+    assert_eq!(
+        get(&mut client, "garbage").await.expect("repaired"),
+        repaired
+    );
 }
 
 /// Waits until the health watch reports `want`.

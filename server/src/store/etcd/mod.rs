@@ -163,7 +163,7 @@ impl Store for EtcdStore {
         // them) and a create's uid is ours.
         let mut unconfirmed: Option<HostEndpoint> = None;
         for _ in 0..WRITE_ATTEMPTS {
-            let current = shared.read(&key, write.name()).await?;
+            let (current, expected) = shared.read(&key, write.name()).await?;
             if let (Some(stored), Some(sent)) = (&current, &unconfirmed)
                 && stored.metadata.uid == sent.metadata.uid
                 && stored.same_content(sent)
@@ -171,7 +171,6 @@ impl Store for EtcdStore {
                 shared.visible(stored.metadata.resource_version).await?;
                 return Ok(stored.clone());
             }
-            let expected = current.as_ref().map(|c| c.metadata.resource_version);
             let plan = write.clone().plan(current)?;
             let (op, result, put) = match plan {
                 Plan::Unchanged(stored) => {
@@ -230,7 +229,14 @@ impl Store for EtcdStore {
 
 impl Shared {
     /// The stored object, read from etcd (not the view) so that writes decide on the latest.
-    async fn read(&self, key: &[u8], name: &str) -> Result<Option<HostEndpoint>> {
+    /// The stored object, and the key's mod_revision. A value that is not a valid host
+    /// endpoint counts as absent, as it does for Get, List and Watch, so that a create or an
+    /// apply can repair it; the revision still guards the write against concurrent changes.
+    async fn read(
+        &self,
+        key: &[u8],
+        name: &str,
+    ) -> Result<(Option<HostEndpoint>, Option<Revision>)> {
         let range = RangeRequest {
             key: key.to_vec(),
             ..RangeRequest::default()
@@ -244,17 +250,16 @@ impl Shared {
             .await
             .map_err(etcd_error)?;
         let Some(kv) = response.kvs.into_iter().next() else {
-            return Ok(None);
+            return Ok((None, None));
         };
         let revision = Revision::try_from(kv.mod_revision).unwrap_or(0);
-        codec::decode(name, &kv.value, revision)
-            .map(Some)
-            .map_err(|err| {
-                Error::Backend(
-                    format!("the value stored at {name} is not a valid host endpoint: {err}")
-                        .into(),
-                )
-            })
+        match codec::decode(name, &kv.value, revision) {
+            Ok(hep) => Ok((Some(hep), Some(revision))),
+            Err(err) => {
+                warn!(name, revision, error = %err, "the stored value is not a valid host endpoint; writing over it");
+                Ok((None, Some(revision)))
+            }
+        }
     }
 
     /// Commits `op` if the key is still at `expected` (its mod_revision, or absent for `None`).
