@@ -1,6 +1,7 @@
 //! End-to-end suites: each drives the real binaries through their real interfaces.
 
 mod agent;
+mod bench_smoke;
 mod client;
 mod crash;
 mod crud;

@@ -1,0 +1,260 @@
+//! The command line, and the [`Settings`] it resolves to: the full comparison by default, a
+//! tiny one with `--quick`, and any figure overridden by its own flag.
+
+use std::{collections::BTreeSet, path::PathBuf, time::Duration};
+
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+
+/// The systems under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SystemKind {
+    /// This project's server, on its embedded sled store.
+    Hostendpointd,
+    /// etcd v3, driven like Calico's etcdv3 datastore.
+    Etcd,
+}
+
+impl SystemKind {
+    /// The name in tables.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Hostendpointd => "hostendpointd",
+            Self::Etcd => "etcd",
+        }
+    }
+}
+
+/// Runs the same HostEndpoint workload against hostendpointd and against etcd v3 used the way
+/// Calico's etcdv3 datastore uses it, and prints both systems' figures and their ratio.
+#[derive(Debug, clap::Parser)]
+#[command(version, about)]
+#[deny(missing_docs)]
+pub(crate) struct Args {
+    /// A tiny run that only shows the harness works: 300 objects, 10 and 20 watchers, 0.5 s
+    /// phases.
+    #[arg(long)]
+    quick: bool,
+    /// Objects stored for the read, watch and restart scenarios [default: 100000].
+    #[arg(long)]
+    objects: Option<usize>,
+    /// Objects per node: the size of a one-node listing and watch.
+    #[arg(long, default_value_t = 100)]
+    objects_per_node: usize,
+    /// Change-log entries (etcd: key revisions) before the restart scenario [default: 1000000].
+    #[arg(long)]
+    log_entries: Option<u64>,
+    /// Watcher counts of the fan-out scenario, comma-separated [default: 1000,10000].
+    #[arg(long, value_delimiter = ',')]
+    watchers: Option<Vec<usize>>,
+    /// Watch streams per HTTP/2 connection, on both systems.
+    #[arg(long, default_value_t = 100)]
+    watchers_per_connection: usize,
+    /// Length of every timed phase [default: 5s].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    phase: Option<Duration>,
+    /// Writes per second offered during the watch scenarios, by 4 writers [default: 200].
+    #[arg(long)]
+    watch_write_rate: Option<u32>,
+    /// The longest wait for watchers to receive every write after the writes stopped
+    /// [default: 10s].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    drain: Option<Duration>,
+    /// Whether etcd watchers ask for each event's previous value (`prev_kv`), as Calico's
+    /// etcdv3 watcher does. `false` shows what etcd's fan-out costs without it (etcd 3.4 reads
+    /// the previous value from its store once per event and watcher).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    etcd_prev_kv: bool,
+    /// Page size of the list scenarios, the same on both systems.
+    #[arg(long, default_value_t = 500)]
+    page_size: u32,
+    /// Scenarios to run (1 to 8), comma-separated [default: all].
+    #[arg(long, value_delimiter = ',')]
+    scenarios: Vec<u8>,
+    /// Systems to run, comma-separated [default: both].
+    #[arg(long, value_delimiter = ',', value_enum)]
+    systems: Vec<SystemKind>,
+    /// The hostendpointd binary [default: the one next to this executable].
+    #[arg(long)]
+    hostendpointd: Option<PathBuf>,
+    /// The etcd binary.
+    #[arg(long, default_value = "etcd")]
+    etcd: PathBuf,
+    /// Where the servers' fresh data directories are made [default: the temporary directory].
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Also write every figure as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Keep the servers' data directories (to profile a restart, say); their path is printed.
+    #[arg(long)]
+    keep: bool,
+}
+
+/// Everything a run needs to know, resolved from [`Args`].
+#[derive(Debug, Serialize)]
+pub(crate) struct Settings {
+    /// Whether this is the `--quick` smoke run.
+    pub(crate) quick: bool,
+    /// Objects stored for scenarios 3 to 8.
+    pub(crate) objects: usize,
+    /// Nodes the objects are spread over.
+    pub(crate) nodes: usize,
+    /// Change-log entries before the restart.
+    pub(crate) log_entries: u64,
+    /// Watcher counts of scenario 5, ascending.
+    pub(crate) watchers: Vec<usize>,
+    /// Watch streams per HTTP/2 connection.
+    pub(crate) watchers_per_connection: usize,
+    /// Length of a timed phase.
+    pub(crate) phase: Duration,
+    /// Writes per second during the watch scenarios.
+    pub(crate) watch_write_rate: u32,
+    /// The longest wait for watchers to catch up.
+    pub(crate) drain: Duration,
+    /// Page size of the list scenarios.
+    pub(crate) page_size: u32,
+    /// Whether etcd watchers ask for `prev_kv`.
+    pub(crate) etcd_prev_kv: bool,
+    /// The scenarios to run.
+    pub(crate) scenarios: BTreeSet<u8>,
+    /// The systems to run, hostendpointd first.
+    pub(crate) systems: Vec<SystemKind>,
+    /// The hostendpointd binary.
+    pub(crate) hostendpointd: PathBuf,
+    /// The etcd binary.
+    pub(crate) etcd: PathBuf,
+    /// Where data directories are made.
+    #[serde(skip)]
+    pub(crate) work_dir: Option<PathBuf>,
+    /// The JSON output file.
+    #[serde(skip)]
+    pub(crate) json: Option<PathBuf>,
+    /// Whether the data directories are kept.
+    #[serde(skip)]
+    pub(crate) keep: bool,
+}
+
+impl Args {
+    /// The settings: `--quick` or full defaults, then the flags given.
+    pub(crate) fn resolve(self) -> anyhow::Result<Settings> {
+        let Self {
+            quick,
+            objects,
+            objects_per_node,
+            log_entries,
+            watchers,
+            watchers_per_connection,
+            phase,
+            watch_write_rate,
+            drain,
+            etcd_prev_kv,
+            page_size,
+            scenarios,
+            systems,
+            hostendpointd,
+            etcd,
+            work_dir,
+            json,
+            keep,
+        } = self;
+        let pick = Pick(quick);
+        let objects = objects.unwrap_or(pick.of(100_000, 300));
+        if objects_per_node == 0 || objects < objects_per_node {
+            bail!("--objects must be at least --objects-per-node, which must not be 0");
+        }
+        let mut watchers = watchers.unwrap_or_else(|| pick.of(vec![1000, 10_000], vec![10, 20]));
+        watchers.sort_unstable();
+        watchers.dedup();
+        if watchers.first() == Some(&0) || watchers.is_empty() || watchers_per_connection == 0 {
+            bail!("--watchers and --watchers-per-connection must be positive");
+        }
+        let scenarios: BTreeSet<u8> = if scenarios.is_empty() {
+            (1..=8).collect()
+        } else {
+            scenarios.into_iter().collect()
+        };
+        if let Some(bad) = scenarios.iter().find(|s| !(1..=8).contains(*s)) {
+            bail!("there is no scenario {bad}: they are 1 to 8");
+        }
+        let mut systems = if systems.is_empty() {
+            vec![SystemKind::Hostendpointd, SystemKind::Etcd]
+        } else {
+            systems
+        };
+        systems.sort_unstable();
+        systems.dedup();
+        let hostendpointd = match hostendpointd {
+            Some(path) => path,
+            None if systems.contains(&SystemKind::Hostendpointd) => {
+                sibling_binary("hostendpointd")?
+            }
+            None => PathBuf::new(),
+        };
+        Ok(Settings {
+            quick,
+            objects,
+            nodes: objects.div_ceil(objects_per_node),
+            log_entries: log_entries.unwrap_or(pick.of(1_000_000, 1_000)),
+            watchers,
+            watchers_per_connection,
+            phase: phase.unwrap_or(pick.of(Duration::from_secs(5), Duration::from_millis(500))),
+            watch_write_rate: watch_write_rate.unwrap_or(pick.of(200, 50)).max(1),
+            drain: drain.unwrap_or(pick.of(Duration::from_secs(10), Duration::from_secs(2))),
+            page_size: page_size.max(1),
+            etcd_prev_kv,
+            scenarios,
+            systems,
+            hostendpointd,
+            etcd,
+            work_dir,
+            json,
+            keep,
+        })
+    }
+}
+
+impl Settings {
+    /// Whether scenario `n` was asked for.
+    pub(crate) fn runs(&self, n: u8) -> bool {
+        self.scenarios.contains(&n)
+    }
+
+    /// The most watchers of scenario 5: the idle-stream scenario opens this many.
+    pub(crate) fn max_watchers(&self) -> usize {
+        self.watchers.last().copied().unwrap_or(1)
+    }
+
+    /// The fewest watchers of scenario 5: the stalled-watcher scenario runs with this many.
+    pub(crate) fn min_watchers(&self) -> usize {
+        self.watchers.first().copied().unwrap_or(1)
+    }
+}
+
+/// Chooses between the full and the `--quick` value of a setting.
+#[derive(Clone, Copy)]
+struct Pick(bool);
+
+impl Pick {
+    fn of<T>(self, full: T, quick: T) -> T {
+        if self.0 { quick } else { full }
+    }
+}
+
+/// A binary of this workspace, built next to this executable (`target/<profile>/`).
+fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("this executable has no path")?;
+    let path = exe
+        .parent()
+        .context("this executable has no directory")?
+        .join(name);
+    if !path.exists() {
+        bail!(
+            "{} is missing: build it (`cargo build --release -p hostendpointd`) or pass \
+             --hostendpointd",
+            path.display()
+        );
+    }
+    Ok(path)
+}

@@ -1,0 +1,301 @@
+//! The figures of a run: a Markdown table with both systems side by side and their ratio, the
+//! details of each figure, and the same as JSON.
+
+use std::{fmt::Write as _, path::Path};
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::{
+    config::{Settings, SystemKind},
+    histogram::Latency,
+};
+
+/// Whether more or less of a figure is better.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Better {
+    /// Throughput.
+    Higher,
+    /// Time and memory.
+    Lower,
+}
+
+/// The unit of a figure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub(crate) enum Unit {
+    /// Calls per second.
+    #[serde(rename = "ops/s")]
+    OpsPerSec,
+    /// Complete listings per second.
+    #[serde(rename = "lists/s")]
+    ListsPerSec,
+    /// Events received by watchers per second.
+    #[serde(rename = "deliveries/s")]
+    DeliveriesPerSec,
+    /// Acknowledged writes per second.
+    #[serde(rename = "writes/s")]
+    WritesPerSec,
+    /// Milliseconds.
+    #[serde(rename = "ms")]
+    Millis,
+    /// Seconds.
+    #[serde(rename = "s")]
+    Seconds,
+    /// KiB of server memory per watch stream.
+    #[serde(rename = "KiB/stream")]
+    KibPerStream,
+}
+
+impl Unit {
+    fn label(self) -> &'static str {
+        match self {
+            Self::OpsPerSec => "ops/s",
+            Self::ListsPerSec => "lists/s",
+            Self::DeliveriesPerSec => "deliveries/s",
+            Self::WritesPerSec => "writes/s",
+            Self::Millis => "ms",
+            Self::Seconds => "s",
+            Self::KibPerStream => "KiB/stream",
+        }
+    }
+}
+
+/// One figure of one system in one scenario.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct Figure {
+    /// The scenario, numbered as in the issue (`1 creates, 16 clients`).
+    pub(crate) scenario: String,
+    /// The system measured.
+    pub(crate) system: SystemKind,
+    /// The unit of `value`.
+    pub(crate) unit: Unit,
+    /// Whether more is better.
+    pub(crate) better: Better,
+    /// The figure.
+    pub(crate) value: f64,
+    /// Latencies behind the figure, when it has some.
+    pub(crate) latency: Option<Latency>,
+    /// The server's CPU seconds during the scenario.
+    pub(crate) cpu_secs: f64,
+    /// The server's peak resident memory during the scenario, in MiB.
+    pub(crate) peak_rss_mib: f64,
+    /// Operations that failed (a correct run has none).
+    pub(crate) errors: u64,
+    /// Counts and conditions behind the figure.
+    pub(crate) detail: String,
+}
+
+/// Every figure of a run.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct Report {
+    figures: Vec<Figure>,
+}
+
+/// The machine, for the report.
+#[derive(Debug, Serialize)]
+struct Machine {
+    cpu: String,
+    cores: usize,
+    memory_gib: f64,
+    load_average: String,
+}
+
+impl Report {
+    /// Adds a figure, and prints a line so that a long run shows progress.
+    pub(crate) fn push(&mut self, figure: Figure) {
+        eprintln!(
+            "  {:<44} {:<14} {:>12.1} {}  ({})",
+            figure.scenario,
+            figure.system.name(),
+            figure.value,
+            figure.unit.label(),
+            figure.detail
+        );
+        self.figures.push(figure);
+    }
+
+    /// How many operations failed in the whole run.
+    pub(crate) fn errors(&self) -> u64 {
+        self.figures.iter().map(|f| f.errors).sum()
+    }
+
+    /// Prints the table and the details to stdout.
+    pub(crate) fn print(&self, settings: &Settings) {
+        println!("{}", self.render(settings));
+    }
+
+    /// Writes the settings, the machine and every figure as JSON.
+    pub(crate) fn write_json(&self, path: &Path, settings: &Settings) -> anyhow::Result<()> {
+        let json = serde_json::json!({
+            "machine": machine(),
+            "settings": settings,
+            "figures": self.figures,
+        });
+        std::fs::write(path, serde_json::to_vec_pretty(&json)?)
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    fn render(&self, settings: &Settings) -> String {
+        let machine = machine();
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "\nhep-bench: {} cores ({}), {:.1} GiB; load average {}; {} objects on {} nodes, \
+             {:?} phases, etcd watches {} prev_kv\n",
+            machine.cores,
+            machine.cpu,
+            machine.memory_gib,
+            machine.load_average,
+            settings.objects,
+            settings.nodes,
+            settings.phase,
+            if settings.etcd_prev_kv {
+                "with"
+            } else {
+                "without"
+            }
+        );
+        out.push_str(
+            "| scenario | unit | hostendpointd | etcd | ratio | hostendpointd p50 / p99 / max ms \
+             | etcd p50 / p99 / max ms | server CPU s (hostendpointd / etcd) \
+             | server peak RSS MiB (hostendpointd / etcd) |\n",
+        );
+        out.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|\n");
+        for scenario in self.scenarios() {
+            let hep = self.find(&scenario, SystemKind::Hostendpointd);
+            let etcd = self.find(&scenario, SystemKind::Etcd);
+            let Some(any) = hep.or(etcd) else { continue };
+            let _ = writeln!(
+                out,
+                "| {scenario} | {} | {} | {} | {} | {} | {} | {} / {} | {} / {} |",
+                any.unit.label(),
+                value(hep),
+                value(etcd),
+                ratio(hep, etcd),
+                latency(hep),
+                latency(etcd),
+                cpu(hep),
+                cpu(etcd),
+                rss(hep),
+                rss(etcd),
+            );
+        }
+        out.push_str("\nratio: how many times better hostendpointd is (higher throughput, or less time or memory).\n\nDetails:\n");
+        for figure in &self.figures {
+            let _ = writeln!(
+                out,
+                "- {}, {}: {}",
+                figure.scenario,
+                figure.system.name(),
+                figure.detail
+            );
+        }
+        out
+    }
+
+    /// The scenarios in the order they ran.
+    fn scenarios(&self) -> Vec<String> {
+        let mut seen: Vec<String> = Vec::new();
+        for figure in &self.figures {
+            if !seen.contains(&figure.scenario) {
+                seen.push(figure.scenario.clone());
+            }
+        }
+        seen
+    }
+
+    fn find(&self, scenario: &str, system: SystemKind) -> Option<&Figure> {
+        self.figures
+            .iter()
+            .find(|f| f.scenario == scenario && f.system == system)
+    }
+}
+
+fn value(figure: Option<&Figure>) -> String {
+    figure.map_or_else(|| "-".into(), |f| number(f.value))
+}
+
+/// A figure with about three significant digits and thousands separated.
+fn number(x: f64) -> String {
+    if x >= 1000.0 {
+        let digits = format!("{:.0}", x);
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(' ');
+            }
+            out.push(c);
+        }
+        out
+    } else if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else if x >= 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+fn ratio(hep: Option<&Figure>, etcd: Option<&Figure>) -> String {
+    let (Some(hep), Some(etcd)) = (hep, etcd) else {
+        return "-".into();
+    };
+    let ratio = match hep.better {
+        Better::Higher => hep.value / etcd.value,
+        Better::Lower => etcd.value / hep.value,
+    };
+    if ratio.is_finite() {
+        format!("{}×", number(ratio))
+    } else {
+        "∞".into()
+    }
+}
+
+fn latency(figure: Option<&Figure>) -> String {
+    match figure.and_then(|f| f.latency) {
+        Some(l) => format!(
+            "{} / {} / {}",
+            number(l.p50_ms),
+            number(l.p99_ms),
+            number(l.max_ms)
+        ),
+        None => "-".into(),
+    }
+}
+
+fn cpu(figure: Option<&Figure>) -> String {
+    figure.map_or_else(|| "-".into(), |f| number(f.cpu_secs))
+}
+
+fn rss(figure: Option<&Figure>) -> String {
+    figure.map_or_else(|| "-".into(), |f| number(f.peak_rss_mib))
+}
+
+fn machine() -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_default();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let memory_kib: f64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|l| l.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    Machine {
+        cpu,
+        cores: std::thread::available_parallelism().map_or(0, usize::from),
+        memory_gib: memory_kib / (1024.0 * 1024.0),
+        load_average: load
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}

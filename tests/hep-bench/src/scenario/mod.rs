@@ -1,0 +1,162 @@
+//! The scenarios, and the order they run in.
+//!
+//! Every scenario runs on each system in turn, before the next scenario starts; each system
+//! keeps its server and its objects from one scenario to the next:
+//! 1. creates (1, 16, 64 clients), then the store is filled to `--objects`;
+//! 2. updates with a precondition; 3. gets; 4. listings;
+//! 7. history is written up to `--log-entries`, then the server is killed and restarted;
+//! 6. idle watch streams, on a fresh empty server of each system; 5. fan-out with every
+//!    watcher count; 8. a stalled watcher.
+
+mod drive;
+mod reads;
+mod restart;
+mod watch;
+mod writes;
+
+use std::{
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed},
+    },
+};
+
+use anyhow::Context as _;
+use tempfile::TempDir;
+
+use crate::{
+    config::{Settings, SystemKind},
+    report::Report,
+    server::Server,
+    system::Client,
+    workload::Workload,
+};
+
+/// A system under test: its server and what the run knows about its objects.
+#[derive(Debug)]
+pub(crate) struct Sut {
+    /// Which system.
+    pub(crate) kind: SystemKind,
+    /// Its server process.
+    pub(crate) server: Server,
+    /// The objects, shared with the client tasks.
+    pub(crate) shared: Arc<Shared>,
+    /// The run's directory, for servers started for one scenario.
+    pub(crate) dir: PathBuf,
+}
+
+/// What every client task of one system needs.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// The objects.
+    pub(crate) workload: Workload,
+    /// The last known revision of each object (0: not created).
+    pub(crate) revisions: Box<[AtomicU64]>,
+    /// How many objects were created: objects `0..created` exist.
+    pub(crate) created: AtomicUsize,
+    /// The next value of the `generation` label.
+    pub(crate) generation: AtomicU64,
+    /// Object versions written so far: hostendpointd's log entries, etcd's key revisions.
+    pub(crate) writes: AtomicU64,
+}
+
+impl Shared {
+    /// How many objects exist.
+    pub(crate) fn objects(&self) -> usize {
+        self.created.load(Relaxed)
+    }
+
+    /// A label value no earlier write used.
+    pub(crate) fn next_generation(&self) -> u64 {
+        self.generation.fetch_add(1, Relaxed) + 1
+    }
+
+    /// Notes a successful write of object `index` at `revision`. Revisions only grow, so the
+    /// largest one seen is the object's latest, also when writes of it raced.
+    pub(crate) fn wrote(&self, index: usize, revision: u64) {
+        self.revisions[index].fetch_max(revision, Relaxed);
+        self.writes.fetch_add(1, Relaxed);
+    }
+}
+
+impl Sut {
+    /// A new client on its own connection.
+    pub(crate) async fn client(&self) -> anyhow::Result<Client> {
+        Client::connect(self.kind, self.server.addr).await
+    }
+
+    /// `count` clients, each on its own connection.
+    pub(crate) async fn clients(&self, count: usize) -> anyhow::Result<Vec<Client>> {
+        let mut clients = Vec::with_capacity(count);
+        for _ in 0..count {
+            clients.push(self.client().await?);
+        }
+        Ok(clients)
+    }
+}
+
+/// Runs the scenarios the settings ask for, on every system, and collects the figures.
+pub(crate) async fn run_all(settings: &Settings) -> anyhow::Result<Report> {
+    let dir = match &settings.work_dir {
+        Some(dir) => tempfile::tempdir_in(dir),
+        None => tempfile::tempdir(),
+    }
+    .context("cannot make a data directory")?;
+    let mut suts = start_all(settings, &dir)?;
+    for sut in &mut suts {
+        restart::until_ready(sut).await?;
+    }
+    let mut report = Report::default();
+    if settings.runs(1) {
+        writes::creates(&mut suts, settings, &mut report).await?;
+    }
+    // Scenario 6 runs on servers of its own.
+    if [2, 3, 4, 5, 7, 8].iter().any(|&n| settings.runs(n)) {
+        writes::fill(&mut suts, settings).await?;
+    }
+    if settings.runs(2) {
+        writes::updates(&mut suts, settings, &mut report).await?;
+    }
+    if settings.runs(3) {
+        reads::gets(&mut suts, settings, &mut report).await?;
+    }
+    if settings.runs(4) {
+        reads::lists(&mut suts, settings, &mut report).await?;
+    }
+    if settings.runs(7) {
+        writes::fill_log(&mut suts, settings).await?;
+        restart::restart(&mut suts, settings, &mut report).await?;
+    }
+    if [5, 6, 8].iter().any(|&n| settings.runs(n)) {
+        watch::scenarios(&mut suts, settings, &mut report).await?;
+    }
+    drop(suts);
+    if settings.keep {
+        eprintln!("the data directories are kept in {}", dir.keep().display());
+    }
+    Ok(report)
+}
+
+fn start_all(settings: &Settings, dir: &TempDir) -> anyhow::Result<Vec<Sut>> {
+    let workload = Workload::new(settings.nodes);
+    let mut suts = Vec::new();
+    for &kind in &settings.systems {
+        let server = Server::start(kind, settings, dir.path())?;
+        eprintln!("{} listens on {}", kind.name(), server.addr);
+        let shared = Shared {
+            workload: workload.clone(),
+            revisions: (0..settings.objects).map(|_| AtomicU64::new(0)).collect(),
+            created: AtomicUsize::new(0),
+            generation: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+        };
+        suts.push(Sut {
+            kind,
+            server,
+            shared: Arc::new(shared),
+            dir: dir.path().to_owned(),
+        });
+    }
+    Ok(suts)
+}

@@ -1,0 +1,113 @@
+//! Scenario 7: SIGKILL, then the time until the server answers a read again.
+
+use std::{
+    sync::atomic::Ordering::Relaxed,
+    time::{Duration, Instant},
+};
+
+use anyhow::bail;
+
+use super::{
+    Sut,
+    drive::{mib, settle},
+};
+use crate::{
+    config::{Settings, SystemKind},
+    report::{Better, Figure, Report, Unit},
+    system::{Client, connect},
+};
+
+/// The longest a restart may take before the run gives up.
+const RESTART_TIMEOUT: Duration = Duration::from_secs(300);
+/// The pause between two attempts to reach the restarted server.
+const POLL: Duration = Duration::from_millis(2);
+
+/// Scenario 7: kills each server with SIGKILL, starts it again on the same data directory and
+/// port, and measures the time from the start until a get by name succeeds.
+pub(crate) async fn restart(
+    suts: &mut [Sut],
+    settings: &Settings,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    for sut in suts.iter_mut() {
+        let objects = sut.shared.objects();
+        let entries = sut.shared.writes.load(Relaxed);
+        settle(&sut.server, settings).await?;
+        sut.server.kill();
+        let start = Instant::now();
+        sut.server.start_again()?;
+        let elapsed = until_answering(sut, start).await?;
+        let usage = sut.server.usage()?;
+        let history = match sut.kind {
+            SystemKind::Hostendpointd => "change-log entries",
+            SystemKind::Etcd => "key revisions",
+        };
+        report.push(Figure {
+            scenario: format!(
+                "7 restart after SIGKILL, {objects} objects, {} log entries",
+                settings.log_entries
+            ),
+            system: sut.kind,
+            unit: Unit::Seconds,
+            better: Better::Lower,
+            value: elapsed.as_secs_f64(),
+            latency: None,
+            cpu_secs: usage.cpu_secs,
+            peak_rss_mib: mib(usage.peak_rss_bytes),
+            errors: 0,
+            detail: format!(
+                "from spawn to the first successful get; {entries} {history}; CPU and peak RSS \
+                 of the new process until then"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Waits until a freshly started server answers.
+pub(crate) async fn until_ready(sut: &mut Sut) -> anyhow::Result<()> {
+    let start = Instant::now();
+    loop {
+        let attempt = async {
+            let mut client = Client::new(sut.kind, connect(sut.server.addr).await?);
+            client.revision().await
+        };
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), attempt).await {
+            return Ok(());
+        }
+        check_alive(sut, start)?;
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+fn check_alive(sut: &mut Sut, start: Instant) -> anyhow::Result<()> {
+    if !sut.server.is_running() {
+        bail!(
+            "{} exited while starting:\n{}",
+            sut.kind.name(),
+            sut.server.log_tail()
+        );
+    }
+    if start.elapsed() > RESTART_TIMEOUT {
+        bail!(
+            "{} did not answer within {RESTART_TIMEOUT:?}",
+            sut.kind.name()
+        );
+    }
+    Ok(())
+}
+
+/// Waits until the server answers a get of object 0; returns the time since `start`.
+pub(crate) async fn until_answering(sut: &mut Sut, start: Instant) -> anyhow::Result<Duration> {
+    loop {
+        let attempt = async {
+            let mut client = Client::new(sut.kind, connect(sut.server.addr).await?);
+            client.get(0).await
+        };
+        if let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(1), attempt).await {
+            return Ok(start.elapsed());
+        }
+        check_alive(sut, start)?;
+        tokio::time::sleep(POLL).await;
+    }
+}

@@ -1,0 +1,135 @@
+//! A set of open watch streams, each read by a task of its own.
+
+use std::sync::{Arc, atomic::Ordering::Relaxed};
+
+use futures::StreamExt as _;
+use tokio::{sync::watch, task::JoinHandle};
+
+use super::record::Record;
+use crate::{
+    config::Settings,
+    scenario::Sut,
+    system::{WatchSpec, WatchStream, connect},
+    workload::Workload,
+};
+
+/// Watches being opened at once.
+const OPEN_CONCURRENCY: usize = 256;
+
+/// Which objects a watcher selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Selection {
+    /// Every object.
+    All,
+    /// One node's objects; watcher `j` takes node `j % nodes`.
+    OneNode,
+}
+
+/// Open watch streams; closed when dropped.
+#[derive(Debug)]
+pub(super) struct Watchers {
+    tasks: Vec<JoinHandle<()>>,
+    /// How many.
+    pub(super) count: usize,
+    /// Over how many HTTP/2 connections.
+    pub(super) connections: usize,
+    /// What each selects.
+    pub(super) selection: Selection,
+    /// How many watchers each node has.
+    per_node: Vec<u64>,
+}
+
+impl Watchers {
+    /// Opens `count` watchers, `--watchers-per-connection` to a connection, resuming after
+    /// the record's base revision, and waits until the server has set up every one.
+    pub(super) async fn open(
+        sut: &Sut,
+        settings: &Settings,
+        count: usize,
+        selection: Selection,
+        record: &Arc<Record>,
+    ) -> anyhow::Result<Self> {
+        let connections = count.div_ceil(settings.watchers_per_connection);
+        let mut channels = Vec::with_capacity(connections);
+        for _ in 0..connections {
+            channels.push(connect(sut.server.addr).await?);
+        }
+        let nodes = sut.shared.workload.nodes();
+        let mut per_node = vec![0; nodes];
+        let specs: Vec<_> = (0..count)
+            .map(|j| {
+                let node = (selection == Selection::OneNode).then(|| {
+                    per_node[j % nodes] += 1;
+                    Workload::node_name(j % nodes)
+                });
+                let spec = WatchSpec {
+                    after_revision: record.base,
+                    node,
+                    prev_kv: settings.etcd_prev_kv,
+                };
+                (channels[j / settings.watchers_per_connection].clone(), spec)
+            })
+            .collect();
+        let kind = sut.kind;
+        let mut opened = futures::stream::iter(specs)
+            .map(|(channel, spec)| WatchStream::open(kind, channel, spec))
+            .buffer_unordered(OPEN_CONCURRENCY);
+        let mut tasks = Vec::with_capacity(count);
+        while let Some(stream) = opened.next().await {
+            tasks.push(tokio::spawn(read(stream?, Arc::clone(record), None)));
+        }
+        Ok(Self {
+            tasks,
+            count,
+            connections,
+            selection,
+            per_node,
+        })
+    }
+
+    /// How many watchers receive a write of object `index`.
+    pub(super) fn receivers(&self, workload: &Workload, index: usize) -> u64 {
+        match self.selection {
+            Selection::All => self.count as u64,
+            Selection::OneNode => self.per_node[workload.node_of(index)],
+        }
+    }
+}
+
+impl Drop for Watchers {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Reads a watch stream until it ends, or until `stall` turns true: then it holds the stream
+/// open without reading, until the task is aborted.
+pub(super) async fn read(
+    mut stream: WatchStream,
+    record: Arc<Record>,
+    mut stall: Option<watch::Receiver<bool>>,
+) {
+    let mut revisions = Vec::new();
+    loop {
+        revisions.clear();
+        let next = match &mut stall {
+            Some(stall) => tokio::select! {
+                next = stream.next_batch(&mut revisions) => next,
+                _ = async { stall.wait_for(|stalled| *stalled).await.is_ok() } => {
+                    std::future::pending::<()>().await;
+                    return;
+                }
+            },
+            None => stream.next_batch(&mut revisions).await,
+        };
+        match next {
+            Ok(true) => record.delivered(&revisions),
+            Ok(false) | Err(_) => {
+                record.broken.fetch_add(1, Relaxed);
+                return;
+            }
+        }
+    }
+}

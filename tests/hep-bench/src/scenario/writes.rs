@@ -1,0 +1,257 @@
+//! Scenario 1 (durable creates), the fill up to `--objects`, scenario 2 (updates with a
+//! precondition), and the history written before the restart scenario.
+
+use std::{
+    sync::{Arc, atomic::Ordering::Relaxed},
+    time::{Duration, Instant},
+};
+
+use anyhow::bail;
+use rand::{Rng as _, SeedableRng as _, rngs::StdRng};
+
+use super::{
+    Shared, Sut,
+    drive::{Meter, Worker, closed_loop, rate_figure, settle},
+};
+use crate::{
+    config::Settings,
+    report::Report,
+    system::{Client, overloaded},
+    workload::Version,
+};
+
+/// Client counts of scenario 1.
+const CREATE_CLIENTS: [usize; 3] = [1, 16, 64];
+/// Clients of scenario 2.
+const UPDATE_CLIENTS: usize = 16;
+/// Concurrent creates that fill the store (not measured).
+const FILL_CLIENTS: usize = 128;
+/// Tasks writing history, each with a batch of [`HISTORY_BATCH`] versions in flight.
+const HISTORY_TASKS: usize = 8;
+/// Versions per history batch: one etcd transaction (its default `--max-txn-ops`), or as
+/// many concurrent updates on hostendpointd.
+const HISTORY_BATCH: usize = 128;
+
+/// Creates objects until `limit` exist.
+struct Creator {
+    client: Client,
+    shared: Arc<Shared>,
+    limit: usize,
+}
+
+impl Worker for Creator {
+    async fn step(&mut self) -> anyhow::Result<bool> {
+        let claimed = self
+            .shared
+            .created
+            .fetch_update(Relaxed, Relaxed, |n| (n < self.limit).then_some(n + 1));
+        let Ok(index) = claimed else {
+            return Ok(false);
+        };
+        let version = Version {
+            index,
+            generation: 0,
+        };
+        let revision = self.client.create(&self.shared.workload, version).await?;
+        self.shared.wrote(index, revision);
+        Ok(true)
+    }
+}
+
+/// Updates random objects of its own, each with the revision it last saw as precondition.
+pub(super) struct Updater {
+    pub(super) client: Client,
+    pub(super) shared: Arc<Shared>,
+    /// Its objects: every `stride`-th, from `first`; no other updater touches them.
+    pub(super) first: usize,
+    pub(super) stride: usize,
+    pub(super) rng: StdRng,
+}
+
+impl Updater {
+    /// Updates one of its objects; returns the object and the new revision. When the server
+    /// was overloaded, the write may or may not have happened: the object is left alone from
+    /// then on (its revision is no longer known).
+    pub(super) async fn update_next(&mut self) -> anyhow::Result<(usize, u64)> {
+        let mine = self
+            .shared
+            .objects()
+            .saturating_sub(self.first)
+            .div_ceil(self.stride);
+        let (index, expected) = loop {
+            let index = self.first + self.rng.random_range(0..mine) * self.stride;
+            let expected = self.shared.revisions[index].load(Relaxed);
+            if expected != 0 {
+                break (index, expected);
+            }
+        };
+        let version = Version {
+            index,
+            generation: self.shared.next_generation(),
+        };
+        match self
+            .client
+            .update(&self.shared.workload, version, expected)
+            .await
+        {
+            Ok(revision) => {
+                self.shared.wrote(index, revision);
+                Ok((index, revision))
+            }
+            Err(err) => {
+                if overloaded(&err) {
+                    self.shared.revisions[index].store(0, Relaxed);
+                }
+                Err(err)
+            }
+        }
+    }
+}
+
+impl Worker for Updater {
+    async fn step(&mut self) -> anyhow::Result<bool> {
+        self.update_next().await?;
+        Ok(true)
+    }
+}
+
+/// Scenario 1: creates from 1, 16 and 64 clients, each phase at most a quarter of the objects.
+pub(crate) async fn creates(
+    suts: &mut [Sut],
+    settings: &Settings,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    for (round, clients) in CREATE_CLIENTS.into_iter().enumerate() {
+        for sut in suts.iter_mut() {
+            let limit = (settings.objects / 4) * (round + 1);
+            let workers = creators(sut, clients, limit).await?;
+            settle(&sut.server, settings).await?;
+            let meter = Meter::start(&sut.server)?;
+            let phase = closed_loop(workers, settings.phase).await;
+            let cost = meter.stop(&sut.server)?;
+            let name = format!(
+                "1 creates, {clients} client{}",
+                if clients == 1 { "" } else { "s" }
+            );
+            report.push(rate_figure(&name, sut.kind, &phase, cost, "creates"));
+        }
+    }
+    Ok(())
+}
+
+async fn creators(sut: &Sut, clients: usize, limit: usize) -> anyhow::Result<Vec<Creator>> {
+    Ok(sut
+        .clients(clients)
+        .await?
+        .into_iter()
+        .map(|client| Creator {
+            client,
+            shared: Arc::clone(&sut.shared),
+            limit,
+        })
+        .collect())
+}
+
+/// Creates the remaining objects, 128 at a time over 64 connections (not measured).
+pub(crate) async fn fill(suts: &mut [Sut], settings: &Settings) -> anyhow::Result<()> {
+    for sut in suts.iter_mut() {
+        let start = Instant::now();
+        let before = sut.shared.objects();
+        let mut workers = creators(sut, FILL_CLIENTS / 2, settings.objects).await?;
+        let mut more = creators(sut, FILL_CLIENTS / 2, settings.objects).await?;
+        workers.append(&mut more);
+        let phase = closed_loop(workers, Duration::from_secs(3600)).await;
+        if let Some(err) = phase.first_error {
+            bail!("{}: filling the store failed: {err}", sut.kind.name());
+        }
+        eprintln!(
+            "{}: created {} objects in {:.1} s ({:.0}/s)",
+            sut.kind.name(),
+            sut.shared.objects() - before,
+            start.elapsed().as_secs_f64(),
+            phase.rate()
+        );
+    }
+    Ok(())
+}
+
+/// Scenario 2: updates with a resourceVersion precondition from 16 clients, each on its own
+/// objects.
+pub(crate) async fn updates(
+    suts: &mut [Sut],
+    settings: &Settings,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    for sut in suts.iter_mut() {
+        let workers = updaters(sut, UPDATE_CLIENTS).await?;
+        settle(&sut.server, settings).await?;
+        let meter = Meter::start(&sut.server)?;
+        let phase = closed_loop(workers, settings.phase).await;
+        let cost = meter.stop(&sut.server)?;
+        let name = format!("2 updates with a precondition, {UPDATE_CLIENTS} clients");
+        report.push(rate_figure(&name, sut.kind, &phase, cost, "updates"));
+    }
+    Ok(())
+}
+
+/// `count` updaters on their own connections, with disjoint objects.
+pub(super) async fn updaters(sut: &Sut, count: usize) -> anyhow::Result<Vec<Updater>> {
+    Ok(sut
+        .clients(count)
+        .await?
+        .into_iter()
+        .enumerate()
+        .map(|(first, client)| Updater {
+            client,
+            shared: Arc::clone(&sut.shared),
+            first,
+            stride: count,
+            rng: StdRng::seed_from_u64(rand::random()),
+        })
+        .collect())
+}
+
+/// Writes new versions of the objects until the history holds `--log-entries` versions (not
+/// measured). etcd gets them 128 to a transaction, which makes its history as long with far
+/// fewer raft entries: if anything, that shortens its restart.
+pub(crate) async fn fill_log(suts: &mut [Sut], settings: &Settings) -> anyhow::Result<()> {
+    for sut in suts.iter_mut() {
+        let start = Instant::now();
+        let before = sut.shared.writes.load(Relaxed);
+        let mut tasks = Vec::new();
+        for task in 0..HISTORY_TASKS {
+            let mut client = sut.client().await?;
+            let shared = Arc::clone(&sut.shared);
+            let target = settings.log_entries;
+            tasks.push(tokio::spawn(async move {
+                let objects = shared.objects();
+                let mut batch_no = task;
+                while shared.writes.load(Relaxed) < target {
+                    let versions: Vec<Version> = (0..HISTORY_BATCH)
+                        .map(|k| Version {
+                            index: (batch_no * HISTORY_BATCH + k) % objects,
+                            generation: shared.next_generation(),
+                        })
+                        .collect();
+                    let revisions = client.overwrite(&shared.workload, &versions).await?;
+                    for (version, revision) in versions.iter().zip(revisions) {
+                        shared.wrote(version.index, revision);
+                    }
+                    batch_no += HISTORY_TASKS;
+                }
+                anyhow::Ok(())
+            }));
+        }
+        for task in tasks {
+            task.await??;
+        }
+        let written = sut.shared.writes.load(Relaxed) - before;
+        eprintln!(
+            "{}: wrote {written} versions of history in {:.1} s ({:.0}/s)",
+            sut.kind.name(),
+            start.elapsed().as_secs_f64(),
+            written as f64 / start.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}

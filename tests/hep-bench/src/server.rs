@@ -1,0 +1,285 @@
+//! The servers under test as processes: started on loopback with a fresh data directory,
+//! killed with SIGKILL and started again on the same directory and port, and measured from
+//! `/proc` (CPU seconds, resident memory and its peak).
+
+use std::{
+    collections::VecDeque,
+    io::{BufRead as _, BufReader},
+    net::{SocketAddr, TcpListener},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex, mpsc},
+    thread,
+    time::Duration,
+};
+
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+
+use crate::config::{Settings, SystemKind};
+
+/// How long a server may take to start.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How many of a server's last log lines are kept for error messages.
+const LOG_TAIL: usize = 40;
+
+/// A running server process.
+#[derive(Debug)]
+pub(crate) struct Server {
+    kind: SystemKind,
+    child: Child,
+    /// The address clients connect to.
+    pub(crate) addr: SocketAddr,
+    command: Vec<String>,
+    program: PathBuf,
+    log: Arc<Mutex<VecDeque<String>>>,
+}
+
+/// What `/proc` says about a process at one moment.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub(crate) struct Usage {
+    /// User plus system CPU time so far, in seconds.
+    pub(crate) cpu_secs: f64,
+    /// Resident memory now, in bytes.
+    pub(crate) rss_bytes: u64,
+    /// The most resident memory since the start or the last [`Server::reset_peak`], in bytes.
+    pub(crate) peak_rss_bytes: u64,
+}
+
+impl Server {
+    /// Starts `kind` on a fresh data directory under `dir`.
+    pub(crate) fn start(kind: SystemKind, settings: &Settings, dir: &Path) -> anyhow::Result<Self> {
+        match kind {
+            SystemKind::Hostendpointd => Self::start_hostendpointd(settings, dir),
+            SystemKind::Etcd => Self::start_etcd(settings, dir),
+        }
+    }
+
+    /// hostendpointd on port 0; the port comes from its `listening` log line. The change log
+    /// keeps every revision the run makes, so the restart scenario finds all of them.
+    fn start_hostendpointd(settings: &Settings, dir: &Path) -> anyhow::Result<Self> {
+        let data = dir.join("hostendpointd");
+        let retained = settings.log_entries + 2 * settings.objects as u64 + 1_000_000;
+        let args = [
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--data-dir",
+            path_str(&data)?,
+            "--retained-revisions",
+            &retained.to_string(),
+        ]
+        .map(str::to_owned);
+        Self::spawn(
+            SystemKind::Hostendpointd,
+            &settings.hostendpointd,
+            args.to_vec(),
+        )
+    }
+
+    /// etcd with its defaults, but for loopback URLs, a quiet log and a backend quota that
+    /// the run's history fits in (the quota only raises an alarm; it costs nothing).
+    fn start_etcd(settings: &Settings, dir: &Path) -> anyhow::Result<Self> {
+        let client = format!("http://127.0.0.1:{}", free_port()?);
+        let peer = format!("http://127.0.0.1:{}", free_port()?);
+        let data = dir.join("etcd");
+        let args = [
+            "--name",
+            "bench",
+            "--data-dir",
+            path_str(&data)?,
+            "--listen-client-urls",
+            &client,
+            "--advertise-client-urls",
+            &client,
+            "--listen-peer-urls",
+            &peer,
+            "--initial-advertise-peer-urls",
+            &peer,
+            "--initial-cluster",
+            &format!("bench={peer}"),
+            "--logger",
+            "zap",
+            "--log-level",
+            "warn",
+            "--quota-backend-bytes",
+            &(8u64 << 30).to_string(),
+        ]
+        .map(str::to_owned);
+        Self::spawn(SystemKind::Etcd, &settings.etcd, args.to_vec())
+    }
+
+    /// Spawns the process; the address is the one in `command`, or for hostendpointd on port
+    /// 0 the one it logs once it listens.
+    fn spawn(kind: SystemKind, program: &Path, command: Vec<String>) -> anyhow::Result<Self> {
+        let mut child = Command::new(program)
+            .args(&command)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot start {}", program.display()))?;
+        let log = Arc::new(Mutex::new(VecDeque::new()));
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let stderr = child.stderr.take().context("stderr is piped")?;
+        let sink = Arc::clone(&log);
+        // Keeps reading, so the server never blocks on a full pipe.
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = listening_addr(&line) {
+                    let _ = addr_tx.send(addr);
+                }
+                let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
+                if log.len() == LOG_TAIL {
+                    log.pop_front();
+                }
+                log.push_back(line);
+            }
+        });
+        let mut server = Self {
+            kind,
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            command,
+            program: program.to_owned(),
+            log,
+        };
+        match configured_addr(&server.command) {
+            Some(addr) if addr.port() != 0 => server.addr = addr,
+            _ => match addr_rx.recv_timeout(START_TIMEOUT) {
+                Ok(addr) => server.addr = addr,
+                Err(_) => bail!("{} did not start:\n{}", kind.name(), server.log_tail()),
+            },
+        }
+        Ok(server)
+    }
+
+    /// Kills the process with SIGKILL and waits until it is gone.
+    pub(crate) fn kill(&mut self) {
+        self.signal(libc::SIGKILL);
+        let _ = self.child.wait();
+    }
+
+    /// Starts the process again, on the same data directory and address (after [`Self::kill`]).
+    /// Returns as soon as it is spawned: the caller times how long until it answers.
+    pub(crate) fn start_again(&mut self) -> anyhow::Result<()> {
+        let mut command = self.command.clone();
+        if let Some(listen) = command.iter().position(|arg| arg == "--listen") {
+            command[listen + 1] = self.addr.to_string();
+        }
+        *self = Self::spawn(self.kind, &self.program, command)?;
+        Ok(())
+    }
+
+    /// CPU time and memory now.
+    pub(crate) fn usage(&self) -> anyhow::Result<Usage> {
+        Usage::of(self.child.id())
+    }
+
+    /// Resets the peak resident memory (`VmHWM`) to the current one.
+    pub(crate) fn reset_peak(&self) -> anyhow::Result<()> {
+        std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5")
+            .context("cannot reset the peak RSS through /proc/<pid>/clear_refs")
+    }
+
+    /// The server's last log lines.
+    pub(crate) fn log_tail(&self) -> String {
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+
+    /// Whether the process still runs.
+    pub(crate) fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
+            // SAFETY: kill(2) has no memory-safety preconditions; pid is our own child.
+            unsafe {
+                libc::kill(pid, signal);
+            }
+        }
+    }
+}
+
+impl Usage {
+    /// What `/proc` says about process `pid`.
+    pub(crate) fn of(pid: u32) -> anyhow::Result<Self> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .context("malformed /proc/<pid>/stat")?
+            .1
+            .split_whitespace()
+            .collect();
+        // utime and stime are fields 14 and 15 of stat(5); `fields` starts at field 3.
+        let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        Ok(Self {
+            cpu_secs: ticks as f64 / hz,
+            rss_bytes: status_kib(&status, "VmRSS:")? * 1024,
+            peak_rss_bytes: status_kib(&status, "VmHWM:")? * 1024,
+        })
+    }
+
+    /// This process: the load generator.
+    pub(crate) fn of_self() -> anyhow::Result<Self> {
+        Self::of(std::process::id())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.is_running() {
+            self.kill();
+        }
+    }
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn path_str(path: &Path) -> anyhow::Result<&str> {
+    path.to_str()
+        .with_context(|| format!("{} is not UTF-8", path.display()))
+}
+
+/// The address in the arguments: hostendpointd's `--listen`, etcd's client URL.
+fn configured_addr(command: &[String]) -> Option<SocketAddr> {
+    let at = command
+        .iter()
+        .position(|a| a == "--listen" || a == "--listen-client-urls")?;
+    let value = command.get(at + 1)?;
+    value.strip_prefix("http://").unwrap_or(value).parse().ok()
+}
+
+/// The address from hostendpointd's JSON `listening` log line.
+fn listening_addr(line: &str) -> Option<SocketAddr> {
+    let json: serde_json::Value = serde_json::from_str(line).ok()?;
+    let fields = json.get("fields")?;
+    if fields.get("message")?.as_str()? != "listening" {
+        return None;
+    }
+    fields.get("addr")?.as_str()?.parse().ok()
+}
+
+/// A `kB` figure of `/proc/<pid>/status`.
+fn status_kib(status: &str, key: &str) -> anyhow::Result<u64> {
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .with_context(|| format!("no {key} in /proc/<pid>/status"))?;
+    line[key.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .with_context(|| format!("malformed {line:?}"))
+}

@@ -1,0 +1,303 @@
+//! etcd v3 used the way Calico's etcdv3 datastore (`libcalico-go/lib/backend/etcdv3`) uses it:
+//! - create: `Txn(If(Version(key) == 0), Then(Put(key, json)), Else(Get(key)))`;
+//! - update: `Txn(If(ModRevision(key) == rev), Then(Put(key, json)), Else(Get(key)))`;
+//! - get: a linearizable `Range` of the key, and the JSON parsed;
+//! - list: a prefix `Range` (here in pages, at the first page's revision), every value parsed;
+//!   a node's objects can only be found by reading them all;
+//! - watch: a prefix watch from a revision with `prev_kv`, one gRPC stream per watcher.
+
+use anyhow::{Context as _, bail};
+use futures::StreamExt as _;
+use hostendpointd::etcd::{
+    etcdserverpb::{
+        Compare, PutRequest, RangeRequest, RequestOp, TxnRequest, WatchCreateRequest, WatchRequest,
+        compare, kv_client::KvClient, request_op, watch_request,
+    },
+    prefix_end,
+};
+use prost::bytes::Bytes;
+use serde::Deserialize;
+use tonic::{Streaming, codegen::http::uri::PathAndQuery, transport::Channel};
+
+use super::WatchSpec;
+use crate::workload::{CalicoHostEndpoint, ETCD_PREFIX, Version, Workload};
+
+const WATCH_PATH: &str = "/etcdserverpb.Watch/Watch";
+
+/// The KV client on one connection.
+#[derive(Clone, Debug)]
+pub(crate) struct EtcdClient {
+    kv: KvClient<Channel>,
+}
+
+/// One watcher: its own gRPC `Watch` stream, as each Calico client has.
+#[derive(Debug)]
+pub(crate) struct EtcdWatch {
+    stream: Streaming<WatchResponse>,
+    node: Option<String>,
+}
+
+/// `etcdserverpb.WatchResponse` with what the watchers need; the values are shared slices of
+/// the received buffer, and `prev_kv` is skipped.
+#[derive(Clone, PartialEq, prost::Message)]
+struct WatchResponse {
+    #[prost(bool, tag = "3")]
+    created: bool,
+    #[prost(bool, tag = "4")]
+    canceled: bool,
+    #[prost(string, tag = "6")]
+    cancel_reason: String,
+    #[prost(message, repeated, tag = "11")]
+    events: Vec<Event>,
+}
+
+/// `mvccpb.Event` without `prev_kv`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Event {
+    #[prost(message, optional, tag = "2")]
+    kv: Option<KeyValue>,
+}
+
+/// `mvccpb.KeyValue`: the revision and the value.
+#[derive(Clone, PartialEq, prost::Message)]
+struct KeyValue {
+    #[prost(int64, tag = "3")]
+    mod_revision: i64,
+    #[prost(bytes = "bytes", tag = "5")]
+    value: Bytes,
+}
+
+/// Just the node of a Calico HostEndpoint's JSON.
+#[derive(Deserialize)]
+struct NodeOnly {
+    spec: NodeSpec,
+}
+
+#[derive(Deserialize)]
+struct NodeSpec {
+    node: String,
+}
+
+impl EtcdClient {
+    pub(super) fn new(channel: Channel) -> Self {
+        Self {
+            kv: KvClient::new(channel).max_decoding_message_size(64 << 20),
+        }
+    }
+
+    pub(super) async fn create(
+        &mut self,
+        workload: &Workload,
+        version: Version,
+    ) -> anyhow::Result<u64> {
+        let key = Workload::etcd_key(version.index).into_bytes();
+        let condition = compare::TargetUnion::Version(0);
+        self.guarded_put(key, workload.calico_json(version), condition)
+            .await
+    }
+
+    pub(super) async fn update(
+        &mut self,
+        workload: &Workload,
+        version: Version,
+        expected: u64,
+    ) -> anyhow::Result<u64> {
+        let key = Workload::etcd_key(version.index).into_bytes();
+        let condition = compare::TargetUnion::ModRevision(i64::try_from(expected)?);
+        self.guarded_put(key, workload.calico_json(version), condition)
+            .await
+    }
+
+    /// Calico's write transaction: put if the condition holds, else read the current value.
+    async fn guarded_put(
+        &mut self,
+        key: Vec<u8>,
+        value: Vec<u8>,
+        condition: compare::TargetUnion,
+    ) -> anyhow::Result<u64> {
+        let target = match condition {
+            compare::TargetUnion::Version(_) => compare::CompareTarget::Version,
+            _ => compare::CompareTarget::Mod,
+        };
+        let request = TxnRequest {
+            compare: vec![Compare {
+                result: compare::CompareResult::Equal.into(),
+                target: target.into(),
+                key: key.clone(),
+                target_union: Some(condition),
+                range_end: Vec::new(),
+            }],
+            success: vec![put_op(key.clone(), value)],
+            failure: vec![RequestOp {
+                request: Some(request_op::Request::RequestRange(RangeRequest {
+                    key,
+                    ..Default::default()
+                })),
+            }],
+        };
+        let response = self.kv.txn(request).await?.into_inner();
+        if !response.succeeded {
+            bail!("the transaction's condition failed (an existing object or a conflict)");
+        }
+        revision(response.header)
+    }
+
+    /// Puts of up to 128 keys (etcd's default `--max-txn-ops`) in one transaction.
+    pub(super) async fn overwrite(
+        &mut self,
+        workload: &Workload,
+        versions: &[Version],
+    ) -> anyhow::Result<Vec<u64>> {
+        let mut revisions = Vec::with_capacity(versions.len());
+        for chunk in versions.chunks(128) {
+            let request = TxnRequest {
+                success: chunk
+                    .iter()
+                    .map(|&v| {
+                        put_op(
+                            Workload::etcd_key(v.index).into_bytes(),
+                            workload.calico_json(v),
+                        )
+                    })
+                    .collect(),
+                ..Default::default()
+            };
+            let response = self.kv.txn(request).await?.into_inner();
+            let rev = revision(response.header)?;
+            revisions.extend(std::iter::repeat_n(rev, chunk.len()));
+        }
+        Ok(revisions)
+    }
+
+    pub(super) async fn get(&mut self, index: usize) -> anyhow::Result<()> {
+        let request = RangeRequest {
+            key: Workload::etcd_key(index).into_bytes(),
+            ..Default::default()
+        };
+        let response = self.kv.range(request).await?.into_inner();
+        let kv = response.kvs.first().context("a stored object is missing")?;
+        CalicoHostEndpoint::parse(&kv.value)?;
+        Ok(())
+    }
+
+    /// Pages of the prefix at one revision; with a node, every value is read to find the node's.
+    pub(super) async fn list(
+        &mut self,
+        node: Option<&str>,
+        page_size: u32,
+    ) -> anyhow::Result<usize> {
+        let end = prefix_end(ETCD_PREFIX.as_bytes());
+        let mut start = ETCD_PREFIX.as_bytes().to_vec();
+        let mut at_revision = 0;
+        let mut count = 0;
+        loop {
+            let request = RangeRequest {
+                key: start,
+                range_end: end.clone(),
+                limit: i64::from(page_size),
+                revision: at_revision,
+                ..Default::default()
+            };
+            let page = self.kv.range(request).await?.into_inner();
+            at_revision = page.header.as_ref().map_or(0, |h| h.revision);
+            for kv in &page.kvs {
+                let object = CalicoHostEndpoint::parse(&kv.value)?;
+                if node.is_none_or(|n| object.node() == n) {
+                    count += 1;
+                }
+            }
+            match page.kvs.last() {
+                Some(last) if page.more => start = [last.key.as_slice(), &[0]].concat(),
+                _ => return Ok(count),
+            }
+        }
+    }
+
+    pub(super) async fn revision(&mut self) -> anyhow::Result<u64> {
+        let request = RangeRequest {
+            key: ETCD_PREFIX.as_bytes().to_vec(),
+            count_only: true,
+            ..Default::default()
+        };
+        revision(self.kv.range(request).await?.into_inner().header)
+    }
+}
+
+fn put_op(key: Vec<u8>, value: Vec<u8>) -> RequestOp {
+    RequestOp {
+        request: Some(request_op::Request::RequestPut(PutRequest {
+            key,
+            value,
+            ..Default::default()
+        })),
+    }
+}
+
+fn revision(
+    header: Option<hostendpointd::etcd::etcdserverpb::ResponseHeader>,
+) -> anyhow::Result<u64> {
+    let revision = header.context("an answer without a header")?.revision;
+    Ok(u64::try_from(revision)?)
+}
+
+impl EtcdWatch {
+    /// Opens a `Watch` stream, asks for a prefix watch from `spec.after_revision + 1` (with
+    /// `prev_kv` unless told otherwise), and waits for etcd's `created` answer. The request side stays open for the
+    /// stream's life.
+    pub(super) async fn open(channel: Channel, spec: WatchSpec) -> anyhow::Result<Self> {
+        let create = WatchRequest {
+            request_union: Some(watch_request::RequestUnion::CreateRequest(
+                WatchCreateRequest {
+                    key: ETCD_PREFIX.as_bytes().to_vec(),
+                    range_end: prefix_end(ETCD_PREFIX.as_bytes()),
+                    start_revision: i64::try_from(spec.after_revision)? + 1,
+                    prev_kv: spec.prev_kv,
+                    ..Default::default()
+                },
+            )),
+        };
+        let requests = futures::stream::once(async { create }).chain(futures::stream::pending());
+        let mut grpc = tonic::client::Grpc::new(channel);
+        grpc.ready().await?;
+        let codec = tonic_prost::ProstCodec::<WatchRequest, WatchResponse>::default();
+        let mut stream = grpc
+            .streaming(
+                tonic::Request::new(requests),
+                PathAndQuery::from_static(WATCH_PATH),
+                codec,
+            )
+            .await?
+            .into_inner();
+        let first = stream
+            .message()
+            .await?
+            .context("the watch stream ended before etcd created the watch")?;
+        if !first.created || first.canceled {
+            bail!("etcd did not create the watch: {}", first.cancel_reason);
+        }
+        Ok(Self {
+            stream,
+            node: spec.node,
+        })
+    }
+
+    pub(super) async fn next_batch(&mut self, revisions: &mut Vec<u64>) -> anyhow::Result<bool> {
+        let Some(response) = self.stream.message().await? else {
+            return Ok(false);
+        };
+        if response.canceled {
+            bail!("etcd cancelled the watch: {}", response.cancel_reason);
+        }
+        for kv in response.events.into_iter().filter_map(|e| e.kv) {
+            if let Some(node) = &self.node {
+                // Calico's key has no node in it: the client reads the value to filter.
+                let object: NodeOnly = serde_json::from_slice(&kv.value)?;
+                if object.spec.node != *node {
+                    continue;
+                }
+            }
+            revisions.push(u64::try_from(kv.mod_revision)?);
+        }
+        Ok(true)
+    }
+}
