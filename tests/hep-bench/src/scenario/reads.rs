@@ -112,7 +112,7 @@ pub(crate) async fn lists(
             let mut figure = rate_figure(&name, sut.kind, &phase, cost, "listings");
             figure.unit = Unit::ListsPerSec;
             figure.detail.push_str(&format!(
-                ", pages of {}, every object decoded",
+                "; pages of {}, every object decoded",
                 settings.page_size
             ));
             report.push(figure);

@@ -275,11 +275,16 @@ fn stalled_figures(
         peak_rss_mib: mib(outcome.cost.peak_rss_bytes),
         errors: 0,
         detail: format!(
-            "{} of {} deliveries at {:.0}/s{}",
+            "{} of {} deliveries at {:.0}/s{}; from the write request p99 {:.2} ms{}",
             outcome.delivered,
             outcome.expected,
             outcome.deliveries_per_sec,
-            compare(p99, baseline.map(|b| b.latency.from_ack.p99_ms))
+            compare(p99, baseline.map(|b| b.latency.from_ack.p99_ms)),
+            outcome.latency.from_request.p99_ms,
+            compare(
+                outcome.latency.from_request.p99_ms,
+                baseline.map(|b| b.latency.from_request.p99_ms)
+            )
         ),
     });
 }
