@@ -19,29 +19,7 @@ use serde_json::Value;
 // === Fixtures ===
 
 /// The spec's typical single object (section 4.3), server metadata included.
-const SPEC_SAMPLE: &str = "\
-apiVersion: projectcalico.org/v3
-kind: HostEndpoint
-metadata:
-  creationTimestamp: \"2024-05-01T10:00:00Z\"
-  labels:
-    type: database
-  name: endpoint1
-  resourceVersion: \"1234\"
-  uid: 6f1c2b9e-4d0a-4c8e-9a57-1f0e2d3c4b5a
-spec:
-  expectedIPs:
-  - 192.168.0.1
-  interfaceName: eth0
-  node: host1
-  ports:
-  - name: some-port
-    port: 1234
-    protocol: TCP
-  profiles:
-  - prof1
-  - prof2
-";
+const SPEC_SAMPLE: &str = include_str!("../golden/hepctl/spec_sample.yaml");
 
 /// Three host endpoints on two nodes, written to exercise the printers: a numeric protocol
 /// given as a string, `*` (which YAML must quote), label values that look like numbers.

@@ -42,29 +42,8 @@ fn mk_hep(name: &str, node: &str) -> HostEndpoint {
 #[test]
 fn one_object_prints_as_the_spec_sample() {
     let text = render(&OutputFormat::Yaml, &[Fetched::One(Box::new(mk_sample()))]);
-    let expected = "\
-apiVersion: projectcalico.org/v3
-kind: HostEndpoint
-metadata:
-  creationTimestamp: \"2024-05-01T10:00:00Z\"
-  labels:
-    type: database
-  name: endpoint1
-  resourceVersion: \"1234\"
-  uid: 6f1c2b9e-4d0a-4c8e-9a57-1f0e2d3c4b5a
-spec:
-  expectedIPs:
-  - 192.168.0.1
-  interfaceName: eth0
-  node: host1
-  ports:
-  - name: some-port
-    port: 1234
-    protocol: TCP
-  profiles:
-  - prof1
-  - prof2
-";
+    // The same file the end-to-end suite round-trips through a server.
+    let expected = include_str!("../../../../../tests/golden/hepctl/spec_sample.yaml");
     assert_eq!(text, expected);
 }
 
