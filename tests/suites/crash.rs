@@ -529,7 +529,7 @@ async fn unknown_on_disk_format_version_stops_the_start() {
     {
         let db = sled::open(&dir).expect("the stopped server's store opens");
         let format = db.get(b"meta/format").expect("read").expect("a format key");
-        assert_eq!(&*format, 1u32.to_be_bytes(), "the store is at format 1");
+        assert_eq!(&*format, 2u32.to_be_bytes(), "the store is at format 2");
         db.insert(b"meta/format", &7u32.to_be_bytes())
             .expect("write");
         db.flush().expect("flush");
@@ -539,6 +539,51 @@ async fn unknown_on_disk_format_version_stops_the_start() {
     assert!(
         stderr.contains("format version 7") && stderr.contains(&dir.display().to_string()),
         "the message names the version and the directory:\n{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_store_of_format_1_is_upgraded_in_place_with_its_objects() {
+    let mut server = ServerProcess::start();
+    let mut client = server.client().await;
+    let created = client
+        .create_host_endpoint(pb::CreateHostEndpointRequest {
+            host_endpoint: Some(mk_sample()),
+        })
+        .await
+        .expect("create")
+        .into_inner()
+        .host_endpoint
+        .expect("the stored object");
+    assert!(server.terminate().await.success());
+    let dir = server.data_dir();
+    {
+        // Format 1 is format 2 without the write-ahead log.
+        let db = sled::open(&dir).expect("the stopped server's store opens");
+        db.insert(b"meta/format", &1u32.to_be_bytes())
+            .expect("write");
+        db.flush().expect("flush");
+    }
+    std::fs::remove_dir_all(dir.join("wal")).expect("remove the log");
+
+    server.restart().await;
+    let mut client = server.client().await;
+    let got = client
+        .get_host_endpoint(pb::GetHostEndpointRequest {
+            name: meta(&created).name.clone(),
+        })
+        .await
+        .expect("get after the upgrade")
+        .into_inner()
+        .host_endpoint;
+    assert_eq!(got, Some(created));
+    assert!(server.terminate().await.success());
+    let db = sled::open(&dir).expect("the store opens");
+    let format = db.get(b"meta/format").expect("read").expect("a format key");
+    assert_eq!(
+        &*format,
+        2u32.to_be_bytes(),
+        "the store was upgraded to format 2"
     );
 }
 

@@ -16,8 +16,10 @@ use prost::Message;
 
 use crate::store::{Change, Object};
 
-/// The version of this on-disk layout.
-pub(super) const FORMAT_VERSION: u32 = 1;
+/// The version of this on-disk layout: the keys below, and a write-ahead log in `wal/`.
+pub(super) const FORMAT_VERSION: u32 = 2;
+/// The same keys without a write-ahead log; opened and upgraded in place.
+pub(super) const FORMAT_VERSION_WITHOUT_WAL: u32 = 1;
 
 pub(super) const KEY_FORMAT: &[u8] = b"meta/format";
 pub(super) const KEY_STORE_UID: &[u8] = b"meta/store_uid";
@@ -103,6 +105,13 @@ struct DiskChange {
     next: Option<DiskHostEndpoint>,
 }
 
+/// [`DiskChange`] read for its revision alone; protobuf skips the objects.
+#[derive(Clone, PartialEq, Message)]
+struct DiskChangeRevision {
+    #[prost(uint64, tag = "1")]
+    revision: u64,
+}
+
 pub(super) fn object_key(name: &str) -> Vec<u8> {
     [OBJECT_PREFIX, name.as_bytes()].concat()
 }
@@ -148,6 +157,11 @@ pub(super) fn encode_change(change: &Change) -> Vec<u8> {
         next: change.next.as_deref().map(|o| to_disk(o)),
     }
     .encode_to_vec()
+}
+
+/// The revision of an encoded change, without decoding its objects.
+pub(super) fn change_revision(bytes: &[u8]) -> Result<Revision, DecodeError> {
+    Ok(DiskChangeRevision::decode(bytes)?.revision)
 }
 
 pub(super) fn decode_change(bytes: &[u8]) -> Result<Change, DecodeError> {

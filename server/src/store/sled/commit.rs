@@ -1,25 +1,19 @@
-//! Group commit: the one task that makes sled's writes durable.
+//! Group commit: the one task that makes writes durable.
 //!
-//! Writers apply their batch to sled and queue it here, in revision order. This task takes
-//! every queued write, makes them durable with one sync, then publishes them to the [`View`]
-//! and acknowledges them. So concurrent writes share one sync, and nothing is visible or
-//! acknowledged before it is on disk.
-//!
-//! The sync is a real `fdatasync`: sled 0.34's `flush` ends in `sync_file_range` on Linux
-//! (sled issue 1452), which neither flushes the drive cache nor the file's size. And only this
-//! task ever flushes, because concurrent `flush_async` calls deadlock (sled issue 1308).
+//! Writers apply their batch to sled (in memory) and queue its log record here, in revision
+//! order. This task takes every queued write, appends their records to the [`Wal`] with one
+//! sync, then publishes them to the [`View`] and acknowledges them. So concurrent writes share
+//! one sync, and nothing is visible or acknowledged before it is on disk.
 
 use std::{
-    collections::HashSet,
-    fs::File,
-    io,
-    path::{Path, PathBuf},
+    panic::{self, AssertUnwindSafe},
     sync::Arc,
 };
 
 use tokio::sync::{mpsc, oneshot};
-use tracing::{error, instrument};
+use tracing::{error, info_span};
 
+use super::wal::Wal;
 use crate::store::{Change, Error, Result, View};
 
 /// The most writes one sync acknowledges; a bound on the latency of the first of them.
@@ -28,107 +22,73 @@ const MAX_GROUP: usize = 4096;
 /// A write waiting for its sync.
 #[derive(Debug)]
 pub(super) struct Pending {
-    /// The change to publish; `None` for a barrier that only waits for the sync.
-    pub(super) change: Option<Arc<Change>>,
+    /// The change and its log record; `None` for a barrier that only waits for the sync of
+    /// everything queued before it.
+    pub(super) logged: Option<Logged>,
     pub(super) ack: oneshot::Sender<Result<()>>,
 }
 
-/// The files whose data must reach the disk before an acknowledgement.
+/// A change applied to sled, with its encoding for the log.
 #[derive(Debug)]
-pub(super) struct SyncTarget {
-    db: sled::Db,
-    /// sled's log file, synced with `fdatasync`.
-    log_file: File,
-    /// Large values are written to files of their own, without a sync of sled's.
-    blob_dir: PathBuf,
-    synced_blobs: HashSet<PathBuf>,
+pub(super) struct Logged {
+    pub(super) change: Arc<Change>,
+    pub(super) entry: sled::IVec,
 }
 
-impl SyncTarget {
-    pub(super) fn open(db: sled::Db, dir: &Path) -> io::Result<Self> {
-        let log_file = File::open(dir.join("db"))?;
-        let mut target = Self {
-            db,
-            log_file,
-            blob_dir: dir.join("blobs"),
-            synced_blobs: HashSet::new(),
-        };
-        // Files sled created at start-up need their directory entries on disk too.
-        target.sync()?;
-        File::open(dir)?.sync_all()?;
-        Ok(target)
-    }
-
-    /// Makes everything sled has applied so far durable.
-    pub(super) fn sync(&mut self) -> io::Result<()> {
-        self.db.flush().map_err(io::Error::other)?;
-        self.log_file.sync_data()?;
-        self.sync_new_blobs()
-    }
-
-    fn sync_new_blobs(&mut self) -> io::Result<()> {
-        let mut present = HashSet::new();
-        let mut fresh = false;
-        for entry in std::fs::read_dir(&self.blob_dir)? {
-            let path = entry?.path();
-            if !self.synced_blobs.contains(&path) {
-                File::open(&path)?.sync_data()?;
-                fresh = true;
-            }
-            present.insert(path);
-        }
-        if fresh {
-            File::open(&self.blob_dir)?.sync_all()?;
-        }
-        self.synced_blobs = present;
-        Ok(())
-    }
-}
-
-/// Runs group commits until every sender of `queue` is gone.
-#[instrument(name = "group_commit", skip_all)]
-pub(super) async fn run(
-    mut target: SyncTarget,
+/// Runs group commits until every sender of `queue` is gone. It runs on a thread of its own:
+/// it does nothing but wait for the disk, and a thread of its own spares each group two hops
+/// through the runtime's blocking pool.
+pub(super) fn run(
+    mut wal: Wal,
     mut queue: mpsc::UnboundedReceiver<Pending>,
     view: Arc<View>,
-    on_failure: impl Fn(&str) + Send + 'static,
+    on_failure: impl Fn(&str),
 ) {
+    let _span = info_span!("group_commit").entered();
     let mut group = Vec::new();
-    while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let synced = tokio::task::spawn_blocking(move || {
-            let result = target.sync();
-            (target, result)
-        })
-        .await;
-        let (returned, result) = match synced {
-            Ok(pair) => pair,
-            Err(panic) => {
-                error!(%panic, "the sync task panicked; the store stops taking writes");
-                on_failure("the sync task panicked");
-                fail(group.drain(..), "the sync task panicked");
-                return;
-            }
-        };
-        target = returned;
-        match result {
-            Ok(()) => publish(&view, group.drain(..)),
-            Err(err) => {
-                error!(%err, "sync failed; the store stops taking writes");
-                let reason = format!("sync failed: {err}");
-                on_failure(&reason);
-                fail(group.drain(..), &reason);
-                // Later writes were applied to sled but cannot be made durable: fail them too.
-                while let Ok(pending) = queue.try_recv() {
-                    fail(std::iter::once(pending), &reason);
-                }
+    while let Some(first) = queue.blocking_recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(pending) => group.push(pending),
+                Err(_) => break,
             }
         }
+        let records = records(&group);
+        let appended = panic::catch_unwind(AssertUnwindSafe(|| wal.append(&records)));
+        let reason = match appended {
+            Ok(Ok(())) => {
+                publish(&view, group.drain(..));
+                continue;
+            }
+            Ok(Err(err)) => format!("sync failed: {err}"),
+            Err(_) => "the log writer panicked".to_owned(),
+        };
+        error!(%reason, "the store stops taking writes");
+        on_failure(&reason);
+        fail(group.drain(..), &reason);
+        // Later writes were applied to sled but cannot be logged: fail them too.
+        while let Ok(pending) = queue.try_recv() {
+            fail(std::iter::once(pending), &reason);
+        }
     }
+}
+
+/// The group's log records.
+fn records(group: &[Pending]) -> Vec<(u64, &[u8])> {
+    group
+        .iter()
+        .filter_map(|p| p.logged.as_ref())
+        .map(|l| (l.change.revision, &l.entry[..]))
+        .collect()
 }
 
 fn publish(view: &View, group: impl Iterator<Item = Pending>) {
     let group: Vec<_> = group.collect();
-    let changes: Vec<_> = group.iter().filter_map(|p| p.change.clone()).collect();
+    let changes: Vec<_> = group
+        .iter()
+        .filter_map(|p| p.logged.as_ref().map(|l| Arc::clone(&l.change)))
+        .collect();
     view.apply(&changes);
     for pending in group {
         // The writer may have gone (its client cancelled); the write stands regardless.

@@ -1,17 +1,23 @@
-//! The embedded default backend: sled, with one revision counter, a change log on disk and
-//! group commit behind every acknowledgement.
+//! The embedded default backend: sled, with one revision counter, a change log on disk, and a
+//! write-ahead log with group commit behind every acknowledgement.
 //!
 //! A write takes the writer lock, decides against the stored object, and applies one atomic
-//! sled batch holding the object, its log entry and the new revision. It then queues itself
-//! for the [`commit`] task, still under the lock so that the queue is in revision order, and
-//! waits for the sync outside it.
+//! sled batch holding the object, its log entry and the new revision. It then queues its log
+//! record for the [`commit`] task, still under the lock so that the queue is in revision
+//! order, and waits for the sync outside it. sled itself is made durable by [`checkpoint`]s;
+//! [`SledStore::open`] applies what the [`wal`] holds beyond them.
 
+mod checkpoint;
 mod codec;
 mod commit;
+mod wal;
 
 use std::{
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, MutexGuard, PoisonError, Weak},
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -20,10 +26,12 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{Instrument as _, debug, info, info_span, instrument, warn};
 
 use self::{
+    checkpoint::{CHECKPOINT_INTERVAL, SledFiles},
     codec::{
-        FORMAT_VERSION, KEY_COMPACTED, KEY_FORMAT, KEY_REVISION, KEY_STORE_UID, OBJECT_PREFIX,
+        FORMAT_VERSION, FORMAT_VERSION_WITHOUT_WAL, KEY_COMPACTED, KEY_FORMAT, KEY_REVISION,
+        KEY_STORE_UID, OBJECT_PREFIX,
     },
-    commit::{Pending, SyncTarget},
+    commit::{Logged, Pending},
 };
 use super::{
     Change, Error, Object, Result, Snapshot, Store, View,
@@ -43,6 +51,8 @@ pub const DEFAULT_RETAINED_REVISIONS: u64 = 100_000;
 pub const DEFAULT_COMPACTION_INTERVAL: Duration = Duration::from_secs(5);
 /// The most log entries one compaction batch removes, so a compaction never holds sled long.
 const COMPACTION_CHUNK: u64 = 1024;
+/// The most replayed log records applied to sled in one batch.
+const REPLAY_CHUNK: usize = 1024;
 
 /// Where and how to open a sled store.
 #[derive(Clone, Debug)]
@@ -105,6 +115,15 @@ pub enum OpenError {
         /// Why.
         reason: String,
     },
+    /// The write-ahead log could not be read back.
+    #[error("cannot replay the write-ahead log in {path}: {source}")]
+    Replay {
+        /// The data directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: wal::ReplayError,
+    },
     /// The files could not be synced.
     #[error("cannot sync the data directory {path}: {source}")]
     Io {
@@ -128,6 +147,11 @@ struct Shared {
     store_uid: String,
     view: Arc<View>,
     writer: Mutex<Writer>,
+    /// sled's files, synced by checkpoints.
+    files: Mutex<SledFiles>,
+    wal_dir: PathBuf,
+    /// The revision up to which sled is durable.
+    checkpointed: AtomicU64,
 }
 
 /// What the writer lock protects.
@@ -156,18 +180,29 @@ impl SledStore {
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(config.cache_bytes)
+            // Checkpoints flush; sled's own flusher would race them (see `checkpoint`).
+            .flush_every_ms(None)
             .open()
             .map_err(|source| OpenError::Sled {
                 path: path.clone(),
                 source,
             })?;
-        let (store_uid, revision) = read_or_init_meta(&db, path)?;
+        let (store_uid, sled_revision) = read_or_init_meta(&db, path)?;
+        let wal_dir = path.join("wal");
+        let revision = replay_wal(&db, path, &wal_dir, sled_revision)?;
         let snapshot = load_objects(&db, path, revision)?;
-        info!(path = %path.display(), %store_uid, revision, objects = snapshot.len(), "opened sled store");
-        let target = SyncTarget::open(db.clone(), path).map_err(|source| OpenError::Io {
+        let io_err = |source| OpenError::Io {
             path: path.clone(),
             source,
-        })?;
+        };
+        // sled now holds every logged write durably, so the log starts anew.
+        let files = SledFiles::open(db.clone(), path).map_err(io_err)?;
+        wal::remove_all(&wal_dir).map_err(io_err)?;
+        let wal = wal::Wal::create(&wal_dir, revision + 1).map_err(io_err)?;
+        info!(
+            path = %path.display(), %store_uid, revision, objects = snapshot.len(),
+            replayed = revision - sled_revision, "opened sled store"
+        );
         let view = Arc::new(View::new(snapshot, config.change_buffer));
         let (commits, queue) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
@@ -179,6 +214,9 @@ impl SledStore {
                 commits: Some(commits),
                 failed: None,
             }),
+            files: Mutex::new(files),
+            wal_dir,
+            checkpointed: AtomicU64::new(revision),
         });
         let weak = Arc::downgrade(&shared);
         let on_failure = move |reason: &str| {
@@ -188,7 +226,12 @@ impl SledStore {
                 shared.view.set_unavailable(Some(reason.to_owned()));
             }
         };
-        tokio::spawn(commit::run(target, queue, view, on_failure));
+        std::thread::Builder::new()
+            .name("group-commit".into())
+            .spawn(move || commit::run(wal, queue, view, on_failure))
+            .map_err(io_err)?;
+        let checkpoints = checkpoint_periodically(Arc::downgrade(&shared));
+        tokio::spawn(checkpoints.instrument(info_span!("checkpoint")));
         let compaction = compact_periodically(
             Arc::downgrade(&shared),
             config.retained_revisions,
@@ -233,12 +276,18 @@ impl Store for SledStore {
                 return Ok(());
             };
             let (ack, synced) = oneshot::channel();
-            let _ = commits.send(Pending { change: None, ack });
+            let _ = commits.send(Pending { logged: None, ack });
             synced
         };
         barrier.await.map_err(|_| Error::Unavailable {
             reason: "the group-commit task ended".into(),
-        })?
+        })??;
+        // So that the next start has nothing to replay.
+        let shared = Arc::clone(&self.shared);
+        tokio::task::spawn_blocking(move || shared.checkpoint())
+            .await
+            .map_err(backend)?
+            .map_err(backend)
     }
 }
 
@@ -285,11 +334,17 @@ impl Shared {
                 (last, change)
             }
         };
-        self.db.apply_batch(batch_for(&change)).map_err(backend)?;
+        let entry = sled::IVec::from(codec::encode_change(&change));
+        let mut batch = sled::Batch::default();
+        add_to_batch(&mut batch, &change, entry.clone());
+        self.db.apply_batch(batch).map_err(backend)?;
         writer.revision = change.revision;
         let (ack, synced) = oneshot::channel();
         let pending = Pending {
-            change: Some(Arc::new(change)),
+            logged: Some(Logged {
+                change: Arc::new(change),
+                entry,
+            }),
             ack,
         };
         // Queued under the lock, so the commit task sees revision order.
@@ -311,7 +366,7 @@ impl Shared {
             };
         }
         let (ack, synced) = oneshot::channel();
-        let _ = commits.send(Pending { change: None, ack });
+        let _ = commits.send(Pending { logged: None, ack });
         Applied {
             result: stored,
             synced: Some(synced),
@@ -388,6 +443,23 @@ impl Shared {
         }
     }
 
+    /// Makes sled durable up to the current revision and removes the log segments that
+    /// covers. Returns without a sync when nothing was written since the last one.
+    fn checkpoint(&self) -> std::io::Result<()> {
+        let revision = self.lock_writer().revision;
+        if revision == self.checkpointed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        // Every write up to `revision` was applied to sled before the writer lock was
+        // released, so this sync covers it.
+        self.files
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .sync()?;
+        self.checkpointed.store(revision, Ordering::Release);
+        wal::remove_covered(&self.wal_dir, revision)
+    }
+
     fn read_object(&self, name: &str) -> Result<Option<HostEndpoint>> {
         let Some(bytes) = self.db.get(codec::object_key(name)).map_err(backend)? else {
             return Ok(None);
@@ -413,19 +485,67 @@ async fn compact_periodically(shared: Weak<Shared>, retained: u64, every: Durati
     }
 }
 
-fn batch_for(change: &Change) -> sled::Batch {
-    let mut batch = sled::Batch::default();
+async fn checkpoint_periodically(shared: Weak<Shared>) {
+    let mut interval = tokio::time::interval(CHECKPOINT_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        match tokio::task::spawn_blocking(move || shared.checkpoint()).await {
+            Ok(Ok(())) => {}
+            // The log still holds every write, so this costs only replay time at start-up.
+            Ok(Err(err)) => warn!(error = %err, "checkpoint failed; retrying later"),
+            Err(panic) => warn!(%panic, "checkpoint panicked; retrying later"),
+        }
+    }
+}
+
+/// Adds a change to `batch`: its object, its log `entry` and the store's revision.
+fn add_to_batch(batch: &mut sled::Batch, change: &Change, entry: sled::IVec) {
     match (&change.prev, &change.next) {
         (_, Some(next)) => batch.insert(codec::object_key(next.name()), codec::encode_object(next)),
         (Some(prev), None) => batch.remove(codec::object_key(prev.name())),
         (None, None) => {}
     }
-    batch.insert(
-        codec::log_key(change.revision),
-        codec::encode_change(change),
-    );
+    batch.insert(codec::log_key(change.revision), entry);
     batch.insert(KEY_REVISION, &codec::encode_u64(change.revision));
-    batch
+}
+
+/// Applies the log's records above `applied` to sled; returns the revision after them.
+fn replay_wal(
+    db: &sled::Db,
+    path: &Path,
+    wal_dir: &Path,
+    applied: Revision,
+) -> Result<Revision, OpenError> {
+    let replay_err = |source| OpenError::Replay {
+        path: path.to_owned(),
+        source,
+    };
+    let records = wal::records_after(wal_dir, applied, |entry| {
+        codec::change_revision(entry).map_err(|err| err.to_string())
+    })
+    .map_err(replay_err)?;
+    let mut revision = applied;
+    for chunk in records.chunks(REPLAY_CHUNK) {
+        let mut batch = sled::Batch::default();
+        for record in chunk {
+            let change = codec::decode_change(&record.entry).map_err(|err| OpenError::Corrupt {
+                path: path.to_owned(),
+                what: format!("write-ahead log record {}", record.revision),
+                reason: err.to_string(),
+            })?;
+            add_to_batch(&mut batch, &change, record.entry.as_slice().into());
+            revision = record.revision;
+        }
+        db.apply_batch(batch).map_err(|source| OpenError::Sled {
+            path: path.to_owned(),
+            source,
+        })?;
+    }
+    Ok(revision)
 }
 
 fn backend(err: impl std::error::Error + Send + Sync + 'static) -> Error {
@@ -460,7 +580,14 @@ fn read_or_init_meta(db: &sled::Db, path: &Path) -> Result<(String, Revision), O
     };
     let found = codec::decode_u32("meta/format", &format)
         .map_err(|e| corrupt("meta/format", e.to_string()))?;
-    if found != FORMAT_VERSION {
+    if found == FORMAT_VERSION_WITHOUT_WAL {
+        // The same layout without a log, so nothing to convert; the version changes so that
+        // an older build refuses a store whose latest writes may be in the log only. The
+        // first checkpoint makes it durable, before the log takes any write.
+        db.insert(KEY_FORMAT, &FORMAT_VERSION.to_be_bytes())
+            .map_err(sled_err)?;
+        info!(path = %path.display(), "upgraded the store to on-disk format {FORMAT_VERSION}");
+    } else if found != FORMAT_VERSION {
         return Err(OpenError::Version {
             path: path.to_owned(),
             found,

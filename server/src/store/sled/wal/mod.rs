@@ -1,0 +1,165 @@
+//! The write-ahead log: what makes a write durable before it is acknowledged.
+//!
+//! sled applies every write in memory; syncing sled itself per group commit cost about eight
+//! device waits (sled 0.34 waits for the device on every buffer it writes, and its flush is
+//! not an `fdatasync`; BENCHMARKS.md, finding 2). As etcd's WAL does for bbolt, this log takes
+//! a group's changes in one write and one `fdatasync`. A [checkpoint](super::checkpoint) makes
+//! sled durable in the background and removes the segments it covers; at start-up the records
+//! above sled's revision are applied to sled again.
+//!
+//! A record is the length and the CRC-32 of its change (`u32` little-endian each), then the
+//! change as the store's codec encodes it; a zero length ends a segment.
+
+mod replay;
+mod segment;
+
+use std::{
+    fs::{self, File},
+    io,
+    os::unix::fs::FileExt as _,
+    path::{Path, PathBuf},
+    thread::JoinHandle,
+};
+
+use hostendpoint_api::model::Revision;
+use tracing::warn;
+
+pub(super) use self::replay::{ReplayError, records_after};
+use self::segment::{SEGMENT_BYTES, list_segments};
+
+/// The length and CRC in front of every record.
+const HEADER_BYTES: usize = 8;
+
+/// The log's writer, owned by the group-commit task.
+#[derive(Debug)]
+pub(super) struct Wal {
+    dir: PathBuf,
+    active: File,
+    /// Where the next record goes in `active`.
+    offset: u64,
+    /// Whether `active` was zero-filled in advance. A sparse one is left as soon as a
+    /// zero-filled one is ready.
+    zeroed: bool,
+    next: NextSegment,
+    buffer: Vec<u8>,
+}
+
+/// The zero-filled segment for the next rotation.
+#[derive(Debug)]
+enum NextSegment {
+    Preparing(JoinHandle<io::Result<()>>),
+    Ready,
+    Failed,
+}
+
+// === impl Wal ===
+
+impl Wal {
+    /// Starts the log in `dir` (created when missing) with a segment whose first record will
+    /// be `next`. Every earlier segment must have been removed.
+    pub(super) fn create(dir: &Path, next: Revision) -> io::Result<Self> {
+        fs::create_dir_all(dir)?;
+        let ready = segment::zeroed_ready(dir)?;
+        let (active, zeroed) = segment::create_segment(dir, next, ready)?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            active,
+            offset: 0,
+            zeroed,
+            next: NextSegment::Preparing(segment::prepare_zeroed(dir)),
+            buffer: Vec::new(),
+        })
+    }
+
+    /// Appends `records` (encoded changes in revision order) and syncs them.
+    pub(super) fn append(&mut self, records: &[(Revision, &[u8])]) -> io::Result<()> {
+        let Some(&(first, _)) = records.first() else {
+            return Ok(());
+        };
+        if !self.zeroed && self.next_ready() {
+            self.rotate(first)?;
+        }
+        for &(revision, entry) in records {
+            let used = self.offset + self.buffer.len() as u64;
+            if used > 0 && used + (HEADER_BYTES + entry.len()) as u64 > SEGMENT_BYTES {
+                self.write_buffer()?;
+                self.active.sync_data()?;
+                self.rotate(revision)?;
+            }
+            let len = u32::try_from(entry.len())
+                .map_err(|_| io::Error::other("a change of 4 GiB or more"))?;
+            self.buffer.extend_from_slice(&len.to_le_bytes());
+            self.buffer
+                .extend_from_slice(&crc32fast::hash(entry).to_le_bytes());
+            self.buffer.extend_from_slice(entry);
+        }
+        self.write_buffer()?;
+        self.active.sync_data()
+    }
+
+    fn write_buffer(&mut self) -> io::Result<()> {
+        self.active.write_all_at(&self.buffer, self.offset)?;
+        self.offset += self.buffer.len() as u64;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    /// Moves on to a new segment whose first record will be `first`.
+    fn rotate(&mut self, first: Revision) -> io::Result<()> {
+        let ready = self.next_ready();
+        let (active, zeroed) = segment::create_segment(&self.dir, first, ready)?;
+        self.active = active;
+        self.offset = 0;
+        self.zeroed = zeroed;
+        if !matches!(self.next, NextSegment::Preparing(_)) {
+            self.next = NextSegment::Preparing(segment::prepare_zeroed(&self.dir));
+        }
+        Ok(())
+    }
+
+    /// Whether a zero-filled segment is ready, without waiting for one.
+    fn next_ready(&mut self) -> bool {
+        if let NextSegment::Preparing(handle) = &self.next {
+            if !handle.is_finished() {
+                return false;
+            }
+            let NextSegment::Preparing(handle) =
+                std::mem::replace(&mut self.next, NextSegment::Failed)
+            else {
+                return false;
+            };
+            match handle.join() {
+                Ok(Ok(())) => self.next = NextSegment::Ready,
+                Ok(Err(err)) => warn!(%err, "cannot zero-fill the next log segment"),
+                Err(_) => warn!("the thread zero-filling the next log segment panicked"),
+            }
+        }
+        matches!(self.next, NextSegment::Ready)
+    }
+}
+
+/// Removes the segments whose every record is at or below `durable`, the revision up to
+/// which sled is synced. The newest segment always stays: the writer appends to it.
+pub(super) fn remove_covered(dir: &Path, durable: Revision) -> io::Result<()> {
+    let segments = list_segments(dir)?;
+    for pair in segments.windows(2) {
+        let [(_, path), (next_first, _)] = pair else {
+            continue;
+        };
+        if *next_first > durable + 1 {
+            break;
+        }
+        fs::remove_file(path)?;
+    }
+    Ok(())
+}
+
+/// Removes every segment, once sled holds all of their records durably.
+pub(super) fn remove_all(dir: &Path) -> io::Result<()> {
+    list_segments(dir)?
+        .into_iter()
+        .try_for_each(|(_, path)| fs::remove_file(path))
+}
+
+#[cfg(test)]
+mod tests;

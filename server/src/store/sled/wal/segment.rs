@@ -1,0 +1,119 @@
+//! The log's segment files: their names, and zero-filled files made ready in advance.
+//!
+//! A segment is `wal/<first revision, 20 digits>.log`. New segments come from `zeroed.seg`, a
+//! file of [`SEGMENT_BYTES`] zeros that a background thread writes and syncs before it is
+//! needed: overwriting blocks that are already on disk lets `fdatasync` skip the file's
+//! metadata, which halves its cost (43 µs against 83 µs for an appending write on the
+//! benchmark machine). When none is ready, a sparse file of the same size stands in.
+
+use std::{
+    fs::{self, File, OpenOptions},
+    io::{self, Write as _},
+    path::{Path, PathBuf},
+    thread::JoinHandle,
+};
+
+use hostendpoint_api::model::Revision;
+use tracing::warn;
+
+/// The size of a segment. A group that does not fit goes on in the next one.
+pub(super) const SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
+
+const SUFFIX: &str = ".log";
+const ZEROED: &str = "zeroed.seg";
+const ZEROING: &str = "zeroed.tmp";
+
+/// The file name of the segment whose first record has `first`.
+pub(super) fn segment_path(dir: &Path, first: Revision) -> PathBuf {
+    dir.join(format!("{first:020}{SUFFIX}"))
+}
+
+/// The segments in `dir` as `(first revision, path)`, oldest first; none when `dir` is
+/// missing (a new store, or one written before the log existed).
+pub(super) fn list_segments(dir: &Path) -> io::Result<Vec<(Revision, PathBuf)>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err),
+    };
+    let mut segments = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        let first = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .and_then(|name| name.strip_suffix(SUFFIX))
+            .and_then(|digits| digits.parse().ok());
+        if let Some(first) = first {
+            segments.push((first, path));
+        }
+    }
+    segments.sort_unstable();
+    Ok(segments)
+}
+
+/// Syncs a directory, so that files created, renamed or removed in it stay so after a crash.
+pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Opens the next segment at `first`: the zeroed file when `zeroed` says one is ready, else a
+/// new sparse file. Returns the file and whether it is zero-filled.
+pub(super) fn create_segment(
+    dir: &Path,
+    first: Revision,
+    zeroed: bool,
+) -> io::Result<(File, bool)> {
+    let path = segment_path(dir, first);
+    if zeroed {
+        match fs::rename(dir.join(ZEROED), &path) {
+            Ok(()) => {
+                let file = OpenOptions::new().write(true).open(&path)?;
+                sync_dir(dir)?;
+                return Ok((file, true));
+            }
+            Err(err) => warn!(%err, "the zero-filled segment is gone; using a sparse one"),
+        }
+    }
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    file.set_len(SEGMENT_BYTES)?;
+    file.sync_all()?;
+    sync_dir(dir)?;
+    Ok((file, false))
+}
+
+/// Whether a zero-filled segment from an earlier run is ready in `dir`; removes a half-written
+/// one.
+pub(super) fn zeroed_ready(dir: &Path) -> io::Result<bool> {
+    match fs::remove_file(dir.join(ZEROING)) {
+        Ok(()) => {}
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err),
+    }
+    match fs::metadata(dir.join(ZEROED)) {
+        Ok(meta) => Ok(meta.len() == SEGMENT_BYTES),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+/// Writes the next zero-filled segment on a thread of its own.
+pub(super) fn prepare_zeroed(dir: &Path) -> JoinHandle<io::Result<()>> {
+    let dir = dir.to_owned();
+    std::thread::spawn(move || {
+        let tmp = dir.join(ZEROING);
+        let mut file = File::create(&tmp)?;
+        let chunk = vec![0u8; 1024 * 1024];
+        let mut written = 0;
+        while written < SEGMENT_BYTES {
+            file.write_all(&chunk)?;
+            written += chunk.len() as u64;
+        }
+        file.sync_all()?;
+        // Renamed only when complete, so that a crash never leaves a short one behind.
+        fs::rename(&tmp, dir.join(ZEROED))
+    })
+}

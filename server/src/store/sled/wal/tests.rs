@@ -1,0 +1,185 @@
+//! The log against its readers: what is appended comes back, across segments, and a damaged
+//! log ends or stops the replay where it must.
+
+use std::{fs, os::unix::fs::FileExt as _, path::Path};
+
+use super::{
+    ReplayError, Wal, records_after, remove_covered,
+    segment::{SEGMENT_BYTES, list_segments},
+};
+
+/// A record whose first 8 bytes are its revision, padded to `size` bytes.
+fn entry(revision: u64, size: usize) -> Vec<u8> {
+    let mut entry = revision.to_le_bytes().to_vec();
+    entry.resize(size.max(8), revision as u8);
+    entry
+}
+
+fn revision_of(entry: &[u8]) -> Result<u64, String> {
+    let bytes: [u8; 8] = entry
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .ok_or("short entry")?;
+    Ok(u64::from_le_bytes(bytes))
+}
+
+fn append(wal: &mut Wal, revisions: std::ops::RangeInclusive<u64>, size: usize) {
+    let entries: Vec<_> = revisions.map(|r| (r, entry(r, size))).collect();
+    let records: Vec<_> = entries.iter().map(|(r, e)| (*r, &e[..])).collect();
+    wal.append(&records).expect("append");
+}
+
+fn replayed(dir: &Path, applied: u64) -> Vec<u64> {
+    records_after(dir, applied, revision_of)
+        .expect("replay")
+        .iter()
+        .map(|r| {
+            assert_eq!(revision_of(&r.entry), Ok(r.revision));
+            r.revision
+        })
+        .collect()
+}
+
+#[test]
+fn appended_groups_come_back_in_order_above_the_applied_revision() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut wal = Wal::create(dir.path(), 1).expect("create");
+    append(&mut wal, 1..=3, 100);
+    append(&mut wal, 4..=4, 5000);
+    wal.append(&[]).expect("an empty group");
+    append(&mut wal, 5..=9, 10);
+    assert_eq!(replayed(dir.path(), 0), (1..=9).collect::<Vec<_>>());
+    assert_eq!(replayed(dir.path(), 6), vec![7, 8, 9]);
+    assert_eq!(replayed(dir.path(), 9), Vec::<u64>::new());
+}
+
+#[test]
+fn a_full_segment_goes_on_in_the_next_and_covered_segments_are_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut wal = Wal::create(dir.path(), 1).expect("create");
+    let size = 1024 * 1024;
+    let per_segment = (SEGMENT_BYTES as usize / (size + 8)) as u64;
+    let last = per_segment * 2 + 3;
+    append(&mut wal, 1..=last, size);
+    let segments = list_segments(dir.path()).expect("list");
+    assert!(segments.len() >= 3, "{segments:?}");
+    assert_eq!(replayed(dir.path(), 0), (1..=last).collect::<Vec<_>>());
+
+    // Only segments whose every record is durable elsewhere go; the newest always stays.
+    let second_first = segments[1].0;
+    remove_covered(dir.path(), second_first - 2).expect("remove");
+    assert_eq!(list_segments(dir.path()).expect("list"), segments);
+    remove_covered(dir.path(), second_first - 1).expect("remove");
+    assert_eq!(list_segments(dir.path()).expect("list"), segments[1..]);
+    remove_covered(dir.path(), last).expect("remove");
+    assert_eq!(
+        list_segments(dir.path()).expect("list"),
+        segments[segments.len() - 1..]
+    );
+    let newest_first = segments[segments.len() - 1].0;
+    assert_eq!(
+        replayed(dir.path(), newest_first - 1),
+        (newest_first..=last).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_torn_tail_of_the_newest_segment_ends_the_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut wal = Wal::create(dir.path(), 1).expect("create");
+    append(&mut wal, 1..=3, 100);
+    let (_, path) = list_segments(dir.path()).expect("list").remove(0);
+    // Record 3 starts at 2 * 108; damage its last byte as a torn write would.
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open");
+    file.write_all_at(&[0xff], 3 * 108 - 1).expect("damage");
+    assert_eq!(replayed(dir.path(), 0), vec![1, 2]);
+}
+
+#[test]
+fn a_damaged_record_before_the_newest_segment_stops_the_replay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut wal = Wal::create(dir.path(), 1).expect("create");
+    let size = 4 * 1024 * 1024;
+    append(&mut wal, 1..=6, size);
+    let segments = list_segments(dir.path()).expect("list");
+    assert!(segments.len() >= 2, "{segments:?}");
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .open(&segments[0].1)
+        .expect("open");
+    file.write_all_at(&[0xff], 100).expect("damage");
+    let err = records_after(dir.path(), 0, revision_of).expect_err("corrupt");
+    assert!(
+        matches!(&err, ReplayError::Corrupt { offset: 0, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_log_that_starts_after_the_applied_revision_is_a_gap() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut wal = Wal::create(dir.path(), 5).expect("create");
+    append(&mut wal, 5..=6, 10);
+    let err = records_after(dir.path(), 3, revision_of).expect_err("gap");
+    assert!(
+        matches!(
+            err,
+            ReplayError::Gap {
+                previous: 3,
+                found: 5
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(replayed(dir.path(), 4), vec![5, 6]);
+}
+
+#[test]
+fn a_missing_log_directory_replays_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_eq!(replayed(&dir.path().join("wal"), 7), Vec::<u64>::new());
+}
+
+#[test]
+fn the_log_moves_from_a_sparse_segment_to_a_zero_filled_one_once_it_is_ready() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut wal = Wal::create(dir.path(), 1).expect("create");
+    assert!(
+        !wal.zeroed,
+        "no zero-filled segment is ready at the first start"
+    );
+    append(&mut wal, 1..=2, 100);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !dir.path().join("zeroed.seg").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no segment was zero-filled"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    append(&mut wal, 3..=4, 100);
+    assert!(wal.zeroed);
+    let firsts: Vec<_> = list_segments(dir.path())
+        .expect("list")
+        .into_iter()
+        .map(|(first, _)| first)
+        .collect();
+    assert_eq!(firsts, vec![1, 3]);
+    assert_eq!(replayed(dir.path(), 0), vec![1, 2, 3, 4]);
+
+    // The next start takes the zero-filled segment prepared since.
+    drop(wal);
+    while !dir.path().join("zeroed.seg").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no segment was zero-filled"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    super::remove_all(dir.path()).expect("remove");
+    let wal = Wal::create(dir.path(), 5).expect("create");
+    assert!(wal.zeroed);
+}
