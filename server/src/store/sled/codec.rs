@@ -1,11 +1,10 @@
 //! The sled store's private on-disk encoding.
 //!
-//! Keys live in one tree under three prefixes: `meta/…` (format version, store uid, revision,
-//! compacted revision),
-//! `obj/<name>` (the current objects) and `log/<revision, big-endian>` (the change history).
-//! Values are protobuf messages defined here, not the API's, so the API can evolve without
-//! touching stored data; [`FORMAT_VERSION`] names this layout and a store written with any
-//! other version is refused at start-up.
+//! sled's keys live in one tree under two prefixes: `meta/…` (format version, store uid,
+//! revision) and `obj/<name>` (the current objects). The write-ahead log's records, which are
+//! also the change history, are encoded changes. Values are protobuf messages defined here,
+//! not the API's, so the API can evolve without touching stored data; [`FORMAT_VERSION`] names
+//! this layout and a store written with any other version is refused at start-up.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -16,18 +15,16 @@ use prost::Message;
 
 use crate::store::{Change, Object};
 
-/// The version of this on-disk layout: the keys below, and a write-ahead log in `wal/`.
+/// The version of this on-disk layout: the keys below, and the write-ahead log in `wal/`
+/// holding the history.
 pub(super) const FORMAT_VERSION: u32 = 2;
-/// The same keys without a write-ahead log; opened and upgraded in place.
+/// The history in sled under `log/`, without a write-ahead log; upgraded in place.
 pub(super) const FORMAT_VERSION_WITHOUT_WAL: u32 = 1;
 
 pub(super) const KEY_FORMAT: &[u8] = b"meta/format";
 pub(super) const KEY_STORE_UID: &[u8] = b"meta/store_uid";
 pub(super) const KEY_REVISION: &[u8] = b"meta/revision";
-/// Every log entry up to this revision may have been removed.
-pub(super) const KEY_COMPACTED: &[u8] = b"meta/compacted";
 pub(super) const OBJECT_PREFIX: &[u8] = b"obj/";
-pub(super) const LOG_PREFIX: &[u8] = b"log/";
 
 /// Why stored bytes could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -114,10 +111,6 @@ struct DiskChangeRevision {
 
 pub(super) fn object_key(name: &str) -> Vec<u8> {
     [OBJECT_PREFIX, name.as_bytes()].concat()
-}
-
-pub(super) fn log_key(revision: Revision) -> Vec<u8> {
-    [LOG_PREFIX, &revision.to_be_bytes()].concat()
 }
 
 pub(super) fn encode_u64(value: u64) -> [u8; 8] {

@@ -32,7 +32,7 @@ pub(super) struct Pending {
 #[derive(Debug)]
 pub(super) struct Logged {
     pub(super) change: Arc<Change>,
-    pub(super) entry: sled::IVec,
+    pub(super) entry: Vec<u8>,
 }
 
 /// Runs group commits until every sender of `queue` is gone. It runs on a thread of its own:

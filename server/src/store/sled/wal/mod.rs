@@ -10,6 +10,7 @@
 //! A record is the length and the CRC-32 of its change (`u32` little-endian each), then the
 //! change as the store's codec encodes it; a zero length ends a segment.
 
+mod history;
 mod replay;
 mod segment;
 
@@ -24,8 +25,11 @@ use std::{
 use hostendpoint_api::model::Revision;
 use tracing::warn;
 
-pub(super) use self::replay::{ReplayError, records_after};
 use self::segment::{SEGMENT_BYTES, list_segments};
+pub(super) use self::{
+    history::History,
+    replay::{NewestSegment, ReplayError, replay},
+};
 
 /// The length and CRC in front of every record.
 const HEADER_BYTES: usize = 8;

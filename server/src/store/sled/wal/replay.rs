@@ -5,7 +5,10 @@
 //! Anywhere else a bad record means the disk lost data that was acknowledged, and start-up
 //! stops.
 
-use std::{fs, io, path::Path};
+use std::{
+    fs, io,
+    path::{Path, PathBuf},
+};
 
 use hostendpoint_api::model::Revision;
 
@@ -39,26 +42,55 @@ pub enum ReplayError {
     Gap { previous: Revision, found: Revision },
 }
 
-/// Reads every record above `applied` from the segments in `dir`, in revision order. `revision`
-/// reads a record's revision from its encoded change.
-pub(in crate::store::sled) fn records_after(
+/// What start-up finds in the log.
+#[derive(Debug)]
+pub(in crate::store::sled) struct Replay {
+    /// The records above the revision sled holds, in revision order.
+    pub(in crate::store::sled) records: Vec<Record>,
+    /// The newest segment; `None` when there is none.
+    pub(in crate::store::sled) newest: Option<NewestSegment>,
+}
+
+/// The segment the last run appended to.
+#[derive(Debug)]
+pub(in crate::store::sled) struct NewestSegment {
+    pub(in crate::store::sled) path: PathBuf,
+    /// The bytes up to the end of its last valid record: a torn write may follow.
+    pub(in crate::store::sled) valid_bytes: u64,
+    /// The last revision the log holds.
+    pub(in crate::store::sled) last_revision: Revision,
+    /// Whether it holds no record.
+    pub(in crate::store::sled) empty: bool,
+}
+
+/// Reads the records above `applied` from the segments in `dir`, reading only the segments
+/// that can hold them. `revision` reads a record's revision from its encoded change.
+pub(in crate::store::sled) fn replay(
     dir: &Path,
     applied: Revision,
     revision: impl Fn(&[u8]) -> Result<Revision, String>,
-) -> Result<Vec<Record>, ReplayError> {
+) -> Result<Replay, ReplayError> {
     let segments = list_segments(dir)?;
-    let mut records = Vec::new();
+    // Segments whose successor starts at or below `applied + 1` hold nothing newer.
+    let skip = segments.partition_point(|(first, _)| *first <= applied + 1);
+    let mut replay = Replay {
+        records: Vec::new(),
+        newest: None,
+    };
     let mut last = applied;
-    for (index, (_, path)) in segments.iter().enumerate() {
-        let newest = index + 1 == segments.len();
+    for (index, (first, path)) in segments.iter().enumerate().skip(skip.saturating_sub(1)) {
+        let is_newest = index + 1 == segments.len();
         let bytes = fs::read(path)?;
         let segment = path.display().to_string();
-        for (offset, entry) in read_segment(&bytes, newest, &segment)? {
+        let (entries, valid_bytes) = read_segment(&bytes, is_newest, &segment)?;
+        let mut last_in_segment = first.saturating_sub(1);
+        for (offset, entry) in &entries {
             let found = revision(entry).map_err(|reason| ReplayError::Undecodable {
                 segment: segment.clone(),
-                offset,
+                offset: *offset,
                 reason,
             })?;
+            last_in_segment = found;
             if found <= last {
                 continue;
             }
@@ -69,22 +101,33 @@ pub(in crate::store::sled) fn records_after(
                 });
             }
             last = found;
-            records.push(Record {
+            replay.records.push(Record {
                 revision: found,
                 entry: entry.to_vec(),
             });
         }
+        if is_newest {
+            replay.newest = Some(NewestSegment {
+                path: path.clone(),
+                valid_bytes: valid_bytes as u64,
+                last_revision: last_in_segment,
+                empty: entries.is_empty(),
+            });
+        }
     }
-    Ok(records)
+    Ok(replay)
 }
 
+/// A record's change and the offset of its record in the segment.
+type Located<'a> = (usize, &'a [u8]);
+
 /// The records of one segment with their offsets, up to its end: a zero length, the end of
-/// the file, or (in the newest segment only) a torn record.
+/// the file, or (in the newest segment only) a torn record. Also returns where that end is.
 fn read_segment<'a>(
     bytes: &'a [u8],
     newest: bool,
     segment: &str,
-) -> Result<Vec<(usize, &'a [u8])>, ReplayError> {
+) -> Result<(Vec<Located<'a>>, usize), ReplayError> {
     let mut records = Vec::new();
     let mut offset = 0;
     while let Some(header) = bytes.get(offset..offset + HEADER_BYTES) {
@@ -107,5 +150,5 @@ fn read_segment<'a>(
         }
         offset = start + len;
     }
-    Ok(records)
+    Ok((records, offset))
 }

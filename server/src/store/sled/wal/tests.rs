@@ -4,7 +4,7 @@
 use std::{fs, os::unix::fs::FileExt as _, path::Path};
 
 use super::{
-    ReplayError, Wal, records_after, remove_covered,
+    History, ReplayError, Wal, remove_covered, replay,
     segment::{SEGMENT_BYTES, list_segments},
 };
 
@@ -29,8 +29,12 @@ fn append(wal: &mut Wal, revisions: std::ops::RangeInclusive<u64>, size: usize) 
     wal.append(&records).expect("append");
 }
 
+fn records_after(dir: &Path, applied: u64) -> Result<Vec<super::replay::Record>, ReplayError> {
+    replay(dir, applied, revision_of).map(|replay| replay.records)
+}
+
 fn replayed(dir: &Path, applied: u64) -> Vec<u64> {
-    records_after(dir, applied, revision_of)
+    records_after(dir, applied)
         .expect("replay")
         .iter()
         .map(|r| {
@@ -111,7 +115,7 @@ fn a_damaged_record_before_the_newest_segment_stops_the_replay() {
         .open(&segments[0].1)
         .expect("open");
     file.write_all_at(&[0xff], 100).expect("damage");
-    let err = records_after(dir.path(), 0, revision_of).expect_err("corrupt");
+    let err = records_after(dir.path(), 0).expect_err("corrupt");
     assert!(
         matches!(&err, ReplayError::Corrupt { offset: 0, .. }),
         "{err}"
@@ -123,7 +127,7 @@ fn a_log_that_starts_after_the_applied_revision_is_a_gap() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut wal = Wal::create(dir.path(), 5).expect("create");
     append(&mut wal, 5..=6, 10);
-    let err = records_after(dir.path(), 3, revision_of).expect_err("gap");
+    let err = records_after(dir.path(), 3).expect_err("gap");
     assert!(
         matches!(
             err,
@@ -182,4 +186,69 @@ fn the_log_moves_from_a_sparse_segment_to_a_zero_filled_one_once_it_is_ready() {
     super::remove_all(dir.path()).expect("remove");
     let wal = Wal::create(dir.path(), 5).expect("create");
     assert!(wal.zeroed);
+}
+
+fn history_read(history: &History, after: u64, upto: u64, limit: usize) -> Option<Vec<u64>> {
+    let revision = |entry: &[u8]| revision_of(entry).map_err(std::io::Error::other);
+    let entries = history.read(after, upto, limit, revision).expect("read");
+    entries.map(|entries| {
+        entries
+            .iter()
+            .map(|e| revision_of(e).expect("an entry"))
+            .collect()
+    })
+}
+
+#[test]
+fn history_reads_across_segments_within_the_limit_and_the_published_revision() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut wal = Wal::create(dir.path(), 1).expect("create");
+    let size = 1024 * 1024;
+    append(&mut wal, 1..=40, size);
+    let segments = list_segments(dir.path()).expect("list");
+    assert!(segments.len() >= 3, "{segments:?}");
+    let history = History::new(dir.path());
+    assert_eq!(history.oldest_resumable().expect("oldest"), Some(0));
+
+    // A watcher catching up in batches of 7 gets every revision once, across segments.
+    let mut after = 0;
+    let mut seen = Vec::new();
+    while after < 35 {
+        let batch = history_read(&history, after, 35, 7).expect("retained");
+        assert!(!batch.is_empty() && batch.len() <= 7, "{batch:?}");
+        after = *batch.last().expect("non-empty");
+        seen.extend(batch);
+    }
+    assert_eq!(seen, (1..=35).collect::<Vec<_>>());
+    assert_eq!(history_read(&history, 35, 35, 7), Some(vec![]));
+    assert_eq!(history_read(&history, 20, 22, 100), Some(vec![21, 22]));
+
+    // Once the segment holding a revision is gone, it cannot be read.
+    let second_first = segments[1].0;
+    remove_covered(dir.path(), second_first - 1).expect("remove");
+    assert_eq!(
+        history.oldest_resumable().expect("oldest"),
+        Some(second_first - 1)
+    );
+    assert_eq!(history_read(&history, 0, 40, 10), None);
+    assert_eq!(
+        history_read(&history, second_first - 1, 40, 2),
+        Some(vec![second_first, second_first + 1])
+    );
+}
+
+#[test]
+fn history_stops_at_a_record_still_being_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut wal = Wal::create(dir.path(), 1).expect("create");
+    append(&mut wal, 1..=3, 100);
+    let (_, path) = list_segments(dir.path()).expect("list").remove(0);
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open");
+    // Record 3 half-written: its length is there, its bytes are not all.
+    file.write_all_at(&[0; 50], 2 * 108 + 8).expect("damage");
+    let history = History::new(dir.path());
+    assert_eq!(history_read(&history, 0, 10, 10), Some(vec![1, 2]));
 }

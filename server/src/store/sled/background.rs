@@ -1,0 +1,82 @@
+//! The sled store's background work: checkpoints, and compaction of the history.
+
+use std::{
+    sync::{PoisonError, Weak, atomic::Ordering},
+    time::Duration,
+};
+
+use hostendpoint_api::model::Revision;
+use tracing::{debug, warn};
+
+use super::{Shared, checkpoint::CHECKPOINT_INTERVAL, wal};
+
+impl Shared {
+    /// Makes sled durable up to the current revision. Returns without a sync when nothing was
+    /// written since the last one.
+    pub(super) fn checkpoint(&self) -> std::io::Result<()> {
+        let revision = self.lock_writer().revision;
+        if revision == self.checkpointed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        // Every write up to `revision` was applied to sled before the writer lock was
+        // released, so this sync covers it.
+        self.files
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .sync()?;
+        self.checkpointed.store(revision, Ordering::Release);
+        Ok(())
+    }
+
+    /// Keeps the history to the last `retained` revisions: resumes from older ones are
+    /// refused at once, and the log segments that hold only older revisions (and that sled
+    /// holds durably) are removed.
+    pub(super) fn compact(&self, retained: u64) -> std::io::Result<()> {
+        let floor = self.view.revision().saturating_sub(retained);
+        self.compacted.fetch_max(floor, Ordering::AcqRel);
+        let durable: Revision = self.checkpointed.load(Ordering::Acquire);
+        wal::remove_covered(&self.wal_dir, floor.min(durable))
+    }
+}
+
+pub(super) async fn checkpoint_periodically(shared: Weak<Shared>) {
+    every(
+        CHECKPOINT_INTERVAL,
+        shared,
+        "checkpoint",
+        Shared::checkpoint,
+    )
+    .await;
+}
+
+pub(super) async fn compact_periodically(shared: Weak<Shared>, retained: u64, interval: Duration) {
+    every(interval, shared, "compaction", move |shared| {
+        shared.compact(retained)
+    })
+    .await;
+}
+
+/// Runs `work` on the blocking pool every `interval` while the store is open. A failure is
+/// retried at the next tick: the log still holds every write, so it costs only disk space
+/// or replay time at start-up.
+async fn every(
+    interval: Duration,
+    shared: Weak<Shared>,
+    what: &'static str,
+    work: impl Fn(&Shared) -> std::io::Result<()> + Clone + Send + 'static,
+) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let work = work.clone();
+        match tokio::task::spawn_blocking(move || work(&shared)).await {
+            Ok(Ok(())) => debug!(what, "done"),
+            Ok(Err(err)) => warn!(what, error = %err, "failed; retrying later"),
+            Err(panic) => warn!(what, %panic, "panicked; retrying later"),
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Opening a sled store: its metadata, the write-ahead log's records that sled missed, the
+//! objects for the view, and the tasks that keep it.
+
+use std::{
+    path::Path,
+    sync::{Arc, Mutex, atomic::AtomicU64},
+};
+
+use hostendpoint_api::model::Revision;
+use tokio::sync::mpsc;
+use tracing::{Instrument as _, info, info_span, warn};
+
+use super::{
+    OpenError, Shared, SledConfig, SledStore, Writer, add_to_batch, background,
+    checkpoint::SledFiles,
+    codec::{
+        self, FORMAT_VERSION, FORMAT_VERSION_WITHOUT_WAL, KEY_FORMAT, KEY_REVISION, KEY_STORE_UID,
+        OBJECT_PREFIX,
+    },
+    commit,
+    wal::{self, History, Wal},
+};
+use crate::store::{Snapshot, View};
+
+/// The most replayed log records applied to sled in one batch.
+const REPLAY_CHUNK: usize = 1024;
+/// Keys that stores of format 1 kept their history under, before the log did.
+const FORMAT_1_HISTORY_PREFIX: &[u8] = b"log/";
+const FORMAT_1_KEY_COMPACTED: &[u8] = b"meta/compacted";
+
+impl SledStore {
+    /// Opens (or creates) the store in `config.path` and starts its group-commit thread and
+    /// its background tasks. Must be called within a Tokio runtime.
+    pub fn open(config: &SledConfig) -> Result<Self, OpenError> {
+        let path = &config.path;
+        let sled_err = |source| OpenError::Sled {
+            path: path.clone(),
+            source,
+        };
+        let io_err = |source| OpenError::Io {
+            path: path.clone(),
+            source,
+        };
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(config.cache_bytes)
+            // Checkpoints flush; sled's own flusher would race them (see `checkpoint`).
+            .flush_every_ms(None)
+            .open()
+            .map_err(sled_err)?;
+        let (store_uid, sled_revision) = read_or_init_meta(&db, path)?;
+        let wal_dir = path.join("wal");
+        let revision = replay_log(&db, path, &wal_dir, sled_revision)?;
+        let snapshot = load_objects(&db, path, revision)?;
+        // Durable before the log takes writes: the replayed records, a format upgrade.
+        let files = SledFiles::open(db.clone(), path).map_err(io_err)?;
+        let wal = Wal::create(&wal_dir, revision + 1).map_err(io_err)?;
+        info!(
+            path = %path.display(), %store_uid, revision, objects = snapshot.len(),
+            replayed = revision - sled_revision, "opened sled store"
+        );
+        let view = Arc::new(View::new(snapshot, config.change_buffer));
+        let (commits, queue) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            db,
+            store_uid,
+            view: Arc::clone(&view),
+            writer: Mutex::new(Writer {
+                revision,
+                commits: Some(commits),
+                failed: None,
+            }),
+            files: Mutex::new(files),
+            history: History::new(&wal_dir),
+            wal_dir,
+            checkpointed: AtomicU64::new(revision),
+            compacted: AtomicU64::new(0),
+        });
+        let weak = Arc::downgrade(&shared);
+        let on_failure = move |reason: &str| {
+            if let Some(shared) = weak.upgrade() {
+                shared.lock_writer().failed = Some(reason.to_owned());
+                // Reads would show state that can no longer be made durable.
+                shared.view.set_unavailable(Some(reason.to_owned()));
+            }
+        };
+        std::thread::Builder::new()
+            .name("group-commit".into())
+            .spawn(move || commit::run(wal, queue, view, on_failure))
+            .map_err(io_err)?;
+        let checkpoints = background::checkpoint_periodically(Arc::downgrade(&shared));
+        tokio::spawn(checkpoints.instrument(info_span!("checkpoint")));
+        let compaction = background::compact_periodically(
+            Arc::downgrade(&shared),
+            config.retained_revisions,
+            config.compaction_interval,
+        );
+        tokio::spawn(compaction.instrument(info_span!("compaction")));
+        Ok(Self { shared })
+    }
+}
+
+/// Applies the log's records above `applied` to sled and prepares the log for new segments;
+/// returns the store's revision.
+fn replay_log(
+    db: &sled::Db,
+    path: &Path,
+    wal_dir: &Path,
+    applied: Revision,
+) -> Result<Revision, OpenError> {
+    let replay = wal::replay(wal_dir, applied, |entry| {
+        codec::change_revision(entry).map_err(|err| err.to_string())
+    })
+    .map_err(|source| OpenError::Replay {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut revision = applied;
+    for chunk in replay.records.chunks(REPLAY_CHUNK) {
+        let mut batch = sled::Batch::default();
+        for record in chunk {
+            let change = codec::decode_change(&record.entry).map_err(|err| OpenError::Corrupt {
+                path: path.to_owned(),
+                what: format!("write-ahead log record {}", record.revision),
+                reason: err.to_string(),
+            })?;
+            add_to_batch(&mut batch, &change);
+            revision = record.revision;
+        }
+        db.apply_batch(batch).map_err(|source| OpenError::Sled {
+            path: path.to_owned(),
+            source,
+        })?;
+    }
+    if let Some(newest) = replay.newest {
+        end_log_at_its_last_record(wal_dir, &newest, revision).map_err(|source| OpenError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    }
+    Ok(revision)
+}
+
+/// Cuts a torn write off the newest segment, which becomes an ordinary sealed one; the log
+/// goes on in a new segment. When sled holds writes the log lost (they were applied to sled
+/// but never acknowledged), the history would have a hole: it starts afresh instead.
+fn end_log_at_its_last_record(
+    wal_dir: &Path,
+    newest: &wal::NewestSegment,
+    revision: Revision,
+) -> std::io::Result<()> {
+    if newest.last_revision < revision {
+        warn!(
+            log = newest.last_revision,
+            sled = revision,
+            "sled holds unacknowledged writes the log lost; the history starts at the store's revision"
+        );
+        return wal::remove_all(wal_dir);
+    }
+    if newest.empty {
+        return std::fs::remove_file(&newest.path);
+    }
+    let file = std::fs::OpenOptions::new().write(true).open(&newest.path)?;
+    file.set_len(newest.valid_bytes)?;
+    file.sync_all()
+}
+
+/// Reads the store's identity and revision, or writes them for a new store.
+fn read_or_init_meta(db: &sled::Db, path: &Path) -> Result<(String, Revision), OpenError> {
+    let corrupt = |what: &str, reason: String| OpenError::Corrupt {
+        path: path.to_owned(),
+        what: what.to_owned(),
+        reason,
+    };
+    let sled_err = |source| OpenError::Sled {
+        path: path.to_owned(),
+        source,
+    };
+    let Some(format) = db.get(KEY_FORMAT).map_err(sled_err)? else {
+        if !db.is_empty() {
+            return Err(corrupt(
+                "meta/format",
+                "missing in a non-empty store".into(),
+            ));
+        }
+        let store_uid = uuid::Uuid::new_v4().to_string();
+        let mut batch = sled::Batch::default();
+        batch.insert(KEY_FORMAT, &FORMAT_VERSION.to_be_bytes());
+        batch.insert(KEY_STORE_UID, store_uid.as_bytes());
+        batch.insert(KEY_REVISION, &codec::encode_u64(0));
+        db.apply_batch(batch).map_err(sled_err)?;
+        return Ok((store_uid, 0));
+    };
+    let found = codec::decode_u32("meta/format", &format)
+        .map_err(|e| corrupt("meta/format", e.to_string()))?;
+    if found == FORMAT_VERSION_WITHOUT_WAL {
+        upgrade_from_format_1(db, path).map_err(sled_err)?;
+    } else if found != FORMAT_VERSION {
+        return Err(OpenError::Version {
+            path: path.to_owned(),
+            found,
+        });
+    }
+    let uid = db.get(KEY_STORE_UID).map_err(sled_err)?;
+    let store_uid = uid
+        .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+        .ok_or_else(|| corrupt("meta/store_uid", "missing or not UTF-8".into()))?;
+    let revision = db.get(KEY_REVISION).map_err(sled_err)?;
+    let revision = revision
+        .ok_or_else(|| corrupt("meta/revision", "missing".into()))
+        .and_then(|b| {
+            codec::decode_u64("meta/revision", &b)
+                .map_err(|e| corrupt("meta/revision", e.to_string()))
+        })?;
+    Ok((store_uid, revision))
+}
+
+/// Format 1 kept the history in sled; format 2 keeps it in the log. The old history is
+/// dropped (watchers further behind relist once), and the version changes so that an older
+/// build refuses a store whose latest writes may be in the log only.
+fn upgrade_from_format_1(db: &sled::Db, path: &Path) -> sled::Result<()> {
+    let mut batch = sled::Batch::default();
+    for key in db.scan_prefix(FORMAT_1_HISTORY_PREFIX).keys() {
+        batch.remove(key?);
+    }
+    batch.remove(FORMAT_1_KEY_COMPACTED);
+    batch.insert(KEY_FORMAT, &FORMAT_VERSION.to_be_bytes());
+    db.apply_batch(batch)?;
+    info!(path = %path.display(), "upgraded the store to on-disk format {FORMAT_VERSION}");
+    Ok(())
+}
+
+fn load_objects(db: &sled::Db, path: &Path, revision: Revision) -> Result<Snapshot, OpenError> {
+    let mut objects = Vec::new();
+    for entry in db.scan_prefix(OBJECT_PREFIX) {
+        let (key, value) = entry.map_err(|source| OpenError::Sled {
+            path: path.to_owned(),
+            source,
+        })?;
+        let hep = codec::decode_object(&value).map_err(|e| OpenError::Corrupt {
+            path: path.to_owned(),
+            what: String::from_utf8_lossy(&key).into_owned(),
+            reason: e.to_string(),
+        })?;
+        objects.push(hep);
+    }
+    Ok(Snapshot::new(revision, objects))
+}
