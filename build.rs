@@ -16,11 +16,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out_dir.join("hostendpoint_descriptor.bin"),
         descriptors.encode_to_vec(),
     )?;
+    // The unit tests compare the hand-written messages with what prost generates for them.
+    let reference_dir = out_dir.join("reference");
+    fs::create_dir_all(&reference_dir)?;
+    tonic_prost_build::configure()
+        .build_client(false)
+        .build_server(false)
+        .out_dir(reference_dir)
+        .compile_fds(descriptors.clone())?;
     tonic_prost_build::configure()
         // Hand-written so that watch events are encoded once and shared (see src/frames.rs).
         .extern_path(
             ".hostendpoint.v1.WatchHostEndpointsResponse",
             "crate::frames::WatchHostEndpointsResponse",
+        )
+        // Hand-written so that stored objects are sent as encoded once (see src/responses.rs).
+        .extern_path(
+            ".hostendpoint.v1.GetHostEndpointResponse",
+            "crate::responses::GetHostEndpointResponse",
+        )
+        .extern_path(
+            ".hostendpoint.v1.ListHostEndpointsResponse",
+            "crate::responses::ListHostEndpointsResponse",
         )
         .compile_fds(descriptors)?;
     Ok(())

@@ -12,7 +12,7 @@ use prost::{
     encoding::{self, DecodeContext, WireType},
 };
 
-use crate::pb;
+use crate::{encoded, pb};
 
 const EVENTS_TAG: u32 = 1;
 const EVENT_TYPE_TAG: u32 = 1;
@@ -82,9 +82,7 @@ impl EventFrame {
             encoding::int32::encoded_len(EVENT_TYPE_TAG, &kind)
         };
         let object_len = self.object.as_ref().map_or(0, |bytes| {
-            encoding::key_len(EVENT_OBJECT_TAG)
-                + encoding::encoded_len_varint(bytes.len() as u64)
-                + bytes.len()
+            encoded::delimited_len(EVENT_OBJECT_TAG, bytes.len())
         });
         let revision_len = if self.revision == 0 {
             0
@@ -96,21 +94,17 @@ impl EventFrame {
 
     /// The length of this event as one entry of the `events` field.
     fn field_len(&self) -> usize {
-        let body = self.body_len();
-        encoding::key_len(EVENTS_TAG) + encoding::encoded_len_varint(body as u64) + body
+        encoded::delimited_len(EVENTS_TAG, self.body_len())
     }
 
     fn encode_field(&self, buf: &mut impl BufMut) {
-        encoding::encode_key(EVENTS_TAG, WireType::LengthDelimited, buf);
-        encoding::encode_varint(self.body_len() as u64, buf);
+        encoded::encode_delimited_header(EVENTS_TAG, self.body_len(), buf);
         let kind = self.kind as i32;
         if kind != 0 {
             encoding::int32::encode(EVENT_TYPE_TAG, &kind, buf);
         }
         if let Some(bytes) = &self.object {
-            encoding::encode_key(EVENT_OBJECT_TAG, WireType::LengthDelimited, buf);
-            encoding::encode_varint(bytes.len() as u64, buf);
-            buf.put_slice(bytes);
+            encoded::encode_message(EVENT_OBJECT_TAG, bytes, buf);
         }
         if self.revision != 0 {
             encoding::uint64::encode(EVENT_REVISION_TAG, &self.revision, buf);

@@ -1,5 +1,6 @@
 //! Benchmarks of the API crate's per-request work: validating a host endpoint into the domain
-//! model, encoding one as protobuf, and encoding a watch response from pre-encoded events.
+//! model, encoding one as protobuf, encoding a watch response from pre-encoded events, and
+//! building and encoding a list page from domain objects or from pre-encoded ones.
 //!
 //! Run with `cargo bench -p hostendpoint-tests --bench api`. The object is the benchmark
 //! harness's (`hep-bench`) realistic one: five labels, two expected IPs, two profiles, two
@@ -10,7 +11,9 @@ use std::{collections::HashMap, hint::black_box};
 use criterion::{BatchSize, Criterion, Throughput};
 use hostendpoint_api::{
     frames::{EventFrame, WatchHostEndpointsResponse},
-    pb, validation,
+    model, pb,
+    responses::ListHostEndpointsResponse,
+    validation,
 };
 use prost::Message as _;
 
@@ -121,6 +124,46 @@ fn encode_frames(c: &mut Criterion) {
     group.finish();
 }
 
+/// A list page of 500 objects, built and encoded as the server did before serving from the
+/// objects' cached encodings (a protobuf copy of each domain object) and as it does now.
+fn list_page(c: &mut Criterion) {
+    const OBJECTS: usize = 500;
+    let mut group = c.benchmark_group("list_page");
+    let objects: Vec<model::HostEndpoint> = (0..OBJECTS)
+        .map(|i| {
+            let mut hep = mk_host_endpoint(0);
+            if let Some(meta) = hep.metadata.as_mut() {
+                meta.name = format!("hep-{i:07}");
+            }
+            validation::host_endpoint(hep).expect("a valid object")
+        })
+        .collect();
+    let encoded: Vec<prost::bytes::Bytes> = objects
+        .iter()
+        .map(|hep| pb::HostEndpoint::from(hep).encode_to_vec().into())
+        .collect();
+    group.throughput(Throughput::Elements(OBJECTS as u64));
+    let mut buf = Vec::new();
+    group.bench_function(format!("convert_and_encode/{OBJECTS}"), |b| {
+        b.iter(|| {
+            let mut page = ListHostEndpointsResponse::default();
+            page.host_endpoints = black_box(&objects).iter().map(Into::into).collect();
+            buf.clear();
+            page.encode(&mut buf).expect("a Vec grows");
+            black_box(buf.len())
+        })
+    });
+    group.bench_function(format!("from_encoded/{OBJECTS}"), |b| {
+        b.iter(|| {
+            let page = ListHostEndpointsResponse::from_encoded(black_box(&encoded).clone());
+            buf.clear();
+            page.encode(&mut buf).expect("a Vec grows");
+            black_box(buf.len())
+        })
+    });
+    group.finish();
+}
+
 // What `criterion_group!` and `criterion_main!` expand to, written out because the macros
 // generate an undocumented `pub fn`, which the workspace's `missing_docs` lint rejects.
 fn main() {
@@ -128,5 +171,6 @@ fn main() {
     validate(&mut c);
     encode(&mut c);
     encode_frames(&mut c);
+    list_page(&mut c);
     c.final_summary();
 }

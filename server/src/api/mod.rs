@@ -96,9 +96,9 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
         let hep = snapshot
             .get(&name)
             .ok_or_else(|| Status::from(crate::store::Error::NotFound { name: name.clone() }))?;
-        Ok(Response::new(pb::GetHostEndpointResponse {
-            host_endpoint: Some(pb::HostEndpoint::from(&***hep)),
-        }))
+        Ok(Response::new(pb::GetHostEndpointResponse::from_encoded(
+            hep.encoded(),
+        )))
     }
 
     #[instrument(skip_all, fields(node))]
@@ -144,16 +144,14 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
             }
             _ => String::new(),
         };
-        Ok(Response::new(pb::ListHostEndpointsResponse {
-            host_endpoints: page
-                .items
-                .iter()
-                .map(|h| pb::HostEndpoint::from(&***h))
-                .collect(),
-            next_page_token,
-            resource_version: snapshot.revision(),
-            store_uid: self.store.store_uid().to_owned(),
-        }))
+        // Objects keep their encoding (made once per version): no protobuf copy per request.
+        let mut response = pb::ListHostEndpointsResponse::from_encoded(
+            page.items.iter().map(|h| h.encoded()).collect(),
+        );
+        response.next_page_token = next_page_token;
+        response.resource_version = snapshot.revision();
+        response.store_uid = self.store.store_uid().to_owned();
+        Ok(Response::new(response))
     }
 
     #[instrument(skip_all, fields(selector))]
