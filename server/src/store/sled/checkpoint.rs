@@ -1,11 +1,11 @@
-//! Checkpoints: making sled itself durable, so that the log segments it covers can go.
+//! Checkpoints: making sled itself durable, so that start-up replays little of the log.
 //!
 //! Writes are durable once in the [log](super::wal); sled applies them in memory and writes
 //! its own log lazily. A checkpoint runs every [`CHECKPOINT_INTERVAL`] while writes come in,
-//! and when the store closes: it flushes sled, syncs its files with a real `fdatasync` (sled
-//! 0.34's `flush` ends in `sync_file_range` on Linux, sled issue 1452, which neither flushes
-//! the drive cache nor the file's size), then removes the log segments at or below the
-//! revision it made durable. So start-up replays at most about one interval of writes.
+//! and when the store closes: it flushes sled and syncs its files with a real `fdatasync`
+//! (sled 0.34's `flush` ends in `sync_file_range` on Linux, sled issue 1452, which neither
+//! flushes the drive cache nor the file's size). So start-up replays at most about one
+//! interval of writes, and compaction may remove the log segments at or below it.
 //! Only checkpoints flush sled: concurrent `flush_async` calls deadlock (sled issue 1308).
 
 use std::{

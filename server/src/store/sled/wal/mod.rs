@@ -4,8 +4,9 @@
 //! device waits (sled 0.34 waits for the device on every buffer it writes, and its flush is
 //! not an `fdatasync`; BENCHMARKS.md, finding 2). As etcd's WAL does for bbolt, this log takes
 //! a group's changes in one write and one `fdatasync`. A [checkpoint](super::checkpoint) makes
-//! sled durable in the background and removes the segments it covers; at start-up the records
-//! above sled's revision are applied to sled again.
+//! sled durable in the background; at start-up the records above sled's revision are applied
+//! to sled again. The segments are also the store's change [`History`]; compaction removes
+//! the ones that are both older than the retained revisions and held durably by sled.
 //!
 //! A record is the length and the CRC-32 of its change (`u32` little-endian each), then the
 //! change as the store's codec encodes it; a zero length ends a segment.
@@ -142,15 +143,15 @@ impl Wal {
     }
 }
 
-/// Removes the segments whose every record is at or below `durable`, the revision up to
-/// which sled is synced. The newest segment always stays: the writer appends to it.
-pub(super) fn remove_covered(dir: &Path, durable: Revision) -> io::Result<()> {
+/// Removes the segments whose every record is at or below `upto` (which sled must hold
+/// durably). The newest segment always stays: the writer appends to it.
+pub(super) fn remove_covered(dir: &Path, upto: Revision) -> io::Result<()> {
     let segments = list_segments(dir)?;
     for pair in segments.windows(2) {
         let [(_, path), (next_first, _)] = pair else {
             continue;
         };
-        if *next_first > durable + 1 {
+        if *next_first > upto + 1 {
             break;
         }
         fs::remove_file(path)?;
@@ -158,7 +159,7 @@ pub(super) fn remove_covered(dir: &Path, durable: Revision) -> io::Result<()> {
     Ok(())
 }
 
-/// Removes every segment, once sled holds all of their records durably.
+/// Removes every segment: the history starts anew.
 pub(super) fn remove_all(dir: &Path) -> io::Result<()> {
     list_segments(dir)?
         .into_iter()
