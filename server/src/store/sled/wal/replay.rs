@@ -63,16 +63,18 @@ pub(in crate::store::sled) struct NewestSegment {
     pub(in crate::store::sled) empty: bool,
 }
 
-/// Reads the records above `applied` from the segments in `dir`, reading only the segments
-/// that can hold them. `revision` reads a record's revision from its encoded change.
+/// Reads the records from `applied` on from the segments in `dir`, reading only the segments
+/// that can hold them: the record of `applied` itself too (when the log still has it), as
+/// sled may hold that revision without its object. `revision` reads a record's revision from
+/// its encoded change.
 pub(in crate::store::sled) fn replay(
     dir: &Path,
     applied: Revision,
     revision: impl Fn(&[u8]) -> Result<Revision, String>,
 ) -> Result<Replay, ReplayError> {
     let segments = list_segments(dir)?;
-    // Segments whose successor starts at or below `applied + 1` hold nothing newer.
-    let skip = segments.partition_point(|(first, _)| *first <= applied + 1);
+    // Segments whose successor starts at or below `applied` hold nothing from `applied` on.
+    let skip = segments.partition_point(|(first, _)| *first <= applied);
     let mut replay = Replay {
         records: Vec::new(),
         newest: None,
@@ -91,7 +93,14 @@ pub(in crate::store::sled) fn replay(
                 reason,
             })?;
             last_in_segment = found;
-            if found <= last {
+            if found < applied {
+                continue;
+            }
+            if found == applied {
+                replay.records.push(Record {
+                    revision: found,
+                    entry: entry.to_vec(),
+                });
                 continue;
             }
             if found != last + 1 {

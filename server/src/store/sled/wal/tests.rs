@@ -53,8 +53,10 @@ fn appended_groups_come_back_in_order_above_the_applied_revision() {
     wal.append(&[]).expect("an empty group");
     append(&mut wal, 5..=9, 10);
     assert_eq!(replayed(dir.path(), 0), (1..=9).collect::<Vec<_>>());
-    assert_eq!(replayed(dir.path(), 6), vec![7, 8, 9]);
-    assert_eq!(replayed(dir.path(), 9), Vec::<u64>::new());
+    // The applied revision itself comes again: sled may hold it without its object.
+    assert_eq!(replayed(dir.path(), 6), vec![6, 7, 8, 9]);
+    assert_eq!(replayed(dir.path(), 9), vec![9]);
+    assert_eq!(replayed(dir.path(), 10), Vec::<u64>::new());
 }
 
 #[test]
