@@ -31,8 +31,10 @@ pub const DEFAULT_CHANGE_BUFFER: usize = 4096;
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     revision: Revision,
-    by_name: OrdMap<String, Arc<Object>>,
-    by_node: OrdMap<(String, String), Arc<Object>>,
+    // Keys are `Arc<str>`: a write copies the path of tree nodes it changes, and with it every
+    // key in them, so a key's clone must not allocate.
+    by_name: OrdMap<Arc<str>, Arc<Object>>,
+    by_node: OrdMap<(Arc<str>, Arc<str>), Arc<Object>>,
 }
 
 /// One page of a listing.
@@ -142,7 +144,7 @@ impl Snapshot {
     }
 
     fn name_range(&self, after: Option<&str>) -> impl Iterator<Item = Arc<Object>> + '_ {
-        let start = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.to_owned()));
+        let start = after.map_or(Bound::Unbounded, |a| Bound::Excluded(Arc::<str>::from(a)));
         self.by_name
             .range((start, Bound::Unbounded))
             .map(|(_, hep)| Arc::clone(hep))
@@ -154,12 +156,12 @@ impl Snapshot {
         after: Option<&str>,
     ) -> impl Iterator<Item = Arc<Object>> + 'a {
         let start = match after {
-            Some(after) => Bound::Excluded((node.to_owned(), after.to_owned())),
-            None => Bound::Included((node.to_owned(), String::new())),
+            Some(after) => Bound::Excluded((Arc::from(node), Arc::from(after))),
+            None => Bound::Included((Arc::from(node), Arc::from(""))),
         };
         self.by_node
             .range((start, Bound::Unbounded))
-            .take_while(move |((n, _), _)| n == node)
+            .take_while(move |((n, _), _)| &**n == node)
             .map(|(_, hep)| Arc::clone(hep))
     }
 
@@ -175,15 +177,19 @@ impl Snapshot {
     }
 
     fn insert(&mut self, hep: Arc<Object>) {
-        let node_key = (hep.spec.node.clone(), hep.metadata.name.clone());
+        let name: Arc<str> = Arc::from(hep.metadata.name.as_str());
+        let node_key = (Arc::from(hep.spec.node.as_str()), Arc::clone(&name));
         self.by_node.insert(node_key, Arc::clone(&hep));
-        self.by_name.insert(hep.metadata.name.clone(), hep);
+        self.by_name.insert(name, hep);
     }
 
     fn remove(&mut self, hep: &HostEndpoint) {
-        let node_key = (hep.spec.node.clone(), hep.metadata.name.clone());
+        let node_key = (
+            Arc::from(hep.spec.node.as_str()),
+            Arc::from(hep.metadata.name.as_str()),
+        );
         self.by_node.remove(&node_key);
-        self.by_name.remove(&hep.metadata.name);
+        self.by_name.remove(hep.metadata.name.as_str());
     }
 }
 
