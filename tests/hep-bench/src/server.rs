@@ -134,6 +134,12 @@ impl Server {
         Ok(())
     }
 
+    /// The address of hostendpointd-etcd's etcd, which scenario 7 writes history into; `None`
+    /// for a single-process system.
+    pub(crate) fn backing_addr(&self) -> Option<SocketAddr> {
+        self.backing.as_ref().map(|etcd| etcd.addr)
+    }
+
     /// CPU time and memory now, summed over the server's processes.
     pub(crate) fn usage(&self) -> anyhow::Result<Usage> {
         let front = self.front.usage()?;
@@ -350,8 +356,18 @@ impl Usage {
             .1
             .split_whitespace()
             .collect();
-        // utime and stime are fields 14 and 15 of stat(5); `fields` starts at field 3.
-        let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+        // utime and stime are fields 14 and 15 of stat(5); `fields` starts at field 3. A file
+        // without them is reported as an error, so that the run fails with a message instead
+        // of a panic that would leave no report.
+        let field = |at: usize| -> anyhow::Result<u64> {
+            let value = fields
+                .get(at)
+                .with_context(|| format!("/proc/{pid}/stat has no field {}", at + 3))?;
+            value
+                .parse()
+                .with_context(|| format!("malformed field {} of /proc/{pid}/stat", at + 3))
+        };
+        let ticks = field(11)? + field(12)?;
         // SAFETY: sysconf has no preconditions.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;

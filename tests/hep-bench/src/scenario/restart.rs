@@ -25,12 +25,14 @@ const POLL: Duration = Duration::from_millis(2);
 /// Scenario 7: kills each server with SIGKILL, starts it again on the same data directory and
 /// port, and measures the time from the start until a get by name succeeds. hostendpointd on
 /// etcd restarts hostendpointd only, as a replica restarts: its etcd keeps running.
+/// `histories` says, for each system in order, how its history was written.
 pub(crate) async fn restart(
     suts: &mut [Sut],
+    histories: &[String],
     settings: &Settings,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    for sut in suts.iter_mut() {
+    for (sut, history) in suts.iter_mut().zip(histories) {
         let objects = sut.shared.objects();
         let entries = sut.shared.writes.load(Relaxed);
         settle(&sut.server, settings).await?;
@@ -56,14 +58,15 @@ pub(crate) async fn restart(
             cpu_secs: usage.cpu_secs - lasting.cpu_secs,
             peak_rss_mib: mib(usage.peak_rss_bytes),
             errors: 0,
-            detail: restart_detail(sut.kind, entries),
+            detail: restart_detail(sut.kind, entries, history),
         });
     }
     Ok(())
 }
 
-/// What was restarted, on how much history, and whose CPU and memory the figure has.
-fn restart_detail(kind: SystemKind, entries: u64) -> String {
+/// What was restarted, on how much history written how, and whose CPU and memory the figure
+/// has.
+fn restart_detail(kind: SystemKind, entries: u64, written: &str) -> String {
     let (history, measured) = match kind {
         SystemKind::Hostendpointd => ("change-log entries", "the new process"),
         SystemKind::HostendpointdEtcd => (
@@ -74,7 +77,7 @@ fn restart_detail(kind: SystemKind, entries: u64) -> String {
     };
     format!(
         "from spawn to the first successful get; {entries} {history}; CPU and peak RSS of \
-         {measured} until then"
+         {measured} until then; {written}"
     )
 }
 
