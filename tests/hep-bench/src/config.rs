@@ -6,28 +6,53 @@ use std::{collections::BTreeSet, path::PathBuf, time::Duration};
 use anyhow::{Context as _, bail};
 use serde::Serialize;
 
-/// The systems under test.
+/// The systems under test, in the order they run and are reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub(crate) enum SystemKind {
     /// This project's server, on its embedded sled store.
     Hostendpointd,
+    /// This project's server on its etcd backend (`--datastore etcdv3`), with an etcd of its
+    /// own.
+    HostendpointdEtcd,
     /// etcd v3, driven like Calico's etcdv3 datastore.
     Etcd,
 }
 
 impl SystemKind {
+    /// Every system, in the order they run.
+    pub(crate) const ALL: [Self; 3] = [Self::Hostendpointd, Self::HostendpointdEtcd, Self::Etcd];
+
     /// The name in tables.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Hostendpointd => "hostendpointd",
+            Self::HostendpointdEtcd => "hostendpointd (etcd)",
+            Self::Etcd => "etcd",
+        }
+    }
+
+    /// Whether clients talk to hostendpointd's gRPC API (rather than to etcd's).
+    pub(crate) fn is_hostendpointd(self) -> bool {
+        matches!(self, Self::Hostendpointd | Self::HostendpointdEtcd)
+    }
+
+    /// The processes whose CPU time and memory count as the server's.
+    pub(crate) fn server_processes(self) -> &'static str {
+        match self {
+            Self::Hostendpointd => "hostendpointd",
+            Self::HostendpointdEtcd => {
+                "hostendpointd and its etcd together: CPU seconds summed, peak RSS the sum of \
+                 both processes' peaks"
+            }
             Self::Etcd => "etcd",
         }
     }
 }
 
-/// Runs the same HostEndpoint workload against hostendpointd and against etcd v3 used the way
-/// Calico's etcdv3 datastore uses it, and prints both systems' figures and their ratio.
+/// Runs the same HostEndpoint workload against hostendpointd (on its embedded store and on its
+/// etcd backend) and against etcd v3 used the way Calico's etcdv3 datastore uses it, and prints
+/// every system's figures and their ratio to etcd's.
 #[derive(Debug, clap::Parser)]
 #[command(version, about)]
 #[deny(missing_docs)]
@@ -48,7 +73,7 @@ pub(crate) struct Args {
     /// Watcher counts of the fan-out scenario, comma-separated [default: 1000,10000].
     #[arg(long, value_delimiter = ',')]
     watchers: Option<Vec<usize>>,
-    /// Watch streams per HTTP/2 connection, on both systems.
+    /// Watch streams per HTTP/2 connection, on every system.
     #[arg(long, default_value_t = 100)]
     watchers_per_connection: usize,
     /// Length of every timed phase [default: 5s].
@@ -66,13 +91,13 @@ pub(crate) struct Args {
     /// the previous value from its store once per event and watcher).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     etcd_prev_kv: bool,
-    /// Page size of the list scenarios, the same on both systems.
+    /// Page size of the list scenarios, the same on every system.
     #[arg(long, default_value_t = 500)]
     page_size: u32,
     /// Scenarios to run (1 to 8), comma-separated [default: all].
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<u8>,
-    /// Systems to run, comma-separated [default: both].
+    /// Systems to run, comma-separated [default: all three].
     #[arg(long, value_delimiter = ',', value_enum)]
     systems: Vec<SystemKind>,
     /// The hostendpointd binary [default: the one next to this executable].
@@ -119,7 +144,7 @@ pub(crate) struct Settings {
     pub(crate) etcd_prev_kv: bool,
     /// The scenarios to run.
     pub(crate) scenarios: BTreeSet<u8>,
-    /// The systems to run, hostendpointd first.
+    /// The systems to run, in the order of [`SystemKind::ALL`].
     pub(crate) systems: Vec<SystemKind>,
     /// The hostendpointd binary.
     pub(crate) hostendpointd: PathBuf,
@@ -179,7 +204,7 @@ impl Args {
             bail!("there is no scenario {bad}: they are 1 to 8");
         }
         let mut systems = if systems.is_empty() {
-            vec![SystemKind::Hostendpointd, SystemKind::Etcd]
+            SystemKind::ALL.to_vec()
         } else {
             systems
         };
@@ -187,7 +212,7 @@ impl Args {
         systems.dedup();
         let hostendpointd = match hostendpointd {
             Some(path) => path,
-            None if systems.contains(&SystemKind::Hostendpointd) => {
+            None if systems.iter().any(|kind| kind.is_hostendpointd()) => {
                 sibling_binary("hostendpointd")?
             }
             None => PathBuf::new(),

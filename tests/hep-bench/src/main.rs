@@ -1,17 +1,18 @@
-//! `hep-bench`: the same HostEndpoint workload against hostendpointd and against etcd v3 used
-//! the way Calico's etcdv3 datastore uses it, in one run on one machine, with both systems'
-//! figures and their ratio.
+//! `hep-bench`: the same HostEndpoint workload against hostendpointd (on its embedded sled
+//! store, and on its etcd backend with an etcd of its own) and against etcd v3 used the way
+//! Calico's etcdv3 datastore uses it, in one run on one machine, with every system's figures
+//! and each hostendpointd system's ratio to etcd.
 //!
-//! Both servers are started here, on loopback, on fresh data directories, with their default
-//! durability (etcd syncs its WAL per raft batch; hostendpointd `fdatasync`s per group commit).
-//! Scenarios run one after the other, and within a scenario one system after the other, so
-//! that a noisy neighbour on the machine hits both alike.
+//! Every server is started here, on loopback, on fresh data directories, with its default
+//! durability (etcd syncs its WAL per raft batch; hostendpointd on sled `fdatasync`s per group
+//! commit). Scenarios run one after the other, and within a scenario one system after the
+//! other, so that a noisy neighbour on the machine hits them all alike.
 //!
 //! # Layout
 //! - [`config`]: the command line and the scale it resolves to.
 //! - [`server`]: starting, killing and restarting the servers; their CPU time and memory.
 //! - [`workload`]: the objects, and their Calico v3 JSON for etcd.
-//! - [`system`]: one client type over both systems: create, update, get, list, watch.
+//! - [`system`]: one client type over every system: create, update, get, list, watch.
 //! - [`scenario`]: the eight scenarios.
 //! - [`histogram`]: latency histograms.
 //! - [`report`]: the table and the JSON file.

@@ -1,5 +1,5 @@
-//! The figures of a run: a Markdown table with both systems side by side and their ratio, the
-//! details of each figure, and the same as JSON.
+//! The figures of a run: a Markdown table with every system side by side and each hostendpointd
+//! system's ratio to etcd, the details of each figure, and the same as JSON.
 
 use std::{fmt::Write as _, path::Path};
 
@@ -76,9 +76,11 @@ pub(crate) struct Figure {
     pub(crate) value: f64,
     /// Latencies behind the figure, when it has some.
     pub(crate) latency: Option<Latency>,
-    /// The server's CPU seconds during the scenario.
+    /// The server's CPU seconds during the scenario (hostendpointd-etcd: of hostendpointd and
+    /// its etcd together).
     pub(crate) cpu_secs: f64,
-    /// The server's peak resident memory during the scenario, in MiB.
+    /// The server's peak resident memory during the scenario, in MiB (hostendpointd-etcd: the
+    /// sum of hostendpointd's and its etcd's peaks).
     pub(crate) peak_rss_mib: f64,
     /// Operations that failed (a correct run has none).
     pub(crate) errors: u64,
@@ -105,7 +107,7 @@ impl Report {
     /// Adds a figure, and prints a line so that a long run shows progress.
     pub(crate) fn push(&mut self, figure: Figure) {
         eprintln!(
-            "  {:<44} {:<14} {:>12.1} {}  ({})",
+            "  {:<44} {:<20} {:>12.1} {}  ({})",
             figure.scenario,
             figure.system.name(),
             figure.value,
@@ -125,11 +127,24 @@ impl Report {
         println!("{}", self.render(settings));
     }
 
-    /// Writes the settings, the machine and every figure as JSON.
+    /// Writes the settings, the machine, what each system's server figures cover, and every
+    /// figure as JSON.
     pub(crate) fn write_json(&self, path: &Path, settings: &Settings) -> anyhow::Result<()> {
+        let systems: Vec<_> = settings
+            .systems
+            .iter()
+            .map(|&kind| {
+                serde_json::json!({
+                    "system": kind,
+                    "name": kind.name(),
+                    "server_processes": kind.server_processes(),
+                })
+            })
+            .collect();
         let json = serde_json::json!({
             "machine": machine(),
             "settings": settings,
+            "systems": systems,
             "figures": self.figures,
         });
         std::fs::write(path, serde_json::to_vec_pretty(&json)?)
@@ -156,32 +171,14 @@ impl Report {
                 "without"
             }
         );
-        out.push_str(
-            "| scenario | unit | hostendpointd | etcd | ratio | hostendpointd p50 / p99 / max ms \
-             | etcd p50 / p99 / max ms | server CPU s (hostendpointd / etcd) \
-             | server peak RSS MiB (hostendpointd / etcd) |\n",
-        );
-        out.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|\n");
+        out.push_str(&header());
         for scenario in self.scenarios() {
-            let hep = self.find(&scenario, SystemKind::Hostendpointd);
-            let etcd = self.find(&scenario, SystemKind::Etcd);
-            let Some(any) = hep.or(etcd) else { continue };
-            let _ = writeln!(
-                out,
-                "| {scenario} | {} | {} | {} | {} | {} | {} | {} / {} | {} / {} |",
-                any.unit.label(),
-                value(hep),
-                value(etcd),
-                ratio(hep, etcd),
-                latency(hep),
-                latency(etcd),
-                cpu(hep),
-                cpu(etcd),
-                rss(hep),
-                rss(etcd),
-            );
+            if let Some(row) = self.row(&scenario) {
+                out.push_str(&row);
+            }
         }
-        out.push_str("\nratio: how many times better hostendpointd is (higher throughput, or less time or memory).\n\nDetails:\n");
+        out.push_str(FOOTNOTE);
+        out.push_str("\nDetails:\n");
         for figure in &self.figures {
             let _ = writeln!(
                 out,
@@ -192,6 +189,21 @@ impl Report {
             );
         }
         out
+    }
+
+    /// A scenario's row: each system's figure, each hostendpointd system's ratio to etcd, the
+    /// latencies, CPU and memory; `None` when no system has a figure.
+    fn row(&self, scenario: &str) -> Option<String> {
+        let figures = SystemKind::ALL.map(|kind| self.find(scenario, kind));
+        let unit = figures.iter().flatten().next()?.unit;
+        let etcd = self.find(scenario, SystemKind::Etcd);
+        let mut cells = vec![scenario.to_owned(), unit.label().to_owned()];
+        cells.extend(figures.map(value));
+        cells.extend(RATIOS.map(|kind| ratio(self.find(scenario, kind), etcd)));
+        cells.extend(figures.map(latency));
+        cells.push(figures.map(cpu).join(" / "));
+        cells.push(figures.map(rss).join(" / "));
+        Some(format!("| {} |\n", cells.join(" | ")))
     }
 
     /// The scenarios in the order they ran.
@@ -210,6 +222,32 @@ impl Report {
             .iter()
             .find(|f| f.scenario == scenario && f.system == system)
     }
+}
+
+/// The systems with a ratio column: how they compare with etcd.
+const RATIOS: [SystemKind; 2] = [SystemKind::Hostendpointd, SystemKind::HostendpointdEtcd];
+
+const FOOTNOTE: &str = "\nratio: how many times better than etcd each hostendpointd system is \
+    (higher throughput, or less time or memory). hostendpointd (etcd)'s server CPU seconds and \
+    peak RSS are those of hostendpointd and its etcd together (CPU summed; the sum of the two \
+    processes' peaks); its restart (7) restarts hostendpointd only, as for a replica: its etcd \
+    keeps running.\n";
+
+/// The table's header: a column per system, a ratio column per hostendpointd system.
+fn header() -> String {
+    let names = SystemKind::ALL.map(SystemKind::name);
+    let mut cells = vec!["scenario".to_owned(), "unit".to_owned()];
+    cells.extend(names.map(str::to_owned));
+    cells.extend(RATIOS.map(|kind| format!("ratio {}", kind.name())));
+    cells.extend(names.map(|name| format!("{name} p50 / p99 / max ms")));
+    cells.push(format!("server CPU s ({})", names.join(" / ")));
+    cells.push(format!("server peak RSS MiB ({})", names.join(" / ")));
+    let numeric = cells.len() - 2;
+    format!(
+        "| {} |\n|---|---|{}\n",
+        cells.join(" | "),
+        "--:|".repeat(numeric)
+    )
 }
 
 fn value(figure: Option<&Figure>) -> String {

@@ -1,6 +1,11 @@
 //! The servers under test as processes: started on loopback with a fresh data directory,
 //! killed with SIGKILL and started again on the same directory and port, and measured from
 //! `/proc` (CPU seconds, resident memory and its peak).
+//!
+//! hostendpointd on its etcd backend is two processes: hostendpointd and an etcd of its own,
+//! started like the plain etcd system's. Its CPU time and memory are the two processes'
+//! together, and a restart restarts hostendpointd only: etcd keeps running, as it does when a
+//! replica restarts.
 
 use std::{
     collections::VecDeque,
@@ -10,32 +15,48 @@ use std::{
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex, mpsc},
     thread,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context as _, bail};
 use serde::Serialize;
 
-use crate::config::{Settings, SystemKind};
+use crate::{
+    config::{Settings, SystemKind},
+    system::Client,
+};
 
 /// How long a server may take to start.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many of a server's last log lines are kept for error messages.
 const LOG_TAIL: usize = 40;
+/// The pause between two attempts to reach a starting etcd.
+const POLL: Duration = Duration::from_millis(10);
 
-/// A running server process.
+/// A system's server: the process clients talk to, and for hostendpointd on etcd the etcd
+/// behind it.
 #[derive(Debug)]
 pub(crate) struct Server {
-    kind: SystemKind,
-    child: Child,
     /// The address clients connect to.
     pub(crate) addr: SocketAddr,
+    /// Declared before `backing`, so that hostendpointd is killed before its etcd.
+    front: Process,
+    /// hostendpointd-etcd's etcd: not restarted with `front`.
+    backing: Option<Process>,
+}
+
+/// One server process.
+#[derive(Debug)]
+struct Process {
+    name: &'static str,
+    child: Child,
+    addr: SocketAddr,
     command: Vec<String>,
     program: PathBuf,
     log: Arc<Mutex<VecDeque<String>>>,
 }
 
-/// What `/proc` says about a process at one moment.
+/// What `/proc` says about a process (or the sum over a server's processes) at one moment.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub(crate) struct Usage {
     /// User plus system CPU time so far, in seconds.
@@ -48,47 +69,151 @@ pub(crate) struct Usage {
 
 impl Server {
     /// Starts `kind` on a fresh data directory under `dir`.
-    pub(crate) fn start(kind: SystemKind, settings: &Settings, dir: &Path) -> anyhow::Result<Self> {
+    pub(crate) async fn start(
+        kind: SystemKind,
+        settings: &Settings,
+        dir: &Path,
+    ) -> anyhow::Result<Self> {
         match kind {
-            SystemKind::Hostendpointd => Self::start_hostendpointd(settings, dir),
-            SystemKind::Etcd => Self::start_etcd(settings, dir),
+            SystemKind::Hostendpointd => {
+                let args = sled_args(settings, &dir.join("hostendpointd"))?;
+                Ok(Self::single(Process::hostendpointd(settings, args)?))
+            }
+            SystemKind::HostendpointdEtcd => {
+                Self::start_on_etcd(settings, &dir.join("hostendpointd-etcd")).await
+            }
+            SystemKind::Etcd => {
+                let etcd = Process::etcd("etcd", settings, &dir.join("etcd"))?;
+                Ok(Self::single(etcd))
+            }
         }
     }
 
-    /// hostendpointd on port 0; the port comes from its `listening` log line. The change log
-    /// keeps every revision the run makes, so the restart scenario finds all of them.
-    fn start_hostendpointd(settings: &Settings, dir: &Path) -> anyhow::Result<Self> {
-        let data = dir.join("hostendpointd");
-        let retained = settings.log_entries + 2 * settings.objects as u64 + 1_000_000;
-        let args = [
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--data-dir",
-            path_str(&data)?,
-            "--retained-revisions",
-            &retained.to_string(),
-        ]
-        .map(str::to_owned);
-        Self::spawn(
-            SystemKind::Hostendpointd,
-            &settings.hostendpointd,
-            args.to_vec(),
-        )
+    fn single(front: Process) -> Self {
+        Self {
+            addr: front.addr,
+            front,
+            backing: None,
+        }
+    }
+
+    /// A fresh etcd, and once it serves, hostendpointd on it (whose etcd backend exits when
+    /// its first listing finds no etcd).
+    async fn start_on_etcd(settings: &Settings, dir: &Path) -> anyhow::Result<Self> {
+        let mut etcd = Process::etcd(
+            "the etcd of hostendpointd (etcd)",
+            settings,
+            &dir.join("etcd"),
+        )?;
+        etcd.until_serving().await?;
+        let args = ["--datastore", "etcdv3", "--etcd-endpoints"]
+            .map(str::to_owned)
+            .into_iter()
+            .chain([format!("http://{}", etcd.addr)])
+            .collect();
+        let front = Process::hostendpointd(settings, args)?;
+        Ok(Self {
+            addr: front.addr,
+            front,
+            backing: Some(etcd),
+        })
+    }
+
+    /// Kills the process clients talk to with SIGKILL and waits until it is gone; an etcd
+    /// behind it keeps running.
+    pub(crate) fn kill(&mut self) {
+        self.front.kill();
+    }
+
+    /// Starts the killed process again, on the same data directory and address (after
+    /// [`Self::kill`]). Returns as soon as it is spawned: the caller times how long until it
+    /// answers.
+    pub(crate) fn start_again(&mut self) -> anyhow::Result<()> {
+        self.front.start_again()?;
+        self.addr = self.front.addr;
+        Ok(())
+    }
+
+    /// The address of hostendpointd-etcd's etcd, which scenario 7 writes history into; `None`
+    /// for a single-process system.
+    pub(crate) fn backing_addr(&self) -> Option<SocketAddr> {
+        self.backing.as_ref().map(|etcd| etcd.addr)
+    }
+
+    /// CPU time and memory now, summed over the server's processes.
+    pub(crate) fn usage(&self) -> anyhow::Result<Usage> {
+        let front = self.front.usage()?;
+        Ok(front.plus(self.lasting_usage()?))
+    }
+
+    /// CPU time and memory of the processes that [`Self::kill`] leaves running (none but
+    /// hostendpointd-etcd's etcd).
+    pub(crate) fn lasting_usage(&self) -> anyhow::Result<Usage> {
+        self.backing
+            .as_ref()
+            .map_or(Ok(Usage::default()), Process::usage)
+    }
+
+    /// Resets the peak resident memory (`VmHWM`) of every process to its current one.
+    pub(crate) fn reset_peak(&self) -> anyhow::Result<()> {
+        self.front.reset_peak()?;
+        self.backing.as_ref().map_or(Ok(()), Process::reset_peak)
+    }
+
+    /// The last log lines of the server's processes.
+    pub(crate) fn log_tail(&self) -> String {
+        match &self.backing {
+            None => self.front.log_tail(),
+            Some(etcd) => format!(
+                "{}\n{}:\n{}",
+                self.front.log_tail(),
+                etcd.name,
+                etcd.log_tail()
+            ),
+        }
+    }
+
+    /// Whether every process of the server still runs.
+    pub(crate) fn is_running(&mut self) -> bool {
+        self.front.is_running() && self.backing.as_mut().is_none_or(Process::is_running)
+    }
+}
+
+/// hostendpointd's arguments for its sled store in `data`. The change log keeps every
+/// revision the run makes, so the restart scenario finds all of them.
+fn sled_args(settings: &Settings, data: &Path) -> anyhow::Result<Vec<String>> {
+    let retained = settings.log_entries + 2 * settings.objects as u64 + 1_000_000;
+    Ok([
+        "--data-dir",
+        path_str(data)?,
+        "--retained-revisions",
+        &retained.to_string(),
+    ]
+    .map(str::to_owned)
+    .to_vec())
+}
+
+impl Process {
+    /// hostendpointd on port 0 with the datastore arguments `store`; the port comes from its
+    /// `listening` log line.
+    fn hostendpointd(settings: &Settings, store: Vec<String>) -> anyhow::Result<Self> {
+        let mut args = ["--listen", "127.0.0.1:0", "--log-format", "json"]
+            .map(str::to_owned)
+            .to_vec();
+        args.extend(store);
+        Self::spawn("hostendpointd", &settings.hostendpointd, args)
     }
 
     /// etcd with its defaults, but for loopback URLs, a quiet log and a backend quota that
     /// the run's history fits in (the quota only raises an alarm; it costs nothing).
-    fn start_etcd(settings: &Settings, dir: &Path) -> anyhow::Result<Self> {
+    fn etcd(name: &'static str, settings: &Settings, data: &Path) -> anyhow::Result<Self> {
         let client = format!("http://127.0.0.1:{}", free_port()?);
         let peer = format!("http://127.0.0.1:{}", free_port()?);
-        let data = dir.join("etcd");
         let args = [
             "--name",
             "bench",
             "--data-dir",
-            path_str(&data)?,
+            path_str(data)?,
             "--listen-client-urls",
             &client,
             "--advertise-client-urls",
@@ -107,12 +232,12 @@ impl Server {
             &(8u64 << 30).to_string(),
         ]
         .map(str::to_owned);
-        Self::spawn(SystemKind::Etcd, &settings.etcd, args.to_vec())
+        Self::spawn(name, &settings.etcd, args.to_vec())
     }
 
     /// Spawns the process; the address is the one in `command`, or for hostendpointd on port
     /// 0 the one it logs once it listens.
-    fn spawn(kind: SystemKind, program: &Path, command: Vec<String>) -> anyhow::Result<Self> {
+    fn spawn(name: &'static str, program: &Path, command: Vec<String>) -> anyhow::Result<Self> {
         let mut child = Command::new(program)
             .args(&command)
             .stdin(Stdio::null())
@@ -137,60 +262,76 @@ impl Server {
                 log.push_back(line);
             }
         });
-        let mut server = Self {
-            kind,
+        let mut process = Self {
+            name,
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             command,
             program: program.to_owned(),
             log,
         };
-        match configured_addr(&server.command) {
-            Some(addr) if addr.port() != 0 => server.addr = addr,
+        match configured_addr(&process.command) {
+            Some(addr) if addr.port() != 0 => process.addr = addr,
             _ => match addr_rx.recv_timeout(START_TIMEOUT) {
-                Ok(addr) => server.addr = addr,
-                Err(_) => bail!("{} did not start:\n{}", kind.name(), server.log_tail()),
+                Ok(addr) => process.addr = addr,
+                Err(_) => bail!("{name} did not start:\n{}", process.log_tail()),
             },
         }
-        Ok(server)
+        Ok(process)
+    }
+
+    /// Waits until etcd answers a read.
+    async fn until_serving(&mut self) -> anyhow::Result<()> {
+        let start = Instant::now();
+        loop {
+            let attempt = async {
+                let mut client = Client::connect(SystemKind::Etcd, self.addr).await?;
+                client.revision().await
+            };
+            if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), attempt).await {
+                return Ok(());
+            }
+            if !self.is_running() {
+                bail!("{} exited while starting:\n{}", self.name, self.log_tail());
+            }
+            if start.elapsed() > START_TIMEOUT {
+                bail!("{} did not answer within {START_TIMEOUT:?}", self.name);
+            }
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// Kills the process with SIGKILL and waits until it is gone.
-    pub(crate) fn kill(&mut self) {
+    fn kill(&mut self) {
         self.signal(libc::SIGKILL);
         let _ = self.child.wait();
     }
 
-    /// Starts the process again, on the same data directory and address (after [`Self::kill`]).
-    /// Returns as soon as it is spawned: the caller times how long until it answers.
-    pub(crate) fn start_again(&mut self) -> anyhow::Result<()> {
+    /// Starts the process again, on the same data directory and address.
+    fn start_again(&mut self) -> anyhow::Result<()> {
         let mut command = self.command.clone();
         if let Some(listen) = command.iter().position(|arg| arg == "--listen") {
             command[listen + 1] = self.addr.to_string();
         }
-        *self = Self::spawn(self.kind, &self.program, command)?;
+        *self = Self::spawn(self.name, &self.program, command)?;
         Ok(())
     }
 
-    /// CPU time and memory now.
-    pub(crate) fn usage(&self) -> anyhow::Result<Usage> {
+    fn usage(&self) -> anyhow::Result<Usage> {
         Usage::of(self.child.id())
     }
 
-    /// Resets the peak resident memory (`VmHWM`) to the current one.
-    pub(crate) fn reset_peak(&self) -> anyhow::Result<()> {
+    fn reset_peak(&self) -> anyhow::Result<()> {
         std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5")
             .context("cannot reset the peak RSS through /proc/<pid>/clear_refs")
     }
 
-    /// The server's last log lines.
-    pub(crate) fn log_tail(&self) -> String {
+    fn log_tail(&self) -> String {
         let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         log.iter().cloned().collect::<Vec<_>>().join("\n")
     }
 
-    /// Whether the process still runs.
-    pub(crate) fn is_running(&mut self) -> bool {
+    fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
 
@@ -215,8 +356,18 @@ impl Usage {
             .1
             .split_whitespace()
             .collect();
-        // utime and stime are fields 14 and 15 of stat(5); `fields` starts at field 3.
-        let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+        // utime and stime are fields 14 and 15 of stat(5); `fields` starts at field 3. A file
+        // without them is reported as an error, so that the run fails with a message instead
+        // of a panic that would leave no report.
+        let field = |at: usize| -> anyhow::Result<u64> {
+            let value = fields
+                .get(at)
+                .with_context(|| format!("/proc/{pid}/stat has no field {}", at + 3))?;
+            value
+                .parse()
+                .with_context(|| format!("malformed field {} of /proc/{pid}/stat", at + 3))
+        };
+        let ticks = field(11)? + field(12)?;
         // SAFETY: sysconf has no preconditions.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -231,9 +382,18 @@ impl Usage {
     pub(crate) fn of_self() -> anyhow::Result<Self> {
         Self::of(std::process::id())
     }
+
+    /// Two processes' usage together; peaks are summed, as each process has its own.
+    fn plus(self, other: Self) -> Self {
+        Self {
+            cpu_secs: self.cpu_secs + other.cpu_secs,
+            rss_bytes: self.rss_bytes + other.rss_bytes,
+            peak_rss_bytes: self.peak_rss_bytes + other.peak_rss_bytes,
+        }
+    }
 }
 
-impl Drop for Server {
+impl Drop for Process {
     fn drop(&mut self) {
         if self.is_running() {
             self.kill();

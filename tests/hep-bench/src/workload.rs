@@ -1,10 +1,10 @@
-//! The objects of the workload, the same on both systems: realistic host endpoints with five
+//! The objects of the workload, the same on every system: realistic host endpoints with five
 //! labels, one or two expected IPs, two profiles and two named ports. Object `i` lives on node
 //! `i % nodes`, so one node's objects are spread over the whole key range, as names and nodes
 //! are unrelated in a real cluster.
 //!
-//! For hostendpointd an object is a `pb::HostEndpoint`; for etcd it is Calico's v3 JSON
-//! (`kind`, `apiVersion`, `metadata` without `resourceVersion`, `spec`) at
+//! For hostendpointd (on either backend) an object is a `pb::HostEndpoint`; for etcd it is
+//! Calico's v3 JSON (`kind`, `apiVersion`, `metadata` without `resourceVersion`, `spec`) at
 //! `/calico/resources/v3/projectcalico.org/hostendpoints/<name>`, with the `uid` and
 //! `creationTimestamp` that Calico's client sets.
 

@@ -4,7 +4,9 @@
 //! keeps its server and its objects from one scenario to the next:
 //! 1. creates (1, 16, 64 clients), then the store is filled to `--objects`;
 //! 2. updates with a precondition; 3. gets; 4. listings;
-//! 7. history is written up to `--log-entries`, then the server is killed and restarted;
+//! 7. history is written up to `--log-entries` (for hostendpointd on etcd straight into its
+//!    etcd, as for etcd), then the server is killed and restarted (hostendpointd on etcd:
+//!    hostendpointd only, once it has caught up; its etcd keeps running);
 //! 6. idle watch streams, on a fresh empty server of each system; 5. fan-out with every
 //!    watcher count; 8. a stalled watcher.
 
@@ -103,7 +105,7 @@ pub(crate) async fn run_all(settings: &Settings) -> anyhow::Result<Report> {
         None => tempfile::tempdir(),
     }
     .context("cannot make a data directory")?;
-    let mut suts = start_all(settings, &dir)?;
+    let mut suts = start_all(settings, &dir).await?;
     for sut in &mut suts {
         restart::until_ready(sut).await?;
     }
@@ -125,8 +127,8 @@ pub(crate) async fn run_all(settings: &Settings) -> anyhow::Result<Report> {
         reads::lists(&mut suts, settings, &mut report).await?;
     }
     if settings.runs(7) {
-        writes::fill_log(&mut suts, settings).await?;
-        restart::restart(&mut suts, settings, &mut report).await?;
+        let histories = writes::fill_log(&mut suts, settings).await?;
+        restart::restart(&mut suts, &histories, settings, &mut report).await?;
     }
     if [5, 6, 8].iter().any(|&n| settings.runs(n)) {
         watch::scenarios(&mut suts, settings, &mut report).await?;
@@ -138,11 +140,11 @@ pub(crate) async fn run_all(settings: &Settings) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-fn start_all(settings: &Settings, dir: &TempDir) -> anyhow::Result<Vec<Sut>> {
+async fn start_all(settings: &Settings, dir: &TempDir) -> anyhow::Result<Vec<Sut>> {
     let workload = Workload::new(settings.nodes);
     let mut suts = Vec::new();
     for &kind in &settings.systems {
-        let server = Server::start(kind, settings, dir.path())?;
+        let server = Server::start(kind, settings, dir.path()).await?;
         eprintln!("{} listens on {}", kind.name(), server.addr);
         let shared = Shared {
             workload: workload.clone(),

@@ -2,6 +2,7 @@
 //! precondition), and the history written before the restart scenario.
 
 use std::{
+    net::SocketAddr,
     sync::{Arc, atomic::Ordering::Relaxed},
     time::{Duration, Instant},
 };
@@ -14,7 +15,7 @@ use super::{
     drive::{Meter, Worker, closed_loop, rate_figure, settle},
 };
 use crate::{
-    config::Settings,
+    config::{Settings, SystemKind},
     report::Report,
     system::{Client, overloaded},
     workload::Version,
@@ -212,15 +213,29 @@ pub(super) async fn updaters(sut: &Sut, count: usize) -> anyhow::Result<Vec<Upda
 }
 
 /// Writes new versions of the objects until the history holds `--log-entries` versions (not
-/// measured). etcd gets them 128 to a transaction, which makes its history as long with far
-/// fewer raft entries: if anything, that shortens its restart.
-pub(crate) async fn fill_log(suts: &mut [Sut], settings: &Settings) -> anyhow::Result<()> {
+/// measured); returns, for each system in order, how its history was written, for the restart
+/// figure's detail.
+///
+/// On hostendpointd on sled they are [`HISTORY_TASKS`] × [`HISTORY_BATCH`] concurrent updates
+/// through its API. On etcd they are [`HISTORY_BATCH`] puts to a transaction, which makes its
+/// history as long with far fewer raft entries: if anything, that shortens its restart.
+/// hostendpointd on etcd keeps its history in its etcd, so it is written there the same way,
+/// with the plain etcd system's client, while hostendpointd runs and follows it: through its
+/// API every version would be an etcd transaction of its own (about 1 700/s), too slow for the
+/// run's time budget. The kill then waits until hostendpointd has caught up with etcd, so that
+/// the restart is not measured against a process that was still behind.
+pub(crate) async fn fill_log(suts: &mut [Sut], settings: &Settings) -> anyhow::Result<Vec<String>> {
+    let mut histories = Vec::with_capacity(suts.len());
     for sut in suts.iter_mut() {
+        let (kind, addr) = match sut.server.backing_addr() {
+            Some(etcd) => (SystemKind::Etcd, etcd),
+            None => (sut.kind, sut.server.addr),
+        };
         let start = Instant::now();
         let before = sut.shared.writes.load(Relaxed);
         let mut tasks = Vec::new();
         for task in 0..HISTORY_TASKS {
-            let mut client = sut.client().await?;
+            let mut client = Client::connect(kind, addr).await?;
             let shared = Arc::clone(&sut.shared);
             let target = settings.log_entries;
             tasks.push(tokio::spawn(async move {
@@ -233,6 +248,8 @@ pub(crate) async fn fill_log(suts: &mut [Sut], settings: &Settings) -> anyhow::R
                             generation: shared.next_generation(),
                         })
                         .collect();
+                    // etcd's revisions are hostendpointd-etcd's resource_versions, so later
+                    // preconditions through hostendpointd hold.
                     let revisions = client.overwrite(&shared.workload, &versions).await?;
                     for (version, revision) in versions.iter().zip(revisions) {
                         shared.wrote(version.index, revision);
@@ -245,13 +262,87 @@ pub(crate) async fn fill_log(suts: &mut [Sut], settings: &Settings) -> anyhow::R
         for task in tasks {
             task.await??;
         }
+        let elapsed = start.elapsed().as_secs_f64();
         let written = sut.shared.writes.load(Relaxed) - before;
+        let rate = written as f64 / elapsed.max(1e-9);
         eprintln!(
-            "{}: wrote {written} versions of history in {:.1} s ({:.0}/s)",
-            sut.kind.name(),
-            start.elapsed().as_secs_f64(),
-            written as f64 / start.elapsed().as_secs_f64()
+            "{}: wrote {written} versions of history in {elapsed:.1} s ({rate:.0}/s)",
+            sut.kind.name()
         );
+        let how = match sut.server.backing_addr() {
+            None if sut.kind.is_hostendpointd() => format!(
+                "through its API as {} concurrent updates",
+                HISTORY_TASKS * HISTORY_BATCH
+            ),
+            None => format!(
+                "straight into etcd, {HISTORY_BATCH} puts to a transaction, {HISTORY_TASKS} \
+                 transactions at a time"
+            ),
+            Some(_) => format!(
+                "straight into its etcd, {HISTORY_BATCH} puts to a transaction, \
+                 {HISTORY_TASKS} transactions at a time, as on etcd, while hostendpointd \
+                 followed it through its etcd watch"
+            ),
+        };
+        // A small run's earlier scenarios may already have written all the history.
+        let mut history = if written == 0 {
+            "the earlier scenarios' writes were all the history".to_owned()
+        } else {
+            format!("the history after the earlier scenarios was written {how}")
+        };
+        if let Some(etcd) = sut.server.backing_addr() {
+            let (revision, behind) = until_caught_up(sut, etcd).await?;
+            let behind = behind.as_secs_f64();
+            eprintln!(
+                "{}: hostendpointd reached its etcd's revision {revision} {behind:.1} s after \
+                 the last write",
+                sut.kind.name()
+            );
+            history.push_str(&format!(
+                "; the kill waited until hostendpointd had reached etcd's revision {revision} \
+                 ({behind:.1} s after the last write)"
+            ));
+        }
+        histories.push(history);
     }
-    Ok(())
+    Ok(histories)
+}
+
+/// The longest hostendpointd on etcd may take to apply history written into its etcd.
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(300);
+/// The pause between two looks at hostendpointd's revision.
+const CATCH_UP_POLL: Duration = Duration::from_millis(20);
+
+/// Waits until hostendpointd's view has etcd's current revision (what it answers a listing
+/// at); returns that revision and the wait.
+async fn until_caught_up(sut: &mut Sut, etcd: SocketAddr) -> anyhow::Result<(u64, Duration)> {
+    let start = Instant::now();
+    let target = Client::connect(SystemKind::Etcd, etcd)
+        .await?
+        .revision()
+        .await?;
+    let mut client = sut.client().await?;
+    loop {
+        // A failed or slow look (under load) is retried until the deadline.
+        let look = tokio::time::timeout(Duration::from_secs(1), client.revision()).await;
+        if let Ok(Ok(revision)) = look
+            && revision >= target
+        {
+            return Ok((target, start.elapsed()));
+        }
+        if !sut.server.is_running() {
+            bail!(
+                "{} exited while following its etcd:\n{}",
+                sut.kind.name(),
+                sut.server.log_tail()
+            );
+        }
+        if start.elapsed() > CATCH_UP_TIMEOUT {
+            bail!(
+                "{} did not reach its etcd's revision {target} within {CATCH_UP_TIMEOUT:?}",
+                sut.kind.name()
+            );
+        }
+        tokio::time::sleep(CATCH_UP_POLL).await;
+    }
 }

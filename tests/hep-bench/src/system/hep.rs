@@ -1,4 +1,4 @@
-//! hostendpointd over its gRPC API.
+//! hostendpointd over its gRPC API, on either backend.
 
 use anyhow::{Context as _, bail};
 use futures::future::try_join_all;
@@ -24,7 +24,7 @@ pub(crate) struct HepWatch {
 
 /// `hostendpoint.v1.WatchHostEndpointsResponse` without the objects: the watchers count
 /// deliveries and read revisions, and decoding objects they never look at would only load the
-/// machine that both servers share with them.
+/// machine that the servers share with them.
 #[derive(Clone, PartialEq, prost::Message)]
 struct WatchResponse {
     #[prost(message, repeated, tag = "1")]

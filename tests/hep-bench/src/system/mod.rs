@@ -1,9 +1,10 @@
-//! One client type over both systems, so that every scenario runs the same code against each:
+//! One client type over every system, so that every scenario runs the same code against each:
 //! [`Client`] for the unary operations, [`WatchStream`] for watches.
 //!
 //! Each client is one HTTP/2 connection. Reads decode every object they return, as a real
-//! client would: protobuf for hostendpointd, Calico's JSON for etcd. Watch streams decode only
-//! what the measurement needs (the revision, and for etcd's node filter the node).
+//! client would: protobuf for hostendpointd (on either backend), Calico's JSON for etcd. Watch
+//! streams decode only what the measurement needs (the revision, and for etcd's node filter
+//! the node).
 
 mod etcd;
 mod hep;
@@ -28,7 +29,7 @@ pub(crate) enum Client {
     Etcd(etcd::EtcdClient),
 }
 
-/// A watch stream of either system.
+/// A watch stream of any system.
 #[derive(Debug)]
 pub(crate) enum WatchStream {
     /// A `WatchHostEndpoints` stream.
@@ -84,9 +85,10 @@ pub(crate) async fn connect_with(addr: SocketAddr, window: Option<u32>) -> anyho
 impl Client {
     /// A client of `kind` on `channel`.
     pub(crate) fn new(kind: SystemKind, channel: Channel) -> Self {
-        match kind {
-            SystemKind::Hostendpointd => Self::Hep(hep::HepClient::new(channel)),
-            SystemKind::Etcd => Self::Etcd(etcd::EtcdClient::new(channel)),
+        if kind.is_hostendpointd() {
+            Self::Hep(hep::HepClient::new(channel))
+        } else {
+            Self::Etcd(etcd::EtcdClient::new(channel))
         }
     }
 
@@ -170,9 +172,10 @@ impl WatchStream {
         channel: Channel,
         spec: WatchSpec,
     ) -> anyhow::Result<Self> {
-        Ok(match kind {
-            SystemKind::Hostendpointd => Self::Hep(hep::HepWatch::open(channel, spec).await?),
-            SystemKind::Etcd => Self::Etcd(etcd::EtcdWatch::open(channel, spec).await?),
+        Ok(if kind.is_hostendpointd() {
+            Self::Hep(hep::HepWatch::open(channel, spec).await?)
+        } else {
+            Self::Etcd(etcd::EtcdWatch::open(channel, spec).await?)
         })
     }
 

@@ -2,7 +2,7 @@
 //! stops reading).
 //!
 //! Watchers resume from the current revision (no snapshot), each on its own stream,
-//! `--watchers-per-connection` streams to an HTTP/2 connection, on both systems. A watcher
+//! `--watchers-per-connection` streams to an HTTP/2 connection, on every system. A watcher
 //! selects every object or one node's; etcd cannot filter by node (Calico's key holds only the
 //! name), so an etcd node watcher watches the whole prefix and reads each value to keep its
 //! node's, as a Calico client would.
@@ -101,7 +101,7 @@ async fn new_record(sut: &Sut, settings: &Settings) -> anyhow::Result<Arc<Record
 /// reuse, which makes a long-running one read low), opens the most watchers of scenario 5 on
 /// it, all idle, and divides the growth of its resident memory by their number.
 async fn idle(sut: &Sut, settings: &Settings) -> anyhow::Result<Figure> {
-    let server = Server::start(sut.kind, settings, &sut.dir.join("idle-streams"))?;
+    let server = Server::start(sut.kind, settings, &sut.dir.join("idle-streams")).await?;
     let mut fresh = Sut {
         kind: sut.kind,
         server,
