@@ -224,6 +224,7 @@ async fn open_watch(
 fn changes_of(store: &Shared, events: &[EtcdEvent]) -> Vec<Arc<Change>> {
     let mut state = Snapshot::clone(&store.view.snapshot());
     let mut changes = Vec::new();
+    let mut warned_at = 0;
     for event in events {
         let Some(kv) = &event.kv else { continue };
         let Some(name) = codec::name_of(&store.prefix, &kv.key) else {
@@ -238,10 +239,12 @@ fn changes_of(store: &Shared, events: &[EtcdEvent]) -> Vec<Arc<Change>> {
         if prev.is_none() && next.is_none() {
             continue;
         }
-        if revision <= state.revision() {
+        // Once per revision: a transaction of many keys would otherwise log a line per key.
+        if revision <= state.revision() && warned_at < revision {
+            warned_at = revision;
             warn!(
                 revision,
-                name, "several changes in one etcd revision; watchers may miss one"
+                name, "several changes in one etcd revision; watchers may miss all but one"
             );
         }
         let change = Change::new(revision, prev, next);
