@@ -8,22 +8,27 @@ use std::{
 use hostendpoint_api::model::Revision;
 use tracing::{debug, warn};
 
-use super::{Shared, checkpoint::CHECKPOINT_INTERVAL, wal};
+use super::{
+    Shared,
+    checkpoint::{self, CHECKPOINT_INTERVAL},
+    wal,
+};
 
 impl Shared {
     /// Makes sled durable up to the current revision. Returns without a sync when nothing was
     /// written since the last one.
     pub(super) fn checkpoint(&self) -> std::io::Result<()> {
-        let revision = self.lock_writer().revision;
+        let revision = self.sled_applied.load(Ordering::Acquire);
         if revision == self.checkpointed.load(Ordering::Acquire) {
             return Ok(());
         }
-        // Every write up to `revision` was applied to sled before the writer lock was
-        // released, so this sync covers it.
+        // Every change up to `revision` was applied to sled before it was counted, so this
+        // sync covers it.
         self.files
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .sync()?;
+        checkpoint::record(&self.wal_dir, revision)?;
         self.checkpointed.store(revision, Ordering::Release);
         Ok(())
     }

@@ -17,9 +17,10 @@ use crate::store::{Change, Object};
 
 /// The version of this on-disk layout: the keys below, and the write-ahead log in `wal/`
 /// holding the history.
-pub(super) const FORMAT_VERSION: u32 = 2;
-/// The history in sled under `log/`, without a write-ahead log; upgraded in place.
-pub(super) const FORMAT_VERSION_WITHOUT_WAL: u32 = 1;
+pub(super) const FORMAT_VERSION: u32 = 3;
+/// Earlier layouts with the history in sled under `log/` (2 also with a write-ahead log);
+/// upgraded in place.
+pub(super) const FORMAT_VERSIONS_TO_UPGRADE: [u32; 2] = [1, 2];
 
 pub(super) const KEY_FORMAT: &[u8] = b"meta/format";
 pub(super) const KEY_STORE_UID: &[u8] = b"meta/store_uid";

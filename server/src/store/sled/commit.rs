@@ -1,13 +1,17 @@
-//! Group commit: the one task that makes writes durable.
+//! Group commit: the one thread that makes writes durable.
 //!
-//! Writers apply their batch to sled (in memory) and queue its log record here, in revision
-//! order. This task takes every queued write, appends their records to the [`Wal`] with one
-//! sync, then publishes them to the [`View`] and acknowledges them. So concurrent writes share
-//! one sync, and nothing is visible or acknowledged before it is on disk.
+//! Writers queue their encoded change here, in revision order. This thread takes every queued
+//! write, appends their records to the [`Wal`] with one sync, publishes them to the [`View`],
+//! acknowledges them, and then applies them to sled. So concurrent writes share one sync,
+//! nothing is visible or acknowledged before it is on disk, and sled never holds a change the
+//! log lacks.
 
 use std::{
     panic::{self, AssertUnwindSafe},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use tokio::sync::{mpsc, oneshot};
@@ -28,11 +32,28 @@ pub(super) struct Pending {
     pub(super) ack: oneshot::Sender<Result<()>>,
 }
 
-/// A change applied to sled, with its encoding for the log.
+/// A change, with its encoding for the log.
 #[derive(Debug)]
 pub(super) struct Logged {
     pub(super) change: Arc<Change>,
     pub(super) entry: Vec<u8>,
+}
+
+/// Where published changes go: sled, and the revision it has applied them up to.
+#[derive(Debug)]
+pub(super) struct SledSink {
+    pub(super) db: sled::Db,
+    pub(super) applied: Arc<AtomicU64>,
+}
+
+impl SledSink {
+    fn apply(&self, changes: &[Arc<Change>]) -> sled::Result<()> {
+        for change in changes {
+            super::apply_to_sled(&self.db, change)?;
+            self.applied.store(change.revision, Ordering::Release);
+        }
+        Ok(())
+    }
 }
 
 /// Runs group commits until every sender of `queue` is gone. It runs on a thread of its own:
@@ -42,6 +63,7 @@ pub(super) fn run(
     mut wal: Wal,
     mut queue: mpsc::UnboundedReceiver<Pending>,
     view: Arc<View>,
+    sled: SledSink,
     on_failure: impl Fn(&str),
 ) {
     let _span = info_span!("group_commit").entered();
@@ -58,8 +80,12 @@ pub(super) fn run(
         let appended = panic::catch_unwind(AssertUnwindSafe(|| wal.append(&records)));
         let reason = match appended {
             Ok(Ok(())) => {
-                publish(&view, group.drain(..));
-                continue;
+                let changes = publish(&view, group.drain(..));
+                match sled.apply(&changes) {
+                    Ok(()) => continue,
+                    // These writes are durable in the log; later ones would leave sled behind.
+                    Err(err) => format!("sled failed: {err}"),
+                }
             }
             Ok(Err(err)) => format!("sync failed: {err}"),
             Err(_) => "the log writer panicked".to_owned(),
@@ -83,7 +109,8 @@ fn records(group: &[Pending]) -> Vec<(u64, &[u8])> {
         .collect()
 }
 
-fn publish(view: &View, group: impl Iterator<Item = Pending>) {
+/// Publishes the group's changes and acknowledges its writes; returns the changes.
+fn publish(view: &View, group: impl Iterator<Item = Pending>) -> Vec<Arc<Change>> {
     let group: Vec<_> = group.collect();
     let changes: Vec<_> = group
         .iter()
@@ -94,6 +121,7 @@ fn publish(view: &View, group: impl Iterator<Item = Pending>) {
         // The writer may have gone (its client cancelled); the write stands regardless.
         let _ = pending.ack.send(Ok(()));
     }
+    changes
 }
 
 fn fail(group: impl Iterator<Item = Pending>, reason: &str) {

@@ -1,11 +1,13 @@
-//! The embedded default backend: sled, with one revision counter, a change log on disk, and a
-//! write-ahead log with group commit behind every acknowledgement.
+//! The embedded default backend: a write-ahead log with group commit behind every
+//! acknowledgement, which is also the change history, and sled holding the current objects.
 //!
-//! A write takes the writer lock, decides against the stored object, and applies one atomic
-//! sled batch holding the object, its log entry and the new revision. It then queues its log
-//! record for the [`commit`] task, still under the lock so that the queue is in revision
-//! order, and waits for the sync outside it. sled itself is made durable by [`checkpoint`]s;
-//! [`SledStore::open`] applies what the [`wal`] holds beyond them.
+//! A write takes the writer lock, decides against the writer's own map of the latest objects
+//! (which includes writes not yet synced), and queues its encoded change for the [`commit`]
+//! thread, still under the lock so that the queue is in revision order; it waits for the sync
+//! outside it. The commit thread syncs the [`wal`], publishes to the view, and only then
+//! applies the changes to sled, so sled never holds a write the log lacks. sled is made
+//! durable by [`checkpoint`]s; [`SledStore::open`] applies what the log holds beyond the last
+//! one.
 
 mod background;
 mod checkpoint;
@@ -15,6 +17,7 @@ mod open;
 mod wal;
 
 use std::{
+    collections::HashMap,
     path::PathBuf,
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
@@ -139,7 +142,6 @@ pub struct SledStore {
 
 #[derive(Debug)]
 struct Shared {
-    db: sled::Db,
     store_uid: String,
     view: Arc<View>,
     writer: Mutex<Writer>,
@@ -148,6 +150,8 @@ struct Shared {
     /// The change history: the write-ahead log's segments.
     history: History,
     wal_dir: PathBuf,
+    /// The revision up to which the commit thread has applied changes to sled.
+    sled_applied: Arc<AtomicU64>,
     /// The revision up to which sled is durable.
     checkpointed: AtomicU64,
     /// Resumes after older revisions are refused (the history keeps what compaction has not
@@ -159,6 +163,8 @@ struct Shared {
 #[derive(Debug)]
 struct Writer {
     revision: Revision,
+    /// Every object as of `revision`, including writes not yet synced.
+    objects: HashMap<String, Arc<Object>>,
     /// `None` once the store is closed.
     commits: Option<mpsc::UnboundedSender<Pending>>,
     /// Set when a sync failed: the store takes no more writes.
@@ -224,8 +230,8 @@ impl Store for SledStore {
 
 impl Shared {
     fn lock_writer(&self) -> MutexGuard<'_, Writer> {
-        // Every update of the writer state is a single assignment, so it is consistent even
-        // after a panic elsewhere.
+        // Nothing that can panic runs between the writer state's updates, so it is consistent
+        // even after a panic elsewhere.
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -241,31 +247,32 @@ impl Shared {
                 reason: "the server is shutting down".into(),
             });
         };
-        let current = self.read_object(write.name())?;
-        let plan = write.plan(current.clone())?;
+        let current = writer.objects.get(write.name()).cloned();
+        let plan = write.plan(current.as_deref().map(|object| HostEndpoint::clone(object)))?;
+        let revision = writer.revision + 1;
         let (result, change) = match plan {
             Plan::Unchanged(stored) => return Ok(self.unchanged(stored, &commits)),
             Plan::Put(mut next) => {
-                let revision = writer.revision + 1;
                 next.metadata.resource_version = revision;
-                let change = Change::new(
-                    revision,
-                    current.map(Object::new),
-                    Some(Object::new(next.clone())),
-                );
+                let change = Change::new(revision, current, Some(Object::new(next.clone())));
                 (next, change)
             }
-            Plan::Delete(prev) => {
-                let revision = writer.revision + 1;
-                let mut last = prev.clone();
+            Plan::Delete(mut last) => {
                 last.metadata.resource_version = revision;
-                let change = Change::new(revision, Some(Object::new(prev)), None);
-                (last, change)
+                (last, Change::new(revision, current, None))
             }
         };
         let entry = codec::encode_change(&change);
-        apply_to_sled(&self.db, &change).map_err(backend)?;
-        writer.revision = change.revision;
+        match &change.next {
+            Some(next) => writer
+                .objects
+                .insert(next.metadata.name.clone(), Arc::clone(next)),
+            None => change
+                .prev
+                .as_ref()
+                .and_then(|prev| writer.objects.remove(&prev.metadata.name)),
+        };
+        writer.revision = revision;
         let (ack, synced) = oneshot::channel();
         let pending = Pending {
             logged: Some(Logged {
@@ -346,23 +353,16 @@ impl Shared {
         let kept = kept.unwrap_or_else(|| self.view.revision());
         Ok(kept.max(self.compacted.load(Ordering::Acquire)))
     }
-
-    fn read_object(&self, name: &str) -> Result<Option<HostEndpoint>> {
-        let Some(bytes) = self.db.get(codec::object_key(name)).map_err(backend)? else {
-            return Ok(None);
-        };
-        codec::decode_object(&bytes).map(Some).map_err(backend)
-    }
 }
 
-/// Applies a change to sled in memory: the store's revision, then the object.
+/// Applies a synced change to sled in memory: the store's revision, then the object.
+/// Called by the commit thread only.
 ///
 /// Not as a sled batch: sled 0.34 writes out its I/O buffer, with a wait for the device, for
 /// every batch (`PageCache::pin_log`), which cost more than everything else on the write path.
-/// Two single-key writes in this order are safe without one: sled recovers a prefix of its
-/// log, so a recovered object state comes with the revision before it, and start-up applies
-/// the log again from the recovered revision itself (whose object may be missing).
-fn apply_to_sled(db: &sled::Db, change: &Change) -> sled::Result<()> {
+/// Start-up applies the log again from the last checkpoint, so what sled recovers beyond it,
+/// whole or in part, is overwritten with the logged states.
+pub(super) fn apply_to_sled(db: &sled::Db, change: &Change) -> sled::Result<()> {
     db.insert(KEY_REVISION, &codec::encode_u64(change.revision))?;
     match (&change.prev, &change.next) {
         (_, Some(next)) => db

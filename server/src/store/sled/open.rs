@@ -12,21 +12,21 @@ use tracing::{Instrument as _, info, info_span, warn};
 
 use super::{
     OpenError, Shared, SledConfig, SledStore, Writer, add_to_batch, background,
-    checkpoint::SledFiles,
+    checkpoint::{self, SledFiles},
     codec::{
-        self, FORMAT_VERSION, FORMAT_VERSION_WITHOUT_WAL, KEY_FORMAT, KEY_REVISION, KEY_STORE_UID,
+        self, FORMAT_VERSION, FORMAT_VERSIONS_TO_UPGRADE, KEY_FORMAT, KEY_REVISION, KEY_STORE_UID,
         OBJECT_PREFIX,
     },
-    commit,
+    commit::{self, SledSink},
     wal::{self, History, Wal},
 };
 use crate::store::{Snapshot, View};
 
 /// The most replayed log records applied to sled in one batch.
 const REPLAY_CHUNK: usize = 1024;
-/// Keys that stores of format 1 kept their history under, before the log did.
-const FORMAT_1_HISTORY_PREFIX: &[u8] = b"log/";
-const FORMAT_1_KEY_COMPACTED: &[u8] = b"meta/compacted";
+/// Keys that stores of formats 1 and 2 kept their history under, before the log did.
+const SLED_HISTORY_PREFIX: &[u8] = b"log/";
+const SLED_KEY_COMPACTED: &[u8] = b"meta/compacted";
 
 impl SledStore {
     /// Opens (or creates) the store in `config.path` and starts its group-commit thread and
@@ -50,29 +50,46 @@ impl SledStore {
             .map_err(sled_err)?;
         let (store_uid, sled_revision) = read_or_init_meta(&db, path)?;
         let wal_dir = path.join("wal");
-        let revision = replay_log(&db, path, &wal_dir, sled_revision)?;
+        let from = checkpoint::recorded(&wal_dir).map_or(sled_revision, |c| c.min(sled_revision));
+        let (revision, newest) = replay_log(&db, path, &wal_dir, from, sled_revision)?;
         let snapshot = load_objects(&db, path, revision)?;
-        // Durable before the log takes writes: the replayed records, a format upgrade.
+        // sled holds the replayed records (and a format upgrade) durably before the log's
+        // tail is cut or a record of the next run is written.
         let files = SledFiles::open(db.clone(), path).map_err(io_err)?;
+        std::fs::create_dir_all(&wal_dir).map_err(io_err)?;
+        checkpoint::record(&wal_dir, revision).map_err(io_err)?;
+        if let Some(newest) = newest {
+            end_log_at_its_last_record(&wal_dir, &newest, revision).map_err(io_err)?;
+        }
         let wal = Wal::create(&wal_dir, revision + 1).map_err(io_err)?;
         info!(
             path = %path.display(), %store_uid, revision, objects = snapshot.len(),
-            replayed = revision - sled_revision, "opened sled store"
+            replayed_from = from, "opened sled store"
         );
+        let objects = snapshot
+            .iter(None)
+            .map(|object| (object.metadata.name.clone(), object))
+            .collect();
         let view = Arc::new(View::new(snapshot, config.change_buffer));
+        let sled_applied = Arc::new(AtomicU64::new(revision));
+        let sink = SledSink {
+            db: db.clone(),
+            applied: Arc::clone(&sled_applied),
+        };
         let (commits, queue) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
-            db,
             store_uid,
             view: Arc::clone(&view),
             writer: Mutex::new(Writer {
                 revision,
+                objects,
                 commits: Some(commits),
                 failed: None,
             }),
             files: Mutex::new(files),
             history: History::new(&wal_dir),
             wal_dir,
+            sled_applied,
             checkpointed: AtomicU64::new(revision),
             compacted: AtomicU64::new(0),
         });
@@ -86,7 +103,7 @@ impl SledStore {
         };
         std::thread::Builder::new()
             .name("group-commit".into())
-            .spawn(move || commit::run(wal, queue, view, on_failure))
+            .spawn(move || commit::run(wal, queue, view, sink, on_failure))
             .map_err(io_err)?;
         let checkpoints = background::checkpoint_periodically(Arc::downgrade(&shared));
         tokio::spawn(checkpoints.instrument(info_span!("checkpoint")));
@@ -100,22 +117,23 @@ impl SledStore {
     }
 }
 
-/// Applies the log's records above `applied` to sled and prepares the log for new segments;
-/// returns the store's revision.
+/// Applies the log's records from `from` on to sled, whose own revision key says
+/// `sled_revision`; returns the store's revision and the log's newest segment.
 fn replay_log(
     db: &sled::Db,
     path: &Path,
     wal_dir: &Path,
-    applied: Revision,
-) -> Result<Revision, OpenError> {
-    let replay = wal::replay(wal_dir, applied, |entry| {
+    from: Revision,
+    sled_revision: Revision,
+) -> Result<(Revision, Option<wal::NewestSegment>), OpenError> {
+    let replay = wal::replay(wal_dir, from, |entry| {
         codec::change_revision(entry).map_err(|err| err.to_string())
     })
     .map_err(|source| OpenError::Replay {
         path: path.to_owned(),
         source,
     })?;
-    let mut revision = applied;
+    let mut revision = sled_revision;
     for chunk in replay.records.chunks(REPLAY_CHUNK) {
         let mut batch = sled::Batch::default();
         for record in chunk {
@@ -125,25 +143,19 @@ fn replay_log(
                 reason: err.to_string(),
             })?;
             add_to_batch(&mut batch, &change);
-            revision = record.revision;
+            revision = revision.max(record.revision);
         }
         db.apply_batch(batch).map_err(|source| OpenError::Sled {
             path: path.to_owned(),
             source,
         })?;
     }
-    if let Some(newest) = replay.newest {
-        end_log_at_its_last_record(wal_dir, &newest, revision).map_err(|source| OpenError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-    }
-    Ok(revision)
+    Ok((revision, replay.newest))
 }
 
 /// Cuts a torn write off the newest segment, which becomes an ordinary sealed one; the log
-/// goes on in a new segment. When sled holds writes the log lost (they were applied to sled
-/// but never acknowledged), the history would have a hole: it starts afresh instead.
+/// goes on in a new segment. Should sled ever hold writes the log lacks (the commit thread
+/// applies only synced ones), the history would have a hole: it starts afresh instead.
 fn end_log_at_its_last_record(
     wal_dir: &Path,
     newest: &wal::NewestSegment,
@@ -193,8 +205,8 @@ fn read_or_init_meta(db: &sled::Db, path: &Path) -> Result<(String, Revision), O
     };
     let found = codec::decode_u32("meta/format", &format)
         .map_err(|e| corrupt("meta/format", e.to_string()))?;
-    if found == FORMAT_VERSION_WITHOUT_WAL {
-        upgrade_from_format_1(db, path).map_err(sled_err)?;
+    if FORMAT_VERSIONS_TO_UPGRADE.contains(&found) {
+        upgrade_to_log_history(db, path).map_err(sled_err)?;
     } else if found != FORMAT_VERSION {
         return Err(OpenError::Version {
             path: path.to_owned(),
@@ -215,15 +227,15 @@ fn read_or_init_meta(db: &sled::Db, path: &Path) -> Result<(String, Revision), O
     Ok((store_uid, revision))
 }
 
-/// Format 1 kept the history in sled; format 2 keeps it in the log. The old history is
+/// Formats 1 and 2 kept the history in sled; format 3 keeps it in the log. The old history is
 /// dropped (watchers further behind relist once), and the version changes so that an older
 /// build refuses a store whose latest writes may be in the log only.
-fn upgrade_from_format_1(db: &sled::Db, path: &Path) -> sled::Result<()> {
+fn upgrade_to_log_history(db: &sled::Db, path: &Path) -> sled::Result<()> {
     let mut batch = sled::Batch::default();
-    for key in db.scan_prefix(FORMAT_1_HISTORY_PREFIX).keys() {
+    for key in db.scan_prefix(SLED_HISTORY_PREFIX).keys() {
         batch.remove(key?);
     }
-    batch.remove(FORMAT_1_KEY_COMPACTED);
+    batch.remove(SLED_KEY_COMPACTED);
     batch.insert(KEY_FORMAT, &FORMAT_VERSION.to_be_bytes());
     db.apply_batch(batch)?;
     info!(path = %path.display(), "upgraded the store to on-disk format {FORMAT_VERSION}");

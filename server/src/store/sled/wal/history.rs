@@ -156,6 +156,7 @@ fn read_segment(
     cursor: &mut Cursor,
     mut visit: impl FnMut(&[u8]) -> io::Result<Step>,
 ) -> io::Result<Option<Revision>> {
+    let file_len = file.metadata()?.len();
     let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, file);
     reader.seek(SeekFrom::Start(cursor.offset))?;
     let mut entry = Vec::new();
@@ -166,9 +167,13 @@ fn read_segment(
         }
         let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
         let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        // A zero length, or one beyond the file (a damaged header must not make this read
+        // allocate gigabytes), or a record still being written ends what can be read.
+        if len == 0 || cursor.offset + (HEADER_BYTES + len) as u64 > file_len {
+            return Ok(None);
+        }
         entry.resize(len, 0);
-        // A zero length or a record still being written ends what can be read.
-        if len == 0 || !read_full(&mut reader, &mut entry)? || crc32fast::hash(&entry) != crc {
+        if !read_full(&mut reader, &mut entry)? || crc32fast::hash(&entry) != crc {
             return Ok(None);
         }
         let size = (HEADER_BYTES + len) as u64;

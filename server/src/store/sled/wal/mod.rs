@@ -52,8 +52,12 @@ pub(super) struct Wal {
 /// The zero-filled segment for the next rotation.
 #[derive(Debug)]
 enum NextSegment {
+    /// Not started: it is written once the active segment is half full, so that writing it
+    /// competes with the log's syncs once per segment, not right after every rotation.
+    Idle,
     Preparing(JoinHandle<io::Result<()>>),
     Ready,
+    /// Writing it failed; tried again after the next rotation.
     Failed,
 }
 
@@ -66,14 +70,18 @@ impl Wal {
         fs::create_dir_all(dir)?;
         let ready = segment::zeroed_ready(dir)?;
         let (active, zeroed) = segment::create_segment(dir, next, ready)?;
-        Ok(Self {
+        let mut wal = Self {
             dir: dir.to_owned(),
             active,
             offset: 0,
             zeroed,
-            next: NextSegment::Preparing(segment::prepare_zeroed(dir)),
+            next: NextSegment::Idle,
             buffer: Vec::new(),
-        })
+        };
+        if !zeroed {
+            wal.prepare_next();
+        }
+        Ok(wal)
     }
 
     /// Appends `records` (encoded changes in revision order) and syncs them.
@@ -99,7 +107,11 @@ impl Wal {
             self.buffer.extend_from_slice(entry);
         }
         self.write_buffer()?;
-        self.active.sync_data()
+        self.active.sync_data()?;
+        if self.offset > SEGMENT_BYTES / 2 {
+            self.prepare_next();
+        }
+        Ok(())
     }
 
     fn write_buffer(&mut self) -> io::Result<()> {
@@ -116,10 +128,21 @@ impl Wal {
         self.active = active;
         self.offset = 0;
         self.zeroed = zeroed;
-        if !matches!(self.next, NextSegment::Preparing(_)) {
-            self.next = NextSegment::Preparing(segment::prepare_zeroed(&self.dir));
+        if matches!(self.next, NextSegment::Ready | NextSegment::Failed) {
+            self.next = NextSegment::Idle;
+        }
+        if !zeroed {
+            // A sparse segment is left as soon as a zero-filled one is ready.
+            self.prepare_next();
         }
         Ok(())
+    }
+
+    /// Starts writing the next zero-filled segment unless one is ready or being written.
+    fn prepare_next(&mut self) {
+        if matches!(self.next, NextSegment::Idle) {
+            self.next = NextSegment::Preparing(segment::prepare_zeroed(&self.dir));
+        }
     }
 
     /// Whether a zero-filled segment is ready, without waiting for one.

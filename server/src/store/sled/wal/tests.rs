@@ -176,7 +176,8 @@ fn the_log_moves_from_a_sparse_segment_to_a_zero_filled_one_once_it_is_ready() {
     assert_eq!(firsts, vec![1, 3]);
     assert_eq!(replayed(dir.path(), 0), vec![1, 2, 3, 4]);
 
-    // The next start takes the zero-filled segment prepared since.
+    // The next one is prepared once the active segment is half full; a start takes it.
+    append(&mut wal, 5..=5, SEGMENT_BYTES as usize / 2);
     drop(wal);
     while !dir.path().join("zeroed.seg").exists() {
         assert!(
