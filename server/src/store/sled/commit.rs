@@ -2,9 +2,9 @@
 //!
 //! Writers queue their encoded change here, in revision order. This thread takes every queued
 //! write, appends their records to the [`Wal`] with one sync, publishes them to the [`View`],
-//! acknowledges them, and then applies them to sled. So concurrent writes share one sync,
-//! nothing is visible or acknowledged before it is on disk, and sled never holds a change the
-//! log lacks.
+//! acknowledges them, and hands them to the [`SledSink`] thread, which applies them to sled
+//! while the next group syncs. So concurrent writes share one sync, nothing is visible or
+//! acknowledged before it is on disk, and sled never holds a change the log lacks.
 
 use std::{
     panic::{self, AssertUnwindSafe},
@@ -39,6 +39,9 @@ pub(super) struct Logged {
     pub(super) entry: Vec<u8>,
 }
 
+/// Groups of published changes, on their way to sled.
+pub(super) type SledQueue = std::sync::mpsc::Sender<Vec<Arc<Change>>>;
+
 /// Where published changes go: sled, and the revision it has applied them up to.
 #[derive(Debug)]
 pub(super) struct SledSink {
@@ -47,6 +50,24 @@ pub(super) struct SledSink {
 }
 
 impl SledSink {
+    /// Applies every group from `groups` until the commit thread ends, on a thread of its own.
+    pub(super) fn run(
+        self,
+        groups: std::sync::mpsc::Receiver<Vec<Arc<Change>>>,
+        on_failure: impl Fn(&str),
+    ) {
+        let _span = info_span!("sled_apply").entered();
+        for changes in groups {
+            if let Err(err) = self.apply(&changes) {
+                // These writes are durable in the log; later ones would leave sled behind.
+                let reason = format!("sled failed: {err}");
+                error!(%reason, "the store stops taking writes");
+                on_failure(&reason);
+                return;
+            }
+        }
+    }
+
     fn apply(&self, changes: &[Arc<Change>]) -> sled::Result<()> {
         for change in changes {
             super::apply_to_sled(&self.db, change)?;
@@ -63,7 +84,7 @@ pub(super) fn run(
     mut wal: Wal,
     mut queue: mpsc::UnboundedReceiver<Pending>,
     view: Arc<View>,
-    sled: SledSink,
+    sled: SledQueue,
     on_failure: impl Fn(&str),
 ) {
     let _span = info_span!("group_commit").entered();
@@ -81,10 +102,9 @@ pub(super) fn run(
         let reason = match appended {
             Ok(Ok(())) => {
                 let changes = publish(&view, group.drain(..));
-                match sled.apply(&changes) {
+                match sled.send(changes) {
                     Ok(()) => continue,
-                    // These writes are durable in the log; later ones would leave sled behind.
-                    Err(err) => format!("sled failed: {err}"),
+                    Err(_) => "sled stopped taking changes".to_owned(),
                 }
             }
             Ok(Err(err)) => format!("sync failed: {err}"),
@@ -93,7 +113,7 @@ pub(super) fn run(
         error!(%reason, "the store stops taking writes");
         on_failure(&reason);
         fail(group.drain(..), &reason);
-        // Later writes were applied to sled but cannot be logged: fail them too.
+        // Later writes cannot be logged either: fail them too.
         while let Ok(pending) = queue.try_recv() {
             fail(std::iter::once(pending), &reason);
         }

@@ -219,16 +219,30 @@ impl Store for SledStore {
         })??;
         // So that the next start has nothing to replay.
         let shared = Arc::clone(&self.shared);
-        tokio::task::spawn_blocking(move || shared.checkpoint())
-            .await
-            .map_err(backend)?
-            .map_err(backend)
+        tokio::task::spawn_blocking(move || {
+            shared.wait_for_sled();
+            shared.checkpoint()
+        })
+        .await
+        .map_err(backend)?
+        .map_err(backend)
     }
 }
 
 // === impl Shared ===
 
 impl Shared {
+    /// Waits, briefly, until sled has taken every write: then a checkpoint covers them all.
+    fn wait_for_sled(&self) {
+        let revision = self.lock_writer().revision;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while self.sled_applied.load(Ordering::Acquire) < revision
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     fn lock_writer(&self) -> MutexGuard<'_, Writer> {
         // Nothing that can panic runs between the writer state's updates, so it is consistent
         // even after a panic elsewhere.

@@ -101,9 +101,15 @@ impl SledStore {
                 shared.view.set_unavailable(Some(reason.to_owned()));
             }
         };
+        let (to_sled, for_sled) = std::sync::mpsc::channel();
+        let sled_failure = on_failure.clone();
+        std::thread::Builder::new()
+            .name("sled-apply".into())
+            .spawn(move || sink.run(for_sled, sled_failure))
+            .map_err(io_err)?;
         std::thread::Builder::new()
             .name("group-commit".into())
-            .spawn(move || commit::run(wal, queue, view, sink, on_failure))
+            .spawn(move || commit::run(wal, queue, view, to_sled, on_failure))
             .map_err(io_err)?;
         let checkpoints = background::checkpoint_periodically(Arc::downgrade(&shared));
         tokio::spawn(checkpoints.instrument(info_span!("checkpoint")));
