@@ -19,6 +19,7 @@
 
 pub mod codec;
 mod feed;
+mod lost_delete;
 mod members;
 
 use std::{
@@ -162,8 +163,15 @@ impl Store for EtcdStore {
         // that attempt did commit, so its preconditions held (the re-read would no longer pass
         // them) and a create's uid is ours.
         let mut unconfirmed: Option<HostEndpoint> = None;
+        // The mod revision a delete whose answer was lost compared against.
+        let mut unconfirmed_delete: Option<Revision> = None;
         for _ in 0..WRITE_ATTEMPTS {
             let (current, expected) = shared.read(&key, write.name()).await?;
+            if let (None, Some(compared)) = (&current, unconfirmed_delete)
+                && let Some(last) = shared.deleted_after(&key, write.name(), compared).await?
+            {
+                return Ok(last);
+            }
             if let (Some(stored), Some(sent)) = (&current, &unconfirmed)
                 && stored.metadata.uid == sent.metadata.uid
                 && stored.same_content(sent)
@@ -204,6 +212,7 @@ impl Store for EtcdStore {
                 Ok(None) => continue,
                 Err(status) if members::unreachable(&status) => {
                     warn!(error = %status.message(), "etcd write interrupted; re-reading");
+                    unconfirmed_delete = if put { None } else { expected };
                     unconfirmed = put.then_some(result);
                     continue;
                 }
