@@ -3,6 +3,7 @@
 
 use hostendpoint_tests::{agent::AgentProcess, *};
 use serde_json::Value;
+use std::time::Duration;
 
 /// (name, resourceVersion) pairs of a state file, in file order.
 fn state_objects(state: &Value) -> Vec<(String, String)> {
@@ -72,11 +73,19 @@ async fn the_state_file_follows_changes_restarts_and_agent_crashes() {
     let state = converge(&agent, &mut client).await;
     assert_eq!(state_objects(&state), [("c".to_owned(), "4".to_owned())]);
     assert_eq!(state["revision"], 5);
-    let hook_runs = std::fs::read_to_string(&hooks).expect("the hook ran");
-    assert!(
-        hook_runs.lines().any(|l| l == "5"),
-        "the hook saw revision 5: {hook_runs}"
-    );
+    // The hook runs after the state file is written: wait for it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let hook_runs = std::fs::read_to_string(&hooks).unwrap_or_default();
+        if hook_runs.lines().any(|l| l == "5") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hook saw revision 5: {hook_runs}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     // The server restarts: the agent resumes without a relist.
     server.terminate().await;

@@ -11,6 +11,7 @@
 //! - [`sled`]: the embedded default backend.
 //! - [`etcd`]: the etcd v3 backend, in Calico's key layout.
 
+mod changes;
 pub mod etcd;
 pub mod sled;
 pub mod view;

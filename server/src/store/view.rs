@@ -16,7 +16,7 @@ use hostendpoint_api::model::{HostEndpoint, Revision};
 use imbl::OrdMap;
 use tokio::sync::{broadcast, watch};
 
-use super::{Change, Object};
+use super::{Change, Object, changes::ChangeStreams};
 
 /// How long a listing's snapshot stays servable after its last page was read.
 pub const LISTING_TTL: Duration = Duration::from_secs(300);
@@ -50,7 +50,7 @@ pub struct Page {
 #[derive(Debug)]
 pub struct View {
     current: ArcSwap<Snapshot>,
-    changes: broadcast::Sender<Arc<Change>>,
+    changes: ChangeStreams,
     revision: watch::Sender<Revision>,
     availability: watch::Sender<Availability>,
     listings: Mutex<HashMap<Revision, Listing>>,
@@ -198,7 +198,7 @@ impl Snapshot {
 impl View {
     /// A view starting from `initial`, whose change stream buffers `change_buffer` changes.
     pub fn new(initial: Snapshot, change_buffer: usize) -> Self {
-        let (changes, _) = broadcast::channel(change_buffer.max(1));
+        let changes = ChangeStreams::new(change_buffer);
         let (revision, _) = watch::channel(initial.revision);
         let (availability, _) = watch::channel(Availability {
             unavailable: None,
@@ -252,10 +252,11 @@ impl View {
         self.current.load().revision
     }
 
-    /// Committed changes from now on, in revision order. A subscriber that falls more than the
-    /// change buffer behind is told it lagged, and must catch up from the backend's history.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
-        self.changes.subscribe()
+    /// Committed changes from now on, in revision order: all, or those whose old or new state
+    /// is on `node`. A subscriber that falls more than the change buffer behind is told it
+    /// lagged, and must catch up from the backend's history.
+    pub fn subscribe(&self, node: Option<&str>) -> broadcast::Receiver<Arc<Change>> {
+        self.changes.subscribe(node)
     }
 
     /// Follows the latest committed revision.
@@ -272,10 +273,7 @@ impl View {
             next.apply(change);
         }
         self.current.store(Arc::new(next));
-        for change in changes {
-            // An error only means that nobody is subscribed.
-            let _ = self.changes.send(Arc::clone(change));
-        }
+        self.changes.publish(changes);
         self.revision.send_replace(last.revision);
     }
 

@@ -96,7 +96,7 @@ impl<S: Store> Watcher<S> {
     /// change after the snapshot's revision is in its broadcast receiver.
     pub(super) fn from_snapshot(watches: Arc<Watches<S>>, filter: Filter) -> Self {
         let view = watches.store.view();
-        let live = view.subscribe();
+        let live = view.subscribe(filter.node.as_deref());
         let snapshot = view.snapshot();
         debug!(revision = snapshot.revision(), node = ?filter.node, "watch starts with a snapshot");
         let phase = Phase::Snapshot {
@@ -233,7 +233,12 @@ impl<S: Store> Watcher<S> {
             let next = match live {
                 // Caught up: subscribe, then read the history once more to close the gap.
                 None => Phase::CatchUp {
-                    live: Some(self.watches.store.view().subscribe()),
+                    live: Some(
+                        self.watches
+                            .store
+                            .view()
+                            .subscribe(self.filter.node.as_deref()),
+                    ),
                 },
                 Some(live) => Phase::Live(live),
             };
