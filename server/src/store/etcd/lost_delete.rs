@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use hostendpoint_api::model::{HostEndpoint, Revision};
 
-use super::{Shared, etcd_error, feed, members::request};
+use super::{Shared, feed};
 use crate::{
     etcd::etcdserverpb::RangeRequest,
     store::{Change, Result},
@@ -47,19 +47,13 @@ impl Shared {
 
     /// etcd's current revision, from the header of a count-only read of `key`.
     async fn etcd_revision(&self, key: &[u8]) -> Result<Revision> {
-        let range = RangeRequest {
-            key: key.to_vec(),
-            count_only: true,
-            ..RangeRequest::default()
-        };
         let response = self
-            .members
-            .kv(|mut kv| {
-                let range = range.clone();
-                async move { kv.range(request(range)).await }
+            .range(RangeRequest {
+                key: key.to_vec(),
+                count_only: true,
+                ..RangeRequest::default()
             })
-            .await
-            .map_err(etcd_error)?;
+            .await?;
         Ok(response
             .header
             .and_then(|h| Revision::try_from(h.revision).ok())

@@ -40,7 +40,7 @@ use super::{
     write::{Plan, Write},
 };
 use crate::etcd::etcdserverpb::{
-    Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest,
+    Compare, DeleteRangeRequest, PutRequest, RangeRequest, RangeResponse, RequestOp, TxnRequest,
     compare::{CompareResult, CompareTarget, TargetUnion},
     request_op::Request as Op,
 };
@@ -246,18 +246,12 @@ impl Shared {
         key: &[u8],
         name: &str,
     ) -> Result<(Option<HostEndpoint>, Option<Revision>)> {
-        let range = RangeRequest {
-            key: key.to_vec(),
-            ..RangeRequest::default()
-        };
         let response = self
-            .members
-            .kv(|mut kv| {
-                let range = range.clone();
-                async move { kv.range(request(range)).await }
+            .range(RangeRequest {
+                key: key.to_vec(),
+                ..RangeRequest::default()
             })
-            .await
-            .map_err(etcd_error)?;
+            .await?;
         let Some(kv) = response.kvs.into_iter().next() else {
             return Ok((None, None));
         };
@@ -269,6 +263,17 @@ impl Shared {
                 Ok((None, Some(revision)))
             }
         }
+    }
+
+    /// One read from etcd, retried on another member when one is unreachable.
+    async fn range(&self, range: RangeRequest) -> Result<RangeResponse> {
+        self.members
+            .kv(|mut kv| {
+                let range = range.clone();
+                async move { kv.range(request(range)).await }
+            })
+            .await
+            .map_err(etcd_error)
     }
 
     /// Commits `op` if the key is still at `expected` (its mod_revision, or absent for `None`).

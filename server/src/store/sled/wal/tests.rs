@@ -33,6 +33,21 @@ fn records_after(dir: &Path, applied: u64) -> Result<Vec<super::replay::Record>,
     replay(dir, applied, revision_of).map(|replay| replay.records)
 }
 
+/// A log of records 1 to 3 (100 bytes each, 108 with the header) with `bytes` written over
+/// it at `offset`.
+fn three_records_damaged_at(offset: u64, bytes: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut wal = Wal::create(dir.path(), 1).expect("create");
+    append(&mut wal, 1..=3, 100);
+    let (_, path) = list_segments(dir.path()).expect("list").remove(0);
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open");
+    file.write_all_at(bytes, offset).expect("damage");
+    dir
+}
+
 fn replayed(dir: &Path, applied: u64) -> Vec<u64> {
     records_after(dir, applied)
         .expect("replay")
@@ -91,16 +106,8 @@ fn a_full_segment_goes_on_in_the_next_and_covered_segments_are_removed() {
 
 #[test]
 fn a_torn_tail_of_the_newest_segment_ends_the_log() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut wal = Wal::create(dir.path(), 1).expect("create");
-    append(&mut wal, 1..=3, 100);
-    let (_, path) = list_segments(dir.path()).expect("list").remove(0);
     // Record 3 starts at 2 * 108; damage its last byte as a torn write would.
-    let file = fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .expect("open");
-    file.write_all_at(&[0xff], 3 * 108 - 1).expect("damage");
+    let dir = three_records_damaged_at(3 * 108 - 1, &[0xff]);
     assert_eq!(replayed(dir.path(), 0), vec![1, 2]);
 }
 
@@ -242,16 +249,8 @@ fn history_reads_across_segments_within_the_limit_and_the_published_revision() {
 
 #[test]
 fn history_stops_at_a_record_still_being_written() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut wal = Wal::create(dir.path(), 1).expect("create");
-    append(&mut wal, 1..=3, 100);
-    let (_, path) = list_segments(dir.path()).expect("list").remove(0);
-    let file = fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .expect("open");
     // Record 3 half-written: its length is there, its bytes are not all.
-    file.write_all_at(&[0; 50], 2 * 108 + 8).expect("damage");
+    let dir = three_records_damaged_at(2 * 108 + 8, &[0; 50]);
     let history = History::new(dir.path());
     assert_eq!(history_read(&history, 0, 10, 10), Some(vec![1, 2]));
 }
