@@ -9,7 +9,9 @@
 //! - [`frames`]: the watch response message, built from pre-encoded events.
 //! - [`responses`]: the get and list response messages, built from pre-encoded objects.
 //! - [`selector`]: Calico's label selector language: parsing, matching labels, canonical text.
+//! - [`calico`]: Calico's v3 HostEndpoint JSON document, to and from the domain model.
 
+pub mod calico;
 pub mod convert;
 mod encoded;
 pub mod frames;

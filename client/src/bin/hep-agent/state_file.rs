@@ -1,15 +1,25 @@
 //! The state file: `{"node", "revision", "hostEndpoints": [...]}` with the objects in
-//! calicoctl's v3 JSON shape, sorted by name; replaced atomically (write, fsync, rename).
+//! calicoctl's v3 JSON shape ([`Document`] with resourceVersion), sorted by name; replaced
+//! atomically (write, fsync, rename).
 
 use std::{
     fs::File,
     io::{self, Write as _},
     path::Path,
-    time::UNIX_EPOCH,
 };
 
+use hostendpoint_api::calico::{Document, ResourceVersion};
 use hostendpoint_client::model::{HostEndpoint, Revision};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+
+/// The file's contents; fields in the order written.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StateFile<'a> {
+    node: &'a str,
+    revision: Revision,
+    host_endpoints: Vec<Document>,
+}
 
 /// The file's contents for `objects` (already sorted by name) at `revision`.
 pub(crate) fn render<'a>(
@@ -17,9 +27,16 @@ pub(crate) fn render<'a>(
     revision: Revision,
     objects: impl Iterator<Item = &'a HostEndpoint>,
 ) -> Vec<u8> {
-    let objects: Vec<Value> = objects.map(calico_json).collect();
-    let document = json!({ "node": node, "revision": revision, "hostEndpoints": objects });
-    let mut bytes = serde_json::to_vec_pretty(&document).unwrap_or_default();
+    let host_endpoints = objects
+        .map(|hep| Document::from_host_endpoint(hep, ResourceVersion::Include))
+        .collect();
+    let state = StateFile {
+        node,
+        revision,
+        host_endpoints,
+    };
+    // Strings, string-keyed maps and integers always serialize.
+    let mut bytes = serde_json::to_vec_pretty(&state).unwrap_or_default();
     bytes.push(b'\n');
     bytes
 }
@@ -38,50 +55,73 @@ pub(crate) fn replace(path: &Path, contents: &[u8]) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-fn calico_json(hep: &HostEndpoint) -> Value {
-    let meta = &hep.metadata;
-    let mut metadata = Map::new();
-    metadata.insert("name".into(), json!(meta.name));
-    metadata.insert("uid".into(), json!(meta.uid));
-    metadata.insert(
-        "resourceVersion".into(),
-        json!(meta.resource_version.to_string()),
-    );
-    if let Some(created) = meta.creation_timestamp {
-        let seconds = created
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        metadata.insert("creationTimestamp".into(), json!(seconds));
-    }
-    if !meta.labels.is_empty() {
-        metadata.insert("labels".into(), json!(meta.labels));
-    }
-    if !meta.annotations.is_empty() {
-        metadata.insert("annotations".into(), json!(meta.annotations));
-    }
-    let spec = &hep.spec;
-    let ports: Vec<Value> = spec
-        .ports
-        .iter()
-        .map(|p| json!({ "name": p.name, "protocol": p.protocol.to_string(), "port": p.port }))
-        .collect();
-    json!({
-        "kind": "HostEndpoint",
-        "apiVersion": "projectcalico.org/v3",
-        "metadata": metadata,
-        "spec": {
-            "node": spec.node,
-            "interfaceName": spec.interface_name,
-            "expectedIPs": spec.expected_ips,
-            "profiles": spec.profiles,
-            "ports": ports,
-        },
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use hostendpoint_client::model::{
+        EndpointPort, HostEndpointSpec, ObjectMeta, PortProtocol, Protocol,
+    };
+
     use super::*;
+
+    const RENDERED: &str = r#"{
+  "node": "n1",
+  "revision": 9,
+  "hostEndpoints": [
+    {
+      "kind": "HostEndpoint",
+      "apiVersion": "projectcalico.org/v3",
+      "metadata": {
+        "name": "web",
+        "uid": "u-1",
+        "resourceVersion": "7",
+        "creationTimestamp": "2026-11-26T10:08:00Z"
+      },
+      "spec": {
+        "node": "n1",
+        "interfaceName": "eth0",
+        "ports": [
+          {
+            "name": "dns",
+            "protocol": 17,
+            "port": 53
+          }
+        ]
+      }
+    }
+  ]
+}
+"#;
+
+    #[test]
+    fn objects_are_written_as_calicoctl_prints_them() {
+        let dns = EndpointPort {
+            name: "dns".into(),
+            protocol: Protocol {
+                kind: PortProtocol::Udp,
+                numeric: true,
+            },
+            port: 53,
+        };
+        let hep = HostEndpoint {
+            metadata: ObjectMeta {
+                name: "web".into(),
+                uid: "u-1".into(),
+                resource_version: 7,
+                creation_timestamp: Some(UNIX_EPOCH + Duration::from_secs(1_795_687_680)),
+                ..ObjectMeta::default()
+            },
+            spec: HostEndpointSpec {
+                node: "n1".into(),
+                interface_name: "eth0".into(),
+                ports: vec![dns],
+                ..HostEndpointSpec::default()
+            },
+        };
+        let rendered = render("n1", 9, std::iter::once(&hep));
+        assert_eq!(String::from_utf8_lossy(&rendered), RENDERED);
+    }
 
     #[test]
     fn replace_writes_the_whole_file() {

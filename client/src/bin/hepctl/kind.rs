@@ -1,11 +1,9 @@
 //! The resource type: its names on the command line and in documents.
 
-/// The kind of a host endpoint document.
-pub(crate) const KIND: &str = "HostEndpoint";
-/// The kind of a list of host endpoints.
+pub(crate) use hostendpoint_api::calico::{API_VERSION, KIND};
+
+/// The kind of a list of host endpoints (the API version is the same).
 pub(crate) const LIST_KIND: &str = "HostEndpointList";
-/// The API group and version of both kinds.
-pub(crate) const API_VERSION: &str = "projectcalico.org/v3";
 
 /// The names calicoctl registers for host endpoints; the command line is lower-cased before
 /// the lookup, so any case works.

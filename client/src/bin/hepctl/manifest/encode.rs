@@ -3,7 +3,10 @@
 
 use std::{collections::BTreeMap, time::SystemTime};
 
-use hostendpoint_api::model::{EndpointPort, HostEndpoint, HostEndpointSpec, ObjectMeta, Revision};
+use hostendpoint_api::{
+    calico,
+    model::{EndpointPort, HostEndpoint, HostEndpointSpec, ObjectMeta, Revision},
+};
 
 use crate::{
     kind::{API_VERSION, KIND, LIST_KIND},
@@ -101,9 +104,8 @@ fn port(port: &EndpointPort) -> Node {
     ])
 }
 
-/// RFC 3339 in whole seconds, UTC, as Kubernetes' metav1.Time marshals.
 fn timestamp(time: SystemTime) -> Node {
-    Node::Str(humantime::format_rfc3339_seconds(time).to_string())
+    Node::Str(calico::rfc3339(time))
 }
 
 /// A Go map: encoding/json sorts its keys, as a BTreeMap iterates them.
