@@ -158,6 +158,13 @@ impl Document {
         &self.metadata.name
     }
 
+    /// The document without its resourceVersion, for readers that take the version from
+    /// elsewhere (etcd's mod revision) and so, like Calico's client, ignore what is written.
+    pub fn without_resource_version(mut self) -> Self {
+        self.metadata.resource_version = None;
+        self
+    }
+
     /// The validated object. A resourceVersion, if any, must be a decimal revision.
     pub fn into_host_endpoint(self) -> Result<HostEndpoint, DecodeError> {
         let Self { metadata, spec, .. } = self;

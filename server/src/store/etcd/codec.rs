@@ -57,7 +57,7 @@ pub fn decode(
             document: document.name().into(),
         });
     }
-    let mut hep = document.into_host_endpoint()?;
+    let mut hep = document.without_resource_version().into_host_endpoint()?;
     hep.metadata.resource_version = mod_revision;
     Ok(hep)
 }
@@ -88,6 +88,13 @@ mod tests {
         let hep = decode("endpoint1", with_version.as_bytes(), 42).expect("a valid value");
         assert_eq!(hep.metadata.resource_version, 42);
         assert_eq!(encode(&hep), CALICOCTL_VALUE.as_bytes());
+        // Whatever another writer put there is ignored, as Calico's client ignores it.
+        let odd_version = CALICOCTL_VALUE.replace(
+            r#""creationTimestamp""#,
+            r#""resourceVersion":"not-a-number","creationTimestamp""#,
+        );
+        let hep = decode("endpoint1", odd_version.as_bytes(), 43).expect("a valid value");
+        assert_eq!(hep.metadata.resource_version, 43);
     }
 
     #[test]
