@@ -81,41 +81,40 @@ impl Snapshot {
     /// A snapshot of `objects` at `revision`. The two indexes are built side by side: at
     /// start-up this is a fifth of a restart's time.
     pub fn new(revision: Revision, objects: impl IntoIterator<Item = HostEndpoint>) -> Self {
-        let objects: Vec<_> = objects.into_iter().map(Object::new).collect();
+        // One name per object, shared by both indexes, as `insert` shares it.
+        let objects: Vec<(Arc<str>, Arc<Object>)> = objects
+            .into_iter()
+            .map(|hep| (Arc::from(hep.metadata.name.as_str()), Object::new(hep)))
+            .collect();
         let by_name = || {
             objects
                 .iter()
-                .map(|o| (Arc::from(o.metadata.name.as_str()), Arc::clone(o)))
+                .map(|(name, o)| (Arc::clone(name), Arc::clone(o)))
                 .collect()
         };
         let by_node = || {
             objects
                 .iter()
-                .map(|o| {
-                    let key = (
-                        Arc::from(o.spec.node.as_str()),
-                        Arc::from(o.metadata.name.as_str()),
-                    );
-                    (key, Arc::clone(o))
+                .map(|(name, o)| {
+                    (
+                        (Arc::from(o.spec.node.as_str()), Arc::clone(name)),
+                        Arc::clone(o),
+                    )
                 })
                 .collect()
         };
-        if objects.len() < PARALLEL_FROM {
-            let (by_name, by_node) = (by_name(), by_node());
-            return Self {
-                revision,
-                by_name,
-                by_node,
-            };
-        }
-        let (by_name, by_node) = std::thread::scope(|scope| {
-            let names = scope.spawn(by_name);
-            let nodes = by_node();
-            let names = names
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (names, nodes)
-        });
+        let (by_name, by_node) = if objects.len() < PARALLEL_FROM {
+            (by_name(), by_node())
+        } else {
+            std::thread::scope(|scope| {
+                let names = scope.spawn(by_name);
+                let nodes = by_node();
+                let names = names
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (names, nodes)
+            })
+        };
         Self {
             revision,
             by_name,
