@@ -6,9 +6,9 @@ use hostendpoint_api::{
     pb::{self, host_endpoint_service_client::HostEndpointServiceClient},
     validation,
 };
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
-use crate::{Error, Result};
+use crate::{Error, Result, TlsFiles, endpoint};
 
 /// A connection to hostendpointd. Cheap to clone: clones share the connection.
 #[derive(Clone, Debug)]
@@ -50,29 +50,31 @@ pub struct ListPage {
 }
 
 impl Client {
-    /// Connects to `endpoint`, such as `http://127.0.0.1:50051`.
-    pub async fn connect(endpoint: impl Into<String>) -> Result<Self> {
-        let endpoint = endpoint.into();
-        let connect_error = |source| Error::Connect {
-            endpoint: endpoint.clone(),
+    /// Connects to `server`, such as `http://127.0.0.1:50051` (see [`endpoint`] for the
+    /// forms).
+    pub async fn connect(server: impl Into<String>) -> Result<Self> {
+        Self::connect_with(&server.into(), &TlsFiles::default()).await
+    }
+
+    /// Connects to `server` with TLS files: an `https://` URL, or `host:port`.
+    pub async fn connect_with(server: &str, tls: &TlsFiles) -> Result<Self> {
+        let endpoint = endpoint(server, tls)?;
+        let channel = endpoint.connect().await.map_err(|source| Error::Connect {
+            endpoint: server.to_owned(),
             source,
-        };
-        let channel = Endpoint::from_shared(endpoint.clone())
-            .map_err(connect_error)?
-            .connect()
-            .await
-            .map_err(connect_error)?;
+        })?;
         Ok(Self::new(channel))
     }
 
     /// A client that connects on first use and reconnects by itself: for daemons that must
     /// start while the server is down.
-    pub fn connect_lazy(endpoint: impl Into<String>) -> Result<Self> {
-        let endpoint = endpoint.into();
-        let channel = Endpoint::from_shared(endpoint.clone())
-            .map_err(|source| Error::Connect { endpoint, source })?
-            .connect_lazy();
-        Ok(Self::new(channel))
+    pub fn connect_lazy(server: impl Into<String>) -> Result<Self> {
+        Self::connect_lazy_with(&server.into(), &TlsFiles::default())
+    }
+
+    /// [`Self::connect_lazy`] with TLS files.
+    pub fn connect_lazy_with(server: &str, tls: &TlsFiles) -> Result<Self> {
+        Ok(Self::new(endpoint(server, tls)?.connect_lazy()))
     }
 
     /// A client over an existing channel.

@@ -19,6 +19,15 @@ pub enum Error {
         #[source]
         source: tonic::transport::Error,
     },
+    /// The client's own settings cannot work (an unknown scheme, an unreadable TLS file).
+    #[error("{0}")]
+    Config(String),
+    /// The caller's identity may not make this call.
+    #[error("{message}")]
+    PermissionDenied {
+        /// The server's message.
+        message: String,
+    },
     /// The named host endpoint does not exist.
     #[error("{message}")]
     NotFound {
@@ -99,6 +108,7 @@ impl From<Status> for Error {
             },
             Code::OutOfRange => Self::OutOfRange { message },
             Code::FailedPrecondition => Self::StoreChanged { message },
+            Code::PermissionDenied => Self::PermissionDenied { message },
             // Transport failures surface as these codes in tonic.
             Code::Unavailable | Code::Unknown | Code::Cancelled | Code::DeadlineExceeded => {
                 Self::Unavailable(status)

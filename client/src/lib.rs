@@ -17,6 +17,7 @@
 //!
 //! # Layout
 //! - [`Client`]: typed create, get, update, delete and paged list over the domain model.
+//! - [`TlsFiles`], [`endpoint`]: server addresses and TLS.
 //! - [`Error`]: typed errors (not found, already exists, conflict with both versions, invalid
 //!   with the field violations, unavailable, ...).
 //! - [`watcher`]: a resuming, relisting stream of watch events.
@@ -26,11 +27,13 @@ mod backoff;
 mod client;
 mod error;
 pub mod reflector;
+mod tls;
 pub mod watcher;
 
 pub use self::{
     backoff::BackoffConfig,
     client::{Client, ListPage, ListParams, Preconditions},
     error::{Error, Result},
+    tls::{TlsFiles, endpoint},
 };
 pub use hostendpoint_api::model;

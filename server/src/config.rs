@@ -4,14 +4,21 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
-use crate::store::{
-    sled::{DEFAULT_CACHE_BYTES, DEFAULT_RETAINED_REVISIONS},
-    view::DEFAULT_CHANGE_BUFFER,
+use crate::{
+    listener::DEFAULT_MAX_CONNECTIONS,
+    security::authz::DEFAULT_MAX_WATCHES_PER_IDENTITY,
+    store::{
+        sled::{DEFAULT_CACHE_BYTES, DEFAULT_RETAINED_REVISIONS},
+        view::DEFAULT_CHANGE_BUFFER,
+    },
 };
 
 /// hostendpointd: Calico HostEndpoint resources over gRPC, on a durable embedded store.
+///
+/// The largest request message accepted is 4 MiB (gRPC's default); larger ones are answered
+/// RESOURCE_EXHAUSTED.
 #[derive(Clone, Debug, Parser)]
-#[command(name = "hostendpointd", version, about, long_about = None)]
+#[command(name = "hostendpointd", version, about, long_about)]
 #[deny(missing_docs)]
 pub struct Args {
     /// Address to serve gRPC on (port 0 picks a free port).
@@ -72,6 +79,72 @@ pub struct Args {
         default_value_t = 65_536
     )]
     pub max_concurrent_streams: u32,
+
+    /// Serve TLS only, with this certificate chain (PEM); re-read when the file changes.
+    #[arg(long, env = "HOSTENDPOINTD_TLS_CERT_FILE", requires = "tls_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+
+    /// The private key of --tls-cert-file (PEM); re-read when the file changes.
+    #[arg(long, env = "HOSTENDPOINTD_TLS_KEY_FILE", requires = "tls_cert_file")]
+    pub tls_key_file: Option<PathBuf>,
+
+    /// Require every client to present a certificate signed by this CA (PEM); its URI SANs and
+    /// subject CN are the client's identities, authorized by --authz-policy.
+    #[arg(
+        long,
+        env = "HOSTENDPOINTD_TLS_CLIENT_CA_FILE",
+        requires = "tls_cert_file"
+    )]
+    pub tls_client_ca_file: Option<PathBuf>,
+
+    /// The roles of client identities (YAML: `admin`, `reader`, `node`); re-read when the file
+    /// changes. Without it: no admins or readers, and nodes as `CN:system:node:{node}`.
+    #[arg(
+        long,
+        env = "HOSTENDPOINTD_AUTHZ_POLICY",
+        requires = "tls_client_ca_file"
+    )]
+    pub authz_policy: Option<PathBuf>,
+
+    /// Append one JSON line per write and per denied call to this file (`-`: stdout); the file
+    /// is reopened on SIGHUP.
+    #[arg(long, env = "HOSTENDPOINTD_AUDIT_LOG")]
+    pub audit_log: Option<String>,
+
+    /// The most watches one client identity may have open at once.
+    #[arg(long, env = "HOSTENDPOINTD_MAX_WATCHES_PER_IDENTITY", default_value_t = DEFAULT_MAX_WATCHES_PER_IDENTITY)]
+    pub max_watches_per_identity: usize,
+
+    /// The most open client connections; further ones wait until one closes. Clamped to what
+    /// the open-files limit leaves after a reserve for the store.
+    #[arg(long, env = "HOSTENDPOINTD_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// A connection that has not completed its TLS handshake (or sent the HTTP/2 preface) in
+    /// this time is closed.
+    #[arg(long, env = "HOSTENDPOINTD_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub handshake_timeout: Duration,
+
+    /// Interval of the HTTP/2 pings that find dead clients.
+    #[arg(long, env = "HOSTENDPOINTD_KEEPALIVE_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub keepalive_interval: Duration,
+
+    /// A client that does not answer a ping within this time is disconnected.
+    #[arg(long, env = "HOSTENDPOINTD_KEEPALIVE_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub keepalive_timeout: Duration,
+
+    /// CA certificate (PEM) that etcd's server certificate must chain to, for https://
+    /// endpoints; without it, the system's roots.
+    #[arg(long, env = "ETCD_CA_CERT_FILE")]
+    pub etcd_ca_cert_file: Option<PathBuf>,
+
+    /// Client certificate (PEM) presented to etcd.
+    #[arg(long, env = "ETCD_CERT_FILE", requires = "etcd_key_file")]
+    pub etcd_cert_file: Option<PathBuf>,
+
+    /// The private key of --etcd-cert-file (PEM).
+    #[arg(long, env = "ETCD_KEY_FILE", requires = "etcd_cert_file")]
+    pub etcd_key_file: Option<PathBuf>,
 
     /// Log filter, in tracing's EnvFilter syntax (`info`, `hostendpointd=debug,info`).
     #[arg(long, env = "HOSTENDPOINTD_LOG", default_value = "info")]

@@ -8,7 +8,12 @@ use clap::Parser as _;
 use hostendpointd::{
     Datastore, ServerConfig,
     config::{Args, DatastoreType, LogFormat},
-    store::{etcd::EtcdConfig, sled::SledConfig},
+    security::{SecurityConfig, tls::TlsFiles},
+    serve::ConnectionConfig,
+    store::{
+        etcd::{EtcdConfig, EtcdTls},
+        sled::SledConfig,
+    },
     watch::WatchConfig,
 };
 use tokio::{net::TcpListener, signal::unix};
@@ -31,6 +36,19 @@ async fn main() -> anyhow::Result<()> {
         drain_timeout,
         bookmark_interval,
         max_concurrent_streams,
+        tls_cert_file,
+        tls_key_file,
+        tls_client_ca_file,
+        authz_policy,
+        audit_log,
+        max_watches_per_identity,
+        max_connections,
+        handshake_timeout,
+        keepalive_interval,
+        keepalive_timeout,
+        etcd_ca_cert_file,
+        etcd_cert_file,
+        etcd_key_file,
         ..
     } = args;
     let listener = TcpListener::bind(listen)
@@ -46,14 +64,39 @@ async fn main() -> anyhow::Result<()> {
         }),
         DatastoreType::Etcdv3 => Datastore::Etcd(EtcdConfig {
             change_buffer: watch_buffer,
+            tls: EtcdTls {
+                ca_cert: etcd_ca_cert_file,
+                cert: etcd_cert_file,
+                key: etcd_key_file,
+            },
             ..EtcdConfig::new(etcd_endpoints)
         }),
+    };
+    let tls = match (tls_cert_file, tls_key_file) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert,
+            key,
+            client_ca: tls_client_ca_file,
+        }),
+        _ => None,
     };
     let config = ServerConfig {
         datastore,
         drain_timeout,
         watch: WatchConfig { bookmark_interval },
         max_concurrent_streams,
+        security: SecurityConfig {
+            tls,
+            authz_policy,
+            audit_log,
+            max_watches_per_identity,
+        },
+        connections: ConnectionConfig {
+            handshake_timeout,
+            max_connections,
+            keepalive_interval,
+            keepalive_timeout,
+        },
     };
     hostendpointd::run(config, listener, termination()?).await?;
     Ok(())

@@ -5,12 +5,14 @@ use std::{future::Future, sync::Arc, time::Duration};
 use hostendpoint_api::pb::{self, host_endpoint_service_server::HostEndpointServiceServer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{Server, server::TcpIncoming};
+use tonic::transport::Server;
 use tonic_health::{ServingStatus, server::HealthReporter};
 use tracing::{info, warn};
 
 use crate::{
     api::HostEndpointApi,
+    listener::{self, ListenConfig},
+    security::{Security, SecurityConfig, SecurityError},
     store::{
         Availability, Store,
         etcd::{self, EtcdConfig, EtcdStore},
@@ -30,6 +32,34 @@ pub struct ServerConfig {
     pub watch: WatchConfig,
     /// The most concurrent streams (calls and watches) on one HTTP/2 connection.
     pub max_concurrent_streams: u32,
+    /// TLS, authorization and audit.
+    pub security: SecurityConfig,
+    /// How connections are accepted and kept.
+    pub connections: ConnectionConfig,
+}
+
+/// How connections are accepted and kept.
+#[derive(Clone, Debug)]
+pub struct ConnectionConfig {
+    /// A connection must complete its handshake within this.
+    pub handshake_timeout: Duration,
+    /// The most open connections.
+    pub max_connections: usize,
+    /// Interval of HTTP/2 keepalive pings.
+    pub keepalive_interval: Duration,
+    /// How long a ping may go unanswered before the connection is closed.
+    pub keepalive_timeout: Duration,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        Self {
+            handshake_timeout: listener::DEFAULT_HANDSHAKE_TIMEOUT,
+            max_connections: listener::DEFAULT_MAX_CONNECTIONS,
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(20),
+        }
+    }
 }
 
 /// The storage backend and its settings.
@@ -56,6 +86,9 @@ pub enum ServeError {
     /// The transport failed.
     #[error("the gRPC transport failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The security settings cannot be used.
+    #[error(transparent)]
+    Security(#[from] SecurityError),
     /// The store could not be flushed at shutdown.
     #[error("cannot flush the store at shutdown: {0}")]
     Close(#[from] crate::store::Error),
@@ -75,15 +108,50 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let draining = CancellationToken::new();
+    // Before the store opens, so that a mistake in the files fails the start at once.
+    let security = Security::start(&config.security, &draining)?;
+    warn_if_open(&listener, &config.security);
     match &config.datastore {
         Datastore::Sled(sled) => {
             let store = SledStore::open(sled)?;
-            serve(Arc::new(store), config, listener, shutdown).await
+            serve(
+                Arc::new(store),
+                config,
+                listener,
+                security,
+                draining,
+                shutdown,
+            )
+            .await
         }
         Datastore::Etcd(etcd) => {
             let store = EtcdStore::open(etcd).await?;
-            serve(Arc::new(store), config, listener, shutdown).await
+            serve(
+                Arc::new(store),
+                config,
+                listener,
+                security,
+                draining,
+                shutdown,
+            )
+            .await
         }
+    }
+}
+
+/// Warns when anyone who reaches a non-loopback address may call every RPC.
+fn warn_if_open(listener: &TcpListener, security: &SecurityConfig) {
+    let client_certs = security.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+    if let Ok(addr) = listener.local_addr()
+        && !addr.ip().is_loopback()
+        && !client_certs
+    {
+        warn!(
+            %addr,
+            "client certificates are not required (--tls-client-ca-file): anyone who reaches \
+             this address can read, change and delete every host endpoint"
+        );
     }
 }
 
@@ -91,11 +159,13 @@ async fn serve<S: Store>(
     store: Arc<S>,
     config: ServerConfig,
     listener: TcpListener,
+    security: Security,
+    draining: CancellationToken,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     // Announced once the store is open, so "listening" means ready.
     if let Ok(addr) = listener.local_addr() {
-        info!(%addr, "listening");
+        info!(%addr, tls = security.tls.is_some(), "listening");
     }
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_service_status("", ServingStatus::Serving).await;
@@ -103,7 +173,6 @@ async fn serve<S: Store>(
         .set_service_status(API_SERVICE, ServingStatus::Serving)
         .await;
 
-    let draining = CancellationToken::new();
     tokio::spawn(follow_availability(
         store.view().watch_availability(),
         health.clone(),
@@ -119,15 +188,30 @@ async fn serve<S: Store>(
         }
     };
     let watches = Watches::new(Arc::clone(&store), config.watch.clone(), draining.clone());
-    let api = HostEndpointApi::new(Arc::clone(&store), watches);
+    let api = HostEndpointApi::new(Arc::clone(&store), watches, security.authz);
+    let connections = &config.connections;
+    let incoming = listener::incoming(
+        listener,
+        ListenConfig {
+            tls: security.tls,
+            handshake_timeout: connections.handshake_timeout,
+            max_connections: listener::connection_cap(
+                connections.max_connections,
+                listener::raise_open_files_limit(),
+            ),
+        },
+        draining.clone(),
+    );
     let server = Server::builder()
         .max_concurrent_streams(Some(config.max_concurrent_streams))
         .initial_connection_window_size(Some(CONNECTION_WINDOW))
+        .http2_keepalive_interval(Some(connections.keepalive_interval))
+        .http2_keepalive_timeout(Some(connections.keepalive_timeout))
         .add_service(health_service)
         .add_service(reflection_v1()?)
         .add_service(reflection_v1alpha()?)
         .add_service(HostEndpointServiceServer::new(api))
-        .serve_with_incoming_shutdown(incoming(listener), signal);
+        .serve_with_incoming_shutdown(incoming, signal);
     tokio::pin!(server);
     tokio::select! {
         result = &mut server => result?,
@@ -166,14 +250,6 @@ async fn follow_availability(
             () = draining.cancelled() => return,
         }
     }
-}
-
-/// Accepted connections, tuned for small RPCs: without TCP_NODELAY every answer waits for the
-/// peer's delayed ACK (about 40 ms on Linux); keepalives find dead peers of idle watches.
-fn incoming(listener: TcpListener) -> TcpIncoming {
-    TcpIncoming::from(listener)
-        .with_nodelay(Some(true))
-        .with_keepalive(Some(Duration::from_secs(60)))
 }
 
 async fn set_all(health: &HealthReporter, status: ServingStatus) {

@@ -10,14 +10,16 @@ mod status;
 
 use std::sync::Arc;
 
-use hostendpoint_api::{pb, selector::Selector, validation};
+use futures::StreamExt as _;
+use hostendpoint_api::{model::HostEndpoint, pb, selector::Selector, validation};
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
 pub(crate) use self::status::DOMAIN;
 use self::{page_token::PageToken, status::invalid};
 use crate::{
-    store::{Preconditions, Store},
+    security::authz::{Authorizer, Caller},
+    store::{Preconditions, Store, Write},
     watch::{WatchStream, Watches},
 };
 
@@ -34,12 +36,17 @@ pub const MAX_PAGE_SIZE: usize = 5000;
 pub struct HostEndpointApi<S> {
     store: Arc<S>,
     watches: Arc<Watches<S>>,
+    authz: Arc<Authorizer>,
 }
 
 impl<S> HostEndpointApi<S> {
-    /// Serves `store`, and watches of it through `watches`.
-    pub fn new(store: Arc<S>, watches: Arc<Watches<S>>) -> Self {
-        Self { store, watches }
+    /// Serves `store`, and watches of it through `watches`, to the callers `authz` allows.
+    pub fn new(store: Arc<S>, watches: Arc<Watches<S>>, authz: Arc<Authorizer>) -> Self {
+        Self {
+            store,
+            watches,
+            authz,
+        }
     }
 }
 
@@ -54,11 +61,20 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
         &self,
         request: Request<pb::WatchHostEndpointsRequest>,
     ) -> RpcResult<WatchStream> {
-        let request = request.into_inner();
+        let caller = self.authz.caller(&request, "WatchHostEndpoints");
+        let mut request = request.into_inner();
+        request.node = caller.narrow(&request.node)?;
         let span = tracing::Span::current();
         span.record("node", &request.node);
         span.record("resource_version", request.resource_version);
-        let mut response = Response::new(self.watches.open(request).await?);
+        let permit = self.authz.open_watch(&caller, &request.node)?;
+        let stream = self.watches.open(request).await?;
+        // The permit lives as long as the stream: a closed watch frees its identity's slot.
+        let stream: WatchStream = Box::pin(stream.map(move |item| {
+            let _held = &permit;
+            item
+        }));
+        let mut response = Response::new(stream);
         // The stream's revisions belong to this store: a client resumes with this uid.
         if let Ok(uid) = self.store.store_uid().parse() {
             response.metadata_mut().insert(STORE_UID_HEADER, uid);
@@ -71,6 +87,8 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
         &self,
         request: Request<pb::CreateHostEndpointRequest>,
     ) -> RpcResult<pb::CreateHostEndpointResponse> {
+        let caller = self.authz.caller(&request, "CreateHostEndpoint");
+        caller.may_write(requested_name(request.get_ref().host_endpoint.as_ref()))?;
         let hep = required_object(request.into_inner().host_endpoint)?;
         tracing::Span::current().record("name", hep.name());
         if hep.metadata.resource_version != 0 {
@@ -79,7 +97,7 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
                 "field must not be set for a Create request",
             )));
         }
-        let created = self.store.create(hep).await?;
+        let created = self.audited_write(&caller, Write::Create(hep)).await?;
         Ok(Response::new(pb::CreateHostEndpointResponse {
             host_endpoint: Some(created.into()),
         }))
@@ -90,13 +108,16 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
         &self,
         request: Request<pb::GetHostEndpointRequest>,
     ) -> RpcResult<pb::GetHostEndpointResponse> {
+        let caller = self.authz.caller(&request, "GetHostEndpoint");
+        caller.may_read()?;
         let name = request.into_inner().name;
         tracing::Span::current().record("name", &name);
         validation::object_name(&name).map_err(|v| invalid(&v))?;
         let snapshot = self.serving_snapshot()?;
-        let hep = snapshot
-            .get(&name)
-            .ok_or_else(|| Status::from(crate::store::Error::NotFound { name: name.clone() }))?;
+        let hep = snapshot.get(&name);
+        caller.may_read_object(&name, hep.map(|h| h.spec.node.as_str()))?;
+        let hep =
+            hep.ok_or_else(|| Status::from(crate::store::Error::NotFound { name: name.clone() }))?;
         Ok(Response::new(pb::GetHostEndpointResponse::from_encoded(
             hep.encoded(),
         )))
@@ -107,7 +128,9 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
         &self,
         request: Request<pb::ListHostEndpointsRequest>,
     ) -> RpcResult<pb::ListHostEndpointsResponse> {
-        let request = request.into_inner();
+        let caller = self.authz.caller(&request, "ListHostEndpoints");
+        let mut request = request.into_inner();
+        request.node = caller.narrow(&request.node)?;
         tracing::Span::current().record("node", &request.node);
         let limit = page_size(request.page_size)?;
         let selector = parse_selector(&request.selector)?;
@@ -160,6 +183,9 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
         &self,
         request: Request<pb::ListIpSetMembersRequest>,
     ) -> RpcResult<pb::ListIpSetMembersResponse> {
+        self.authz
+            .caller(&request, "ListIpSetMembers")
+            .may_read_ip_sets()?;
         let request = request.into_inner();
         tracing::Span::current().record("selector", &request.selector);
         let query = ip_sets::Query::parse(&request)?;
@@ -175,10 +201,16 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
         &self,
         request: Request<pb::UpdateHostEndpointRequest>,
     ) -> RpcResult<pb::UpdateHostEndpointResponse> {
+        let caller = self.authz.caller(&request, "UpdateHostEndpoint");
+        caller.may_write(requested_name(request.get_ref().host_endpoint.as_ref()))?;
         let request = request.into_inner();
         let hep = required_object(request.host_endpoint)?;
         tracing::Span::current().record("name", hep.name());
-        let updated = self.store.update(hep, request.allow_missing).await?;
+        let write = Write::Update {
+            hep,
+            allow_missing: request.allow_missing,
+        };
+        let updated = self.audited_write(&caller, write).await?;
         Ok(Response::new(pb::UpdateHostEndpointResponse {
             host_endpoint: Some(updated.into()),
         }))
@@ -189,14 +221,19 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
         &self,
         request: Request<pb::DeleteHostEndpointRequest>,
     ) -> RpcResult<pb::DeleteHostEndpointResponse> {
+        let caller = self.authz.caller(&request, "DeleteHostEndpoint");
+        caller.may_write(&request.get_ref().name)?;
         let request = request.into_inner();
         tracing::Span::current().record("name", &request.name);
         validation::object_name(&request.name).map_err(|v| invalid(&v))?;
-        let preconditions = Preconditions {
-            resource_version: request.resource_version,
-            uid: request.uid,
+        let write = Write::Delete {
+            name: request.name,
+            preconditions: Preconditions {
+                resource_version: request.resource_version,
+                uid: request.uid,
+            },
         };
-        let deleted = self.store.delete(request.name, preconditions).await?;
+        let deleted = self.audited_write(&caller, write).await?;
         Ok(Response::new(pb::DeleteHostEndpointResponse {
             host_endpoint: Some(deleted.into()),
         }))
@@ -204,6 +241,54 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
 }
 
 impl<S: Store> HostEndpointApi<S> {
+    /// Applies `write` and records its outcome in the audit log, with the object's
+    /// resourceVersion before and after.
+    async fn audited_write(&self, caller: &Caller, write: Write) -> Result<HostEndpoint, Status> {
+        if !caller.audits() {
+            return Ok(self.store.write(write).await?);
+        }
+        let name = write.name().to_owned();
+        let view = self.store.view();
+        let (revision_before, stored) = {
+            let snapshot = view.snapshot();
+            let stored = snapshot
+                .get(&name)
+                .map(|h| (h.metadata.resource_version, h.spec.node.clone()));
+            (snapshot.revision(), stored)
+        };
+        let outcome = self.store.write(write).await.map_err(Status::from);
+        match &outcome {
+            Ok(hep) => {
+                let after = hep.metadata.resource_version;
+                // A write that changed nothing made no revision: the object stayed as it was.
+                let before = if after <= revision_before {
+                    Some(after)
+                } else {
+                    self.version_replaced_by(after)
+                        .await
+                        .or(stored.map(|s| s.0))
+                };
+                caller.audit_write(&name, &hep.spec.node, before, Some(after), tonic::Code::Ok);
+            }
+            Err(err) => {
+                let (before, node) = stored.map_or((None, String::new()), |(rv, n)| (Some(rv), n));
+                caller.audit_write(&name, &node, before, None, err.code());
+            }
+        }
+        outcome
+    }
+
+    /// The resourceVersion of the object the change at `revision` replaced, from the history
+    /// (exact, even when other writers raced this one); `None` for a create.
+    async fn version_replaced_by(&self, revision: u64) -> Option<u64> {
+        let changes = self.store.history(revision - 1, 1).await.ok()?;
+        let change = changes.first().filter(|c| c.revision == revision)?;
+        change
+            .prev
+            .as_ref()
+            .map(|prev| prev.metadata.resource_version)
+    }
+
     /// The latest state, unless the store cannot vouch for it (its datastore is unreachable).
     fn serving_snapshot(&self) -> Result<Arc<crate::store::Snapshot>, Status> {
         let view = self.store.view();
@@ -220,6 +305,12 @@ pub(crate) fn parse_selector(text: &str) -> Result<Option<Selector>, Status> {
     let selector =
         Selector::parse(text).map_err(|err| status::invalid_field("selector", &err.to_string()))?;
     Ok(Some(selector).filter(|s| !s.is_all()))
+}
+
+/// The name a write request names, before validation: for the audit of a denied call.
+fn requested_name(hep: Option<&pb::HostEndpoint>) -> &str {
+    hep.and_then(|h| h.metadata.as_ref())
+        .map_or("", |m| m.name.as_str())
 }
 
 /// Validates the object of a create or update request.

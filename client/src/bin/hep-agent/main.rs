@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use futures::StreamExt as _;
 use hostendpoint_client::{
-    Client,
+    Client, TlsFiles,
     model::{HostEndpoint, Revision},
     watcher::{self, Event},
 };
@@ -32,13 +32,25 @@ struct Args {
     /// The node whose host endpoints to keep.
     #[arg(long, env = "HEP_AGENT_NODE")]
     node: String,
-    /// The hostendpointd endpoint.
+    /// The hostendpointd endpoint: an http:// or https:// URL, or host:port (TLS when a TLS
+    /// file is given).
     #[arg(
         long,
         env = "HEP_AGENT_SERVER",
         default_value = "http://127.0.0.1:50051"
     )]
     server: String,
+    /// The CA certificate (PEM) the server's certificate must chain to; without it, the
+    /// system's roots.
+    #[arg(long, env = "HEP_AGENT_CA_CERT_FILE")]
+    ca_cert_file: Option<PathBuf>,
+    /// The node's client certificate (PEM), for a server that requires one: with the default
+    /// policy, its common name is `system:node:<node>`.
+    #[arg(long, env = "HEP_AGENT_CERT_FILE", requires = "key_file")]
+    cert_file: Option<PathBuf>,
+    /// The private key (PEM) of --cert-file.
+    #[arg(long, env = "HEP_AGENT_KEY_FILE", requires = "cert_file")]
+    key_file: Option<PathBuf>,
     /// Where to write the current set (JSON, sorted by name, with the revision); replaced
     /// atomically on every change.
     #[arg(long, env = "HEP_AGENT_STATE_FILE")]
@@ -80,7 +92,12 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn follow(args: &Args) -> anyhow::Result<()> {
-    let client = Client::connect_lazy(args.server.clone())?;
+    let tls = TlsFiles {
+        ca_cert: args.ca_cert_file.clone(),
+        cert: args.cert_file.clone(),
+        key: args.key_file.clone(),
+    };
+    let client = Client::connect_lazy_with(&args.server, &tls)?;
     let config = watcher::Config {
         node: Some(args.node.clone()),
         ..watcher::Config::default()

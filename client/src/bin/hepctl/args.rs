@@ -1,6 +1,8 @@
 //! The command line, in clap's derive style: the doc comments below are the `--help` text.
 #![deny(missing_docs)]
 
+use std::path::PathBuf;
+
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use crate::connect::DEFAULT_SERVER;
@@ -13,7 +15,8 @@ use crate::connect::DEFAULT_SERVER;
 #[derive(Debug, Parser)]
 #[command(name = "hepctl", version, propagate_version = true)]
 pub(crate) struct Cli {
-    /// The hostendpointd gRPC endpoint: an http:// URL, or host:port.
+    /// The hostendpointd gRPC endpoint: an http:// or https:// URL, or host:port (TLS when a
+    /// TLS file is given).
     #[arg(
         long,
         global = true,
@@ -22,6 +25,31 @@ pub(crate) struct Cli {
         value_name = "URL"
     )]
     pub(crate) server: String,
+
+    /// The CA certificate (PEM) the server's certificate must chain to; without it, the
+    /// system's roots.
+    #[arg(long, global = true, env = "HEPCTL_CA_CERT_FILE", value_name = "FILE")]
+    pub(crate) ca_cert_file: Option<PathBuf>,
+
+    /// The client certificate (PEM) presented to a server that requires one.
+    #[arg(
+        long,
+        global = true,
+        env = "HEPCTL_CERT_FILE",
+        value_name = "FILE",
+        requires = "key_file"
+    )]
+    pub(crate) cert_file: Option<PathBuf>,
+
+    /// The private key (PEM) of --cert-file.
+    #[arg(
+        long,
+        global = true,
+        env = "HEPCTL_KEY_FILE",
+        value_name = "FILE",
+        requires = "cert_file"
+    )]
+    pub(crate) key_file: Option<PathBuf>,
 
     /// Diagnostics written to stderr: off, error, warn, info, debug (or a tracing filter).
     #[arg(

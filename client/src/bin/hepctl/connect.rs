@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hostendpoint_client::Client;
+use hostendpoint_client::{Client, TlsFiles};
 
 use crate::error::{Error, Result};
 
@@ -13,38 +13,24 @@ pub(crate) const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
 /// must not hang a script forever.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The endpoint URL for a `--server` value: URLs as given, a bare `host:port` as plain-text
-/// HTTP/2, which is what hostendpointd serves.
-pub(crate) fn endpoint(server: &str) -> String {
-    if server.contains("://") {
-        server.to_owned()
-    } else {
-        format!("http://{server}")
-    }
+/// The server and how to reach it.
+#[derive(Clone, Debug)]
+pub(crate) struct Server {
+    /// An `http://` or `https://` URL, or `host:port`.
+    pub(crate) address: String,
+    /// TLS files; any of them makes a bare `host:port` TLS.
+    pub(crate) tls: TlsFiles,
 }
 
 /// Connects to the server.
-pub(crate) async fn connect(server: &str) -> Result<Client> {
-    let endpoint = endpoint(server);
-    match tokio::time::timeout(CONNECT_TIMEOUT, Client::connect(endpoint.clone())).await {
+pub(crate) async fn connect(server: &Server) -> Result<Client> {
+    let connecting = Client::connect_with(&server.address, &server.tls);
+    match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(client)) => Ok(client),
         Ok(Err(source)) => Err(Error::Connect(source)),
         Err(_elapsed) => Err(Error::ConnectTimeout {
-            endpoint,
+            endpoint: server.address.clone(),
             timeout: CONNECT_TIMEOUT,
         }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_port_means_plain_http() {
-        assert_eq!(endpoint("127.0.0.1:50051"), "http://127.0.0.1:50051");
-        assert_eq!(endpoint("localhost:1"), "http://localhost:1");
-        assert_eq!(endpoint("https://h:443"), "https://h:443");
-        assert_eq!(endpoint(DEFAULT_SERVER), DEFAULT_SERVER);
     }
 }

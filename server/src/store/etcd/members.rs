@@ -9,7 +9,7 @@ use std::{
 
 use tonic::{
     Code, Status,
-    transport::{Channel, Endpoint},
+    transport::{Channel, ClientTlsConfig, Endpoint},
 };
 
 use crate::etcd::etcdserverpb::{kv_client::KvClient, watch_client::WatchClient};
@@ -31,12 +31,22 @@ pub(super) struct Members {
 }
 
 impl Members {
-    /// Lazy connections to every endpoint; nothing is dialled until first use.
-    pub(super) fn new(endpoints: &[String]) -> Result<Self, tonic::transport::Error> {
+    /// Lazy connections to every endpoint (with its TLS settings, for https); nothing is
+    /// dialled until first use.
+    pub(super) fn new(
+        endpoints: &[String],
+        tls: Vec<Option<ClientTlsConfig>>,
+    ) -> Result<Self, tonic::transport::Error> {
         let channels = endpoints
             .iter()
-            .map(|url| {
-                Ok(Endpoint::from_shared(url.clone())?
+            .zip(tls)
+            .map(|(url, tls)| {
+                let endpoint = Endpoint::from_shared(url.clone())?;
+                let endpoint = match tls {
+                    Some(tls) => endpoint.tls_config(tls)?,
+                    None => endpoint,
+                };
+                Ok(endpoint
                     .connect_timeout(CONNECT_TIMEOUT)
                     .tcp_keepalive(Some(Duration::from_secs(10)))
                     .http2_keep_alive_interval(Duration::from_secs(5))

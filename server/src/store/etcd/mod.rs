@@ -21,6 +21,7 @@ pub mod codec;
 mod feed;
 mod lost_delete;
 mod members;
+mod tls;
 
 use std::{
     sync::{
@@ -35,6 +36,7 @@ use tonic::Status;
 use tracing::{info, instrument, warn};
 
 use self::members::{Members, request};
+pub use self::tls::EtcdTls;
 use super::{
     Change, Error, Result, Store, View,
     write::{Plan, Write},
@@ -60,6 +62,8 @@ pub struct EtcdConfig {
     pub prefix: String,
     /// How many changes the in-memory change stream buffers.
     pub change_buffer: usize,
+    /// TLS for https:// endpoints.
+    pub tls: EtcdTls,
 }
 
 impl EtcdConfig {
@@ -69,6 +73,7 @@ impl EtcdConfig {
             endpoints,
             prefix: codec::DEFAULT_PREFIX.into(),
             change_buffer: super::view::DEFAULT_CHANGE_BUFFER,
+            tls: EtcdTls::default(),
         }
     }
 }
@@ -79,6 +84,9 @@ pub enum OpenError {
     /// An endpoint is not a URL.
     #[error("invalid etcd endpoint: {0}")]
     Endpoint(#[from] tonic::transport::Error),
+    /// The TLS settings cannot be used.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     /// etcd did not answer the initial listing.
     #[error("cannot list {prefix} from etcd at {endpoints}: {status}")]
     Unreachable {
@@ -111,7 +119,8 @@ impl EtcdStore {
     /// Lists the prefix, builds the view and starts the watch that keeps it. Must be called
     /// within a Tokio runtime.
     pub async fn open(config: &EtcdConfig) -> Result<Self, OpenError> {
-        let members = Members::new(&config.endpoints)?;
+        let tls = config.tls.for_endpoints(&config.endpoints)?;
+        let members = Members::new(&config.endpoints, tls)?;
         let unreachable = |status| OpenError::Unreachable {
             endpoints: members.endpoints(),
             prefix: config.prefix.clone(),

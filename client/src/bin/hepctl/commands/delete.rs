@@ -6,7 +6,7 @@ use hostendpoint_client::{Error as ClientError, Preconditions};
 use super::{check_not_namespaced, load, report};
 use crate::{
     args::DeleteArgs,
-    connect::connect,
+    connect::{Server, connect},
     error::{self, Error, Result},
     kind,
 };
@@ -18,7 +18,7 @@ struct Target {
 }
 
 /// Deletes each host endpoint, collecting the failures.
-pub(crate) async fn run(server: &str, args: DeleteArgs) -> Result<()> {
+pub(crate) async fn run(server: &Server, args: DeleteArgs) -> Result<()> {
     let DeleteArgs {
         kind,
         names,

@@ -5,14 +5,14 @@ use hostendpoint_client::{Client, ListParams};
 use super::{check_not_namespaced, check_selector};
 use crate::{
     args::GetArgs,
-    connect::connect,
+    connect::{Server, connect},
     error::{self, Error, Result},
     kind,
     output::{self, Fetched, OutputFormat},
 };
 
 /// Prints what was found, then fails with one line per name that was not.
-pub(crate) async fn run(server: &str, args: GetArgs) -> Result<()> {
+pub(crate) async fn run(server: &Server, args: GetArgs) -> Result<()> {
     let GetArgs {
         kind,
         names,

@@ -6,14 +6,14 @@ use hostendpoint_client::Error as ClientError;
 use super::check_not_namespaced;
 use crate::{
     args::LabelArgs,
-    connect::connect,
+    connect::{Server, connect},
     error::{self, Error, Result},
     kind, output,
 };
 
 /// Reads the host endpoint, changes the label, and updates it with the version read as the
 /// precondition, so that a concurrent change is not overwritten.
-pub(crate) async fn run(server: &str, args: LabelArgs) -> Result<()> {
+pub(crate) async fn run(server: &Server, args: LabelArgs) -> Result<()> {
     let LabelArgs {
         kind,
         name,

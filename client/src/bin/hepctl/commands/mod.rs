@@ -10,9 +10,11 @@ mod watch;
 mod write;
 
 use hostendpoint_api::selector::Selector;
+use hostendpoint_client::TlsFiles;
 
 use crate::{
     args::{Cli, Command, NamespaceArgs},
+    connect::Server,
     error::{Error, Result},
     manifest::{self, Manifest},
 };
@@ -21,9 +23,20 @@ use crate::{
 pub(crate) async fn run(cli: Cli) -> Result<()> {
     let Cli {
         server,
+        ca_cert_file,
+        cert_file,
+        key_file,
         log_level: _,
         command,
     } = cli;
+    let server = Server {
+        address: server,
+        tls: TlsFiles {
+            ca_cert: ca_cert_file,
+            cert: cert_file,
+            key: key_file,
+        },
+    };
     match command {
         Command::Create(args) => write::create(&server, args).await,
         Command::Apply(args) => write::apply(&server, args).await,

@@ -16,7 +16,7 @@ use hostendpoint_client::watcher::{self, Event};
 use super::check_selector;
 use crate::{
     args::{WatchArgs, WatchFormat},
-    connect::connect,
+    connect::{Server, connect},
     error::{self, Error, Result},
     kind,
     manifest::encode,
@@ -24,7 +24,7 @@ use crate::{
 };
 
 /// Prints events until interrupted.
-pub(crate) async fn run(server: &str, args: WatchArgs) -> Result<()> {
+pub(crate) async fn run(server: &Server, args: WatchArgs) -> Result<()> {
     let WatchArgs {
         kind,
         node,

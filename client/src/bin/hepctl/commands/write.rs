@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     args::{CreateArgs, FileArgs},
-    connect::connect,
+    connect::{Server, connect},
     error::{self, Result},
     manifest::Manifest,
 };
@@ -34,7 +34,7 @@ const UPDATE_RETRY_DELAY: Duration = Duration::from_secs(1);
 type Failure = String;
 
 /// `create -f FILE`: every resource is tried; failures are collected.
-pub(crate) async fn create(server: &str, args: CreateArgs) -> Result<()> {
+pub(crate) async fn create(server: &Server, args: CreateArgs) -> Result<()> {
     let CreateArgs { file, skip_exists } = args;
     let (client, manifests) = prepare(server, &file).await?;
     let (mut handled, mut errors) = (0, Vec::new());
@@ -48,7 +48,7 @@ pub(crate) async fn create(server: &str, args: CreateArgs) -> Result<()> {
 }
 
 /// `apply -f FILE`: every resource is tried; failures are collected.
-pub(crate) async fn apply(server: &str, args: FileArgs) -> Result<()> {
+pub(crate) async fn apply(server: &Server, args: FileArgs) -> Result<()> {
     let (client, manifests) = prepare(server, &args).await?;
     let (mut handled, mut errors) = (0, Vec::new());
     for manifest in &manifests {
@@ -61,7 +61,7 @@ pub(crate) async fn apply(server: &str, args: FileArgs) -> Result<()> {
 }
 
 /// `replace -f FILE`: stops at the first failure.
-pub(crate) async fn replace(server: &str, args: FileArgs) -> Result<()> {
+pub(crate) async fn replace(server: &Server, args: FileArgs) -> Result<()> {
     let (client, manifests) = prepare(server, &args).await?;
     let mut handled = 0;
     let mut error = None;
@@ -82,7 +82,7 @@ pub(crate) async fn replace(server: &str, args: FileArgs) -> Result<()> {
 }
 
 /// Reads the file, then connects.
-async fn prepare(server: &str, args: &FileArgs) -> Result<(Client, Vec<Manifest>)> {
+async fn prepare(server: &Server, args: &FileArgs) -> Result<(Client, Vec<Manifest>)> {
     check_not_namespaced(&args.namespace, false)?;
     let manifests = load(&args.filename)?;
     Ok((connect(server).await?, manifests))
