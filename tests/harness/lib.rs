@@ -9,6 +9,7 @@ pub mod agent;
 pub mod calls;
 pub mod etcd;
 pub mod fixtures;
+pub mod pki;
 pub mod server;
 pub mod tools;
 pub mod watching;

@@ -175,9 +175,55 @@ impl ServerProcess {
         }
     }
 
-    /// The `http://` endpoint for clients.
+    /// The endpoint for clients: `https://` when the server was started with TLS.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// Whether the server serves TLS.
+    pub fn tls(&self) -> bool {
+        self.extra_args.iter().any(|a| a == "--tls-cert-file")
+    }
+
+    /// A TLS channel that trusts `ca` and presents `client`, or the handshake's error.
+    pub async fn tls_channel(
+        &self,
+        ca: &Path,
+        client: Option<&crate::pki::CertFiles>,
+    ) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+        let read = |path: &Path| std::fs::read(path).expect("a readable PEM file");
+        let mut tls = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(read(ca)));
+        if let Some(client) = client {
+            tls = tls.identity(tonic::transport::Identity::from_pem(
+                read(&client.cert),
+                read(&client.key),
+            ));
+        }
+        tonic::transport::Endpoint::from_shared(format!("https://{}", self.addr))?
+            .tls_config(tls)?
+            .connect()
+            .await
+    }
+
+    /// An API client over [`Self::tls_channel`].
+    pub async fn tls_client(&self, ca: &Path, client: &crate::pki::CertFiles) -> ApiClient {
+        ApiClient::new(
+            self.tls_channel(ca, Some(client))
+                .await
+                .expect("the TLS handshake succeeds"),
+        )
+    }
+
+    /// The process id, for signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` to the server.
+    pub fn send_signal(&self, signal: libc::c_int) {
+        self.signal(signal);
     }
 
     /// The etcd the server uses, when the suites run against etcd.
