@@ -9,6 +9,7 @@ mod etcd;
 mod grpcurl;
 mod hepctl;
 mod python;
+mod security;
 mod selectors;
 mod validation;
 mod watch;

@@ -80,7 +80,16 @@ impl TlsFiles {
             }
             _ => builder.with_no_client_auth(),
         };
-        let mut config = builder.with_single_cert(chain, key).map_err(rustls_error)?;
+        let mut config = builder
+            .with_single_cert(chain, key)
+            .map_err(|err| match err {
+                rustls::Error::InconsistentKeys(_) => TlsError::Rustls(format!(
+                    "the key in {} does not belong to the certificate in {}",
+                    self.key.display(),
+                    self.cert.display()
+                )),
+                other => rustls_error(other),
+            })?;
         config.alpn_protocols = vec![b"h2".to_vec()];
         Ok(config)
     }

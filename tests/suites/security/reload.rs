@@ -1,0 +1,174 @@
+//! Rotation without a restart: new TLS material (a Kubernetes Secret volume's symlink swap, a
+//! write in place) and a new policy are used for new handshakes and calls within seconds, open
+//! watches go on, and contents that do not parse are logged and ignored.
+
+use std::{os::unix::fs::symlink, path::Path};
+
+use hostendpoint_api::pb;
+use hostendpoint_tests::{
+    ServerProcess, create, get, list, mk_hep, names,
+    pki::{CertFiles, Pki},
+    watching,
+};
+
+use super::{POLICY, RELOAD_DEADLINE, Secured, eventually, path_arg, replace_file, tls_args};
+
+/// A Secret volume as the kubelet lays it out: `<dir>/..data` points to a timestamped
+/// directory, and each file is a symlink through `..data`.
+struct SecretVolume {
+    dir: tempfile::TempDir,
+    generation: u32,
+}
+
+impl SecretVolume {
+    fn new(server: &CertFiles, ca: &Path) -> Self {
+        let mut volume = Self {
+            dir: tempfile::tempdir().expect("a volume directory"),
+            generation: 0,
+        };
+        volume.publish(server, ca);
+        for file in ["tls.crt", "tls.key", "ca.crt"] {
+            symlink(format!("..data/{file}"), volume.path(file)).expect("file symlink");
+        }
+        volume
+    }
+
+    fn path(&self, file: &str) -> std::path::PathBuf {
+        self.dir.path().join(file)
+    }
+
+    /// Writes a new generation and swaps `..data` to it atomically, as the kubelet does.
+    fn publish(&mut self, server: &CertFiles, ca: &Path) {
+        self.generation += 1;
+        let generation = format!("..2026_12_02_gen{}", self.generation);
+        let target = self.path(&generation);
+        std::fs::create_dir(&target).expect("generation directory");
+        for (from, to) in [(&server.cert, "tls.crt"), (&server.key, "tls.key")] {
+            std::fs::copy(from, target.join(to)).expect("copied");
+        }
+        std::fs::copy(ca, target.join("ca.crt")).expect("copied");
+        let tmp = self.path("..data_tmp");
+        symlink(&generation, &tmp).expect("new ..data link");
+        std::fs::rename(&tmp, self.path("..data")).expect("swapped");
+    }
+}
+
+#[tokio::test]
+async fn new_tls_material_is_used_for_new_handshakes_while_watches_go_on() {
+    let old = Pki::new("old");
+    let new = Pki::new("new");
+    let mut volume = SecretVolume::new(&old.server("server"), &old.ca_file());
+    let files = CertFiles {
+        cert: volume.path("tls.crt"),
+        key: volume.path("tls.key"),
+    };
+    let policy = old.dir().join("policy.yaml");
+    std::fs::write(&policy, POLICY).expect("policy written");
+    let mut args = tls_args(&files, &volume.path("ca.crt"));
+    args.extend(["--authz-policy".into(), path_arg(&policy)]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = ServerProcess::start_with(&args);
+
+    let old_node = old.client_cn("node-a", "system:node:node-a");
+    let mut watcher = server.tls_client(&old.ca_file(), &old_node).await;
+    let mut watch = watching::watch(&mut watcher, "", 0)
+        .await
+        .expect("a node's watch");
+    watch.expect_snapshot().await;
+
+    volume.publish(&new.server("server"), &new.ca_file());
+    let new_admin = new.client_cn("admin", "calico-admin");
+    let mut admin = eventually(RELOAD_DEADLINE, "the new CA is trusted", || async {
+        let channel = server
+            .tls_channel(&new.ca_file(), Some(&new_admin))
+            .await
+            .ok()?;
+        let mut client = hostendpoint_tests::ApiClient::new(channel);
+        let probe = get(&mut client, "probe").await;
+        probe
+            .is_err_and(|s| s.code() == tonic::Code::NotFound)
+            .then_some(client)
+    })
+    .await;
+    create(&mut admin, mk_hep("after-rotation", "node-a")).await;
+    let event = watch.expect_non_bookmark().await;
+    assert_eq!(
+        watching::kind(&event),
+        pb::EventType::Added,
+        "the old watch goes on"
+    );
+    let old_admin = old.client_cn("old-admin", "calico-admin");
+    let refused = server.tls_channel(&old.ca_file(), Some(&old_admin)).await;
+    if let Ok(channel) = refused {
+        let mut client = hostendpoint_tests::ApiClient::new(channel);
+        get(&mut client, "after-rotation")
+            .await
+            .expect_err("the old CA is no longer trusted");
+    }
+
+    // Contents that do not parse are rejected; the loaded material stays in use.
+    std::fs::write(
+        volume.path("..data/tls.crt"),
+        "-----BEGIN CERTIFICATE-----\ngarbage",
+    )
+    .expect("written in place");
+    eventually(
+        RELOAD_DEADLINE,
+        "the bad certificate is reported",
+        || async {
+            server
+                .log_text()
+                .contains("new contents rejected; keeping the loaded one")
+                .then_some(())
+        },
+    )
+    .await;
+    let mut fresh = server.tls_client(&new.ca_file(), &new_admin).await;
+    get(&mut fresh, "after-rotation")
+        .await
+        .expect("the loaded material still serves");
+}
+
+#[tokio::test]
+async fn a_policy_change_applies_to_the_next_call() {
+    let secured = Secured::start(&[]);
+    let ops = secured.pki.client_cn("ops", "ops-team");
+    let mut client = secured.client(&ops).await;
+    let status = client
+        .list_host_endpoints(pb::ListHostEndpointsRequest::default())
+        .await
+        .expect_err("ops-team has no role yet");
+    assert_eq!(status.code(), tonic::Code::PermissionDenied);
+
+    replace_file(
+        &secured.policy,
+        format!(
+            "{}\nreader: [\"CN:ops-team\"]\n",
+            POLICY.replace("reader:", "# reader:")
+        )
+        .as_bytes(),
+    );
+    eventually(RELOAD_DEADLINE, "ops-team becomes a reader", || {
+        let mut client = client.clone();
+        async move {
+            client
+                .list_host_endpoints(pb::ListHostEndpointsRequest::default())
+                .await
+                .ok()
+        }
+    })
+    .await;
+
+    replace_file(&secured.policy, b"admin: [\"CN:unterminated\n");
+    eventually(RELOAD_DEADLINE, "the broken policy is reported", || async {
+        let log = secured.server.log_text();
+        (log.contains("authorization policy") && log.contains("new contents rejected"))
+            .then_some(())
+    })
+    .await;
+    let page = list(&mut client, "", 0, "").await;
+    assert!(
+        names(&page.host_endpoints).is_empty(),
+        "the previous policy stays"
+    );
+}
