@@ -6,9 +6,11 @@
 //! - [`handshakes`]: who cannot connect at all, and start-up mistakes.
 //! - [`reload`]: certificate and policy rotation while watches stay open.
 //! - [`audit`]: audit lines, SIGHUP, and the per-identity watch limit.
+//! - [`readme`]: the README's openssl commands make certificates that work.
 
 mod audit;
 mod handshakes;
+mod readme;
 mod reload;
 mod roles;
 

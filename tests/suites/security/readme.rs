@@ -1,0 +1,68 @@
+//! The README's "Securing it" commands: the certificates its openssl lines make are accepted
+//! by the server and the clients, with the roles the README says.
+
+use std::process::Command;
+
+use hostendpoint_tests::{ServerProcess, create, get, list, mk_hep, names, pki::CertFiles, tools};
+
+use super::{POLICY, path_arg};
+
+/// The shell block that follows the README's `securing-it:openssl` marker.
+fn readme_openssl_block() -> String {
+    let readme = std::fs::read_to_string(tools::workspace_root().join("README.md"))
+        .expect("README.md is readable");
+    let (_, after) = readme
+        .split_once("<!-- securing-it:openssl")
+        .expect("the README marks its openssl commands");
+    let (_, block) = after
+        .split_once("```sh\n")
+        .expect("a shell block follows the marker");
+    let (block, _) = block.split_once("```").expect("the block is closed");
+    block.to_owned()
+}
+
+#[tokio::test]
+async fn the_readme_certificates_work_with_the_roles_it_describes() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let output = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &readme_openssl_block()])
+        .current_dir(dir.path())
+        .output()
+        .expect("bash runs");
+    assert!(
+        output.status.success(),
+        "the README's openssl commands fail:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let files = |name: &str| CertFiles {
+        cert: dir.path().join(format!("{name}.pem")),
+        key: dir.path().join(format!("{name}-key.pem")),
+    };
+    let ca = dir.path().join("ca.pem");
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, POLICY).expect("policy written");
+    let server_files = files("server");
+    let args = [
+        "--tls-cert-file".to_owned(),
+        path_arg(&server_files.cert),
+        "--tls-key-file".to_owned(),
+        path_arg(&server_files.key),
+        "--tls-client-ca-file".to_owned(),
+        path_arg(&ca),
+        "--authz-policy".to_owned(),
+        path_arg(&policy),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = ServerProcess::start_with(&args);
+
+    let mut admin = server.tls_client(&ca, &files("admin")).await;
+    create(&mut admin, mk_hep("on-host1", "host1")).await;
+    create(&mut admin, mk_hep("on-host2", "host2")).await;
+    let mut host1 = server.tls_client(&ca, &files("host1")).await;
+    let page = list(&mut host1, "", 0, "").await;
+    assert_eq!(names(&page.host_endpoints), ["on-host1"]);
+    let status = get(&mut host1, "on-host2")
+        .await
+        .expect_err("another node's");
+    assert_eq!(status.code(), tonic::Code::PermissionDenied);
+}
