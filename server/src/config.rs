@@ -125,6 +125,11 @@ pub struct Args {
     #[arg(long, env = "HOSTENDPOINTD_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub handshake_timeout: Duration,
 
+    /// A connection with no call in flight for this long is closed (`0s`: never); an open
+    /// watch is a call, keepalive pings are not.
+    #[arg(long, env = "HOSTENDPOINTD_IDLE_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+
     /// Interval of the HTTP/2 pings that find dead clients.
     #[arg(long, env = "HOSTENDPOINTD_KEEPALIVE_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
     pub keepalive_interval: Duration,

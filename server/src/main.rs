@@ -44,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
         max_watches_per_identity,
         max_connections,
         handshake_timeout,
+        idle_timeout,
         keepalive_interval,
         keepalive_timeout,
         etcd_ca_cert_file,
@@ -94,6 +95,7 @@ async fn main() -> anyhow::Result<()> {
         connections: ConnectionConfig {
             handshake_timeout,
             max_connections,
+            idle_timeout,
             keepalive_interval,
             keepalive_timeout,
         },

@@ -45,6 +45,8 @@ pub struct ConnectionConfig {
     pub handshake_timeout: Duration,
     /// The most open connections.
     pub max_connections: usize,
+    /// A connection without calls for this long is closed; zero keeps it.
+    pub idle_timeout: Duration,
     /// Interval of HTTP/2 keepalive pings.
     pub keepalive_interval: Duration,
     /// How long a ping may go unanswered before the connection is closed.
@@ -56,6 +58,7 @@ impl Default for ConnectionConfig {
         Self {
             handshake_timeout: listener::DEFAULT_HANDSHAKE_TIMEOUT,
             max_connections: listener::DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: listener::DEFAULT_IDLE_TIMEOUT,
             keepalive_interval: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(20),
         }
@@ -199,6 +202,7 @@ async fn serve<S: Store>(
                 connections.max_connections,
                 listener::raise_open_files_limit(),
             ),
+            idle_timeout: Some(connections.idle_timeout).filter(|t| !t.is_zero()),
         },
         draining.clone(),
     );
@@ -207,6 +211,7 @@ async fn serve<S: Store>(
         .initial_connection_window_size(Some(CONNECTION_WINDOW))
         .http2_keepalive_interval(Some(connections.keepalive_interval))
         .http2_keepalive_timeout(Some(connections.keepalive_timeout))
+        .layer(listener::CallsLayer)
         .add_service(health_service)
         .add_service(reflection_v1()?)
         .add_service(reflection_v1alpha()?)

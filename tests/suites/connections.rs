@@ -121,3 +121,54 @@ async fn the_open_files_limit_is_raised_and_the_store_keeps_a_reserve() {
     let mut client = server.client().await;
     create(&mut client, mk_hep("served", "n1")).await;
 }
+
+/// The HTTP/2 client preface and an empty SETTINGS frame: a connection that is established
+/// and then makes no call.
+const H2_HELLO: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
+/// Reads until the server closes `socket`, failing after [`DEADLINE`].
+async fn read_until_closed(socket: &mut tokio::net::TcpStream) {
+    let mut buf = [0u8; 1024];
+    tokio::time::timeout(DEADLINE, async {
+        while let Ok(n) = socket.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the server closes the idle connection");
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_but_open_watches_are_calls() {
+    let server = ServerProcess::start_with(&[
+        "--idle-timeout",
+        "1s",
+        // So that only idleness, not an unanswered ping, can close the raw connection.
+        "--keepalive-interval",
+        "1h",
+    ]);
+    let mut watcher = server.client().await;
+    let mut watch = hostendpoint_tests::watching::watch(&mut watcher, "", 0)
+        .await
+        .expect("a watch");
+    watch.expect_snapshot().await;
+
+    let mut idle = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connects");
+    tokio::io::AsyncWriteExt::write_all(&mut idle, H2_HELLO)
+        .await
+        .expect("written");
+    read_until_closed(&mut idle).await;
+
+    // The watch's connection outlived the idle timeout: a change still reaches it.
+    let mut writer = server.client().await;
+    create(&mut writer, mk_hep("after-idle", "n1")).await;
+    let event = watch.expect_non_bookmark().await;
+    assert_eq!(
+        hostendpoint_tests::meta(event.host_endpoint.as_ref().expect("an object")).name,
+        "after-idle"
+    );
+}

@@ -17,6 +17,8 @@ use tokio::{
 use tokio_rustls::server::TlsStream;
 use tonic::transport::server::Connected;
 
+use super::idle::{Calls, IdleClock};
+
 /// What a call knows of its connection; in every request's extensions.
 #[derive(Clone, Debug, Default)]
 pub struct Peer {
@@ -24,12 +26,15 @@ pub struct Peer {
     pub addr: Option<SocketAddr>,
     /// The identities of the client certificate (`URI:...`, then `CN:...`); empty without one.
     pub identities: Arc<[String]>,
+    /// The connection's calls in flight, when idle connections are closed.
+    pub(super) calls: Option<Arc<Calls>>,
 }
 
 /// An accepted connection, as tonic serves it.
 #[derive(Debug)]
 pub struct Conn {
     io: Io,
+    idle: Option<IdleClock>,
     _slot: OwnedSemaphorePermit,
 }
 
@@ -52,6 +57,7 @@ impl Io {
             peer: Peer {
                 addr: Some(addr),
                 identities: Arc::new([]),
+                calls: None,
             },
         }
     }
@@ -66,14 +72,29 @@ impl Io {
             peer: Peer {
                 addr: Some(addr),
                 identities: identities.into(),
+                calls: None,
             },
         }
     }
 }
 
 impl Conn {
-    pub(super) fn new(io: Io, slot: OwnedSemaphorePermit) -> Self {
-        Self { io, _slot: slot }
+    /// A connection holding `slot`; closed after `idle_timeout` without calls, if given.
+    pub(super) fn new(
+        mut io: Io,
+        slot: OwnedSemaphorePermit,
+        idle_timeout: Option<std::time::Duration>,
+    ) -> Self {
+        let idle = idle_timeout.map(|timeout| {
+            let calls = Arc::new(Calls::default());
+            io.peer.calls = Some(Arc::clone(&calls));
+            IdleClock::new(calls, timeout)
+        });
+        Self {
+            io,
+            idle,
+            _slot: slot,
+        }
     }
 }
 
@@ -91,7 +112,12 @@ impl AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().io.stream {
+        let this = self.get_mut();
+        // An EOF ends the connection as if the client had closed it.
+        if this.idle.as_mut().is_some_and(|clock| clock.expired(cx)) {
+            return Poll::Ready(Ok(()));
+        }
+        match &mut this.io.stream {
             Stream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
         }

@@ -7,6 +7,7 @@
 
 mod conn;
 mod fd_limit;
+mod idle;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -23,11 +24,14 @@ use tracing::{debug, warn};
 pub use self::{
     conn::{Conn, Peer},
     fd_limit::{connection_cap, raise_open_files_limit},
+    idle::CallsLayer,
 };
 use crate::security::identities;
 
 /// The default of `--handshake-timeout`.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default of `--idle-timeout`.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// The default of `--max-connections`.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
@@ -47,6 +51,8 @@ pub struct ListenConfig {
     pub handshake_timeout: Duration,
     /// The most open connections; further ones wait in the kernel's backlog.
     pub max_connections: usize,
+    /// A connection without calls for this long is closed; `None` keeps it.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// Accepts connections on `listener` until `stop`, yielding those whose handshake completed.
@@ -92,7 +98,8 @@ async fn accept_loop(
                 .await
             {
                 Ok(Ok(io)) => {
-                    let _ = ready.send(Ok(Conn::new(io, slot))).await;
+                    let conn = Conn::new(io, slot, config.idle_timeout);
+                    let _ = ready.send(Ok(conn)).await;
                 }
                 Ok(Err(err)) => debug!(%addr, error = %err, "handshake failed"),
                 Err(_) => debug!(%addr, timeout = ?config.handshake_timeout, "handshake timed out"),
