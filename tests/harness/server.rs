@@ -99,6 +99,13 @@ impl ServerProcess {
         Self::spawn(Arc::new(dir), args)
     }
 
+    /// Starts a server listening on `listen` (such as `0.0.0.0:0`) with extra flags.
+    pub fn start_listening(listen: &str, extra_args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory can be created");
+        let args = extra_args.iter().map(|a| (*a).to_owned()).collect();
+        Self::spawn_on(listen, Arc::new(dir), args, None)
+    }
+
     /// Starts a server on the etcd cluster at `endpoints` (comma-separated client URLs),
     /// whatever `HEP_TEST_DATASTORE` says: for suites that run their own etcd clusters.
     pub fn start_on_etcd(endpoints: &str, extra_args: &[&str]) -> Self {

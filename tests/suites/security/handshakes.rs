@@ -146,3 +146,14 @@ async fn start_up_mistakes_stop_the_server_with_a_message() {
         );
     }
 }
+
+#[tokio::test]
+async fn listening_beyond_loopback_without_client_certificates_is_warned_about() {
+    const WARNING: &str = "client certificates are not required (--tls-client-ca-file): anyone \
+                           who reaches this address can read, change and delete every host \
+                           endpoint";
+    let open = hostendpoint_tests::ServerProcess::start_listening("0.0.0.0:0", &[]);
+    assert!(open.log_text().contains(WARNING), "{}", open.log_text());
+    let loopback = hostendpoint_tests::ServerProcess::start();
+    assert!(!loopback.log_text().contains(WARNING));
+}
