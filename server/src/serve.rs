@@ -111,36 +111,43 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    // First: the store opens its files under the raised limit too.
+    let open_files = listener::raise_open_files_limit();
     let draining = CancellationToken::new();
     // Before the store opens, so that a mistake in the files fails the start at once.
     let security = Security::start(&config.security, &draining)?;
     warn_if_open(&listener, &config.security);
+    let connections = &config.connections;
+    let front = Front {
+        listener,
+        listen: ListenConfig {
+            tls: security.tls,
+            handshake_timeout: connections.handshake_timeout,
+            max_connections: listener::connection_cap(connections.max_connections, open_files),
+            idle_timeout: Some(connections.idle_timeout).filter(|t| !t.is_zero()),
+        },
+        authz: security.authz,
+        draining,
+    };
     match &config.datastore {
         Datastore::Sled(sled) => {
             let store = SledStore::open(sled)?;
-            serve(
-                Arc::new(store),
-                config,
-                listener,
-                security,
-                draining,
-                shutdown,
-            )
-            .await
+            serve(Arc::new(store), config, front, shutdown).await
         }
         Datastore::Etcd(etcd) => {
             let store = EtcdStore::open(etcd).await?;
-            serve(
-                Arc::new(store),
-                config,
-                listener,
-                security,
-                draining,
-                shutdown,
-            )
-            .await
+            serve(Arc::new(store), config, front, shutdown).await
         }
     }
+}
+
+/// What faces the clients: the listener, how connections are accepted and authorized, and the
+/// signal that starts the drain.
+struct Front {
+    listener: TcpListener,
+    listen: ListenConfig,
+    authz: Arc<crate::security::authz::Authorizer>,
+    draining: CancellationToken,
 }
 
 /// Warns when anyone who reaches a non-loopback address may call every RPC.
@@ -161,14 +168,18 @@ fn warn_if_open(listener: &TcpListener, security: &SecurityConfig) {
 async fn serve<S: Store>(
     store: Arc<S>,
     config: ServerConfig,
-    listener: TcpListener,
-    security: Security,
-    draining: CancellationToken,
+    front: Front,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let Front {
+        listener,
+        listen,
+        authz,
+        draining,
+    } = front;
     // Announced once the store is open, so "listening" means ready.
     if let Ok(addr) = listener.local_addr() {
-        info!(%addr, tls = security.tls.is_some(), "listening");
+        info!(%addr, tls = listen.tls.is_some(), "listening");
     }
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_service_status("", ServingStatus::Serving).await;
@@ -191,21 +202,9 @@ async fn serve<S: Store>(
         }
     };
     let watches = Watches::new(Arc::clone(&store), config.watch.clone(), draining.clone());
-    let api = HostEndpointApi::new(Arc::clone(&store), watches, security.authz);
+    let api = HostEndpointApi::new(Arc::clone(&store), watches, authz);
     let connections = &config.connections;
-    let incoming = listener::incoming(
-        listener,
-        ListenConfig {
-            tls: security.tls,
-            handshake_timeout: connections.handshake_timeout,
-            max_connections: listener::connection_cap(
-                connections.max_connections,
-                listener::raise_open_files_limit(),
-            ),
-            idle_timeout: Some(connections.idle_timeout).filter(|t| !t.is_zero()),
-        },
-        draining.clone(),
-    );
+    let incoming = listener::incoming(listener, listen, draining.clone());
     let server = Server::builder()
         .max_concurrent_streams(Some(config.max_concurrent_streams))
         .initial_connection_window_size(Some(CONNECTION_WINDOW))
