@@ -277,6 +277,23 @@ impl ServerProcess {
         drop(old);
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A memory figure of the server from /proc/PID/status, in KiB: `VmRSS` (resident now) or
+    /// `VmHWM` (the most resident so far).
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("the server's /proc status is readable");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc/{}/status", self.pid()))
+    }
+
     /// Everything the server logged so far.
     pub fn log_text(&self) -> String {
         self.log.lock().expect("log lock").join("\n")

@@ -8,6 +8,7 @@ mod crud;
 mod etcd;
 mod grpcurl;
 mod hepctl;
+mod hostile_clients;
 mod python;
 mod selectors;
 mod validation;
