@@ -10,7 +10,7 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use tracing::{info, warn};
 
 use crate::{
-    api::HostEndpointApi,
+    api::{self, HostEndpointApi, PageTokens},
     listener::{self, ListenConfig},
     security::{Security, SecurityConfig, SecurityError},
     store::{
@@ -92,6 +92,9 @@ pub enum ServeError {
     /// The security settings cannot be used.
     #[error(transparent)]
     Security(#[from] SecurityError),
+    /// The secret that signs page tokens could not be read or created.
+    #[error("cannot load the page-token secret: {0}")]
+    PageTokenSecret(String),
     /// The store could not be flushed at shutdown.
     #[error("cannot flush the store at shutdown: {0}")]
     Close(#[from] crate::store::Error),
@@ -101,6 +104,12 @@ pub enum ServeError {
 /// buffered to half of it; every watch request is one, so a proxy that opens thousands of
 /// watches at once on one connection needs room (16 MiB: about 30 000 pending requests).
 const CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
+
+/// The file in a sled data directory that keeps the page-token secret: tokens survive a
+/// restart, and a wiped store gets a new secret with its new data.
+const PAGE_TOKEN_SECRET_FILE: &str = "page-token.key";
+/// The etcd key that keeps the page-token secret every replica shares.
+const PAGE_TOKEN_SECRET_KEY: &[u8] = b"/calico/hostendpointd/page-token-key";
 
 const API_SERVICE: &str = pb::host_endpoint_service_server::SERVICE_NAME;
 
@@ -132,11 +141,22 @@ pub async fn run(
     match &config.datastore {
         Datastore::Sled(sled) => {
             let store = SledStore::open(sled)?;
-            serve(Arc::new(store), config, front, shutdown).await
+            let secret = api::load_or_create_secret(&sled.path.join(PAGE_TOKEN_SECRET_FILE))
+                .map_err(|err| ServeError::PageTokenSecret(err.to_string()))?;
+            let tokens = PageTokens::new(&secret, store.store_uid());
+            serve(Arc::new(store), tokens, config, front, shutdown).await
         }
         Datastore::Etcd(etcd) => {
             let store = EtcdStore::open(etcd).await?;
-            serve(Arc::new(store), config, front, shutdown).await
+            let secret = store
+                .shared_value(PAGE_TOKEN_SECRET_KEY, api::random_secret().to_vec())
+                .await
+                .map_err(|err| ServeError::PageTokenSecret(err.to_string()))?;
+            let secret = <[u8; api::SECRET_LEN]>::try_from(secret).map_err(|_| {
+                ServeError::PageTokenSecret("the secret in etcd has the wrong length".into())
+            })?;
+            let tokens = PageTokens::new(&secret, store.store_uid());
+            serve(Arc::new(store), tokens, config, front, shutdown).await
         }
     }
 }
@@ -167,6 +187,7 @@ fn warn_if_open(listener: &TcpListener, security: &SecurityConfig) {
 
 async fn serve<S: Store>(
     store: Arc<S>,
+    tokens: PageTokens,
     config: ServerConfig,
     front: Front,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -202,7 +223,7 @@ async fn serve<S: Store>(
         }
     };
     let watches = Watches::new(Arc::clone(&store), config.watch.clone(), draining.clone());
-    let api = HostEndpointApi::new(Arc::clone(&store), watches, authz);
+    let api = HostEndpointApi::new(Arc::clone(&store), watches, tokens, authz);
     let connections = &config.connections;
     let incoming = listener::incoming(listener, listen, draining.clone());
     let server = Server::builder()
@@ -211,10 +232,13 @@ async fn serve<S: Store>(
         .http2_keepalive_interval(Some(connections.keepalive_interval))
         .http2_keepalive_timeout(Some(connections.keepalive_timeout))
         .layer(listener::CallsLayer)
+        .layer(api::too_large_layer())
         .add_service(health_service)
         .add_service(reflection_v1()?)
         .add_service(reflection_v1alpha()?)
-        .add_service(HostEndpointServiceServer::new(api))
+        .add_service(
+            HostEndpointServiceServer::new(api).max_decoding_message_size(api::MAX_REQUEST_BYTES),
+        )
         .serve_with_incoming_shutdown(incoming, signal);
     tokio::pin!(server);
     tokio::select! {

@@ -20,9 +20,15 @@ pub fn etcd_backend() -> bool {
     std::env::var("HEP_TEST_DATASTORE").is_ok_and(|v| v == "etcdv3")
 }
 
-/// The store revision after `n` writes to a fresh store: etcd starts at revision 1, sled at 0.
+/// The store revision after `n` writes to a fresh store: sled starts at 0; etcd at 1, and the
+/// server's first start writes the page-token secret after listing, one revision more that
+/// shows from the first host-endpoint write on.
 pub fn rev(n: u64) -> u64 {
-    if etcd_backend() { n + 1 } else { n }
+    match (etcd_backend(), n) {
+        (false, n) => n,
+        (true, 0) => 1,
+        (true, n) => n + 2,
+    }
 }
 
 /// How long a server may take to start listening.
@@ -223,11 +229,6 @@ impl ServerProcess {
         )
     }
 
-    /// The process id, for signals.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Sends `signal` to the server.
     pub fn send_signal(&self, signal: libc::c_int) {
         self.signal(signal);
@@ -328,6 +329,23 @@ impl ServerProcess {
         let next = Self::spawn_on(&listen, Arc::new(dir), self.extra_args.clone(), etcd);
         let old = std::mem::replace(self, next);
         drop(old);
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A memory figure of the server from /proc/PID/status, in KiB: `VmRSS` (resident now) or
+    /// `VmHWM` (the most resident so far).
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("the server's /proc status is readable");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc/{}/status", self.pid()))
     }
 
     /// Everything the server logged so far.

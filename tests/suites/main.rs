@@ -9,6 +9,7 @@ mod crud;
 mod etcd;
 mod grpcurl;
 mod hepctl;
+mod hostile_clients;
 mod python;
 mod security;
 mod selectors;

@@ -5,8 +5,10 @@
 //! of their own, and an info span per call cost a noticeable share of a get.
 
 mod ip_sets;
+mod list;
 mod page_token;
 mod status;
+mod too_large;
 
 use std::sync::Arc;
 
@@ -16,7 +18,12 @@ use tonic::{Request, Response, Status};
 use tracing::instrument;
 
 pub(crate) use self::status::DOMAIN;
-use self::{page_token::PageToken, status::invalid};
+use self::status::invalid;
+pub use self::{
+    list::{DEFAULT_PAGE_SIZE, MAX_PAGE_BYTES, MAX_PAGE_SIZE},
+    page_token::{PageTokens, SECRET_LEN, load_or_create_secret, random_secret},
+    too_large::{MAX_REQUEST_BYTES, TooLarge, layer as too_large_layer},
+};
 use crate::{
     security::authz::{Authorizer, Caller},
     store::{Preconditions, Store, Write},
@@ -26,25 +33,28 @@ use crate::{
 /// The response header of a watch that carries the store's uid.
 pub const STORE_UID_HEADER: &str = "store-uid";
 
-/// The page size when a request leaves it 0.
-pub const DEFAULT_PAGE_SIZE: usize = 500;
-/// The largest page served; larger requests are served this many.
-pub const MAX_PAGE_SIZE: usize = 5000;
-
 /// The HostEndpointService over a store.
 #[derive(Debug)]
 pub struct HostEndpointApi<S> {
     store: Arc<S>,
     watches: Arc<Watches<S>>,
+    tokens: PageTokens,
     authz: Arc<Authorizer>,
 }
 
 impl<S> HostEndpointApi<S> {
-    /// Serves `store`, and watches of it through `watches`, to the callers `authz` allows.
-    pub fn new(store: Arc<S>, watches: Arc<Watches<S>>, authz: Arc<Authorizer>) -> Self {
+    /// Serves `store`, watches of it through `watches`, and listings with page tokens
+    /// signed by `tokens`, to the callers `authz` allows.
+    pub fn new(
+        store: Arc<S>,
+        watches: Arc<Watches<S>>,
+        tokens: PageTokens,
+        authz: Arc<Authorizer>,
+    ) -> Self {
         Self {
             store,
             watches,
+            tokens,
             authz,
         }
     }
@@ -132,49 +142,7 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
         let mut request = request.into_inner();
         request.node = caller.narrow(&request.node)?;
         tracing::Span::current().record("node", &request.node);
-        let limit = page_size(request.page_size)?;
-        let selector = parse_selector(&request.selector)?;
-        let view = self.store.view();
-        let (snapshot, after) = if request.page_token.is_empty() {
-            (self.serving_snapshot()?, None)
-        } else {
-            let token =
-                PageToken::decode_token(&request.page_token, &request.node, &request.selector)?;
-            let snapshot = view.snapshot_for_listing(token.revision).ok_or_else(|| {
-                Status::out_of_range(format!(
-                    "the listing's revision {} is no longer served; restart the listing \
-                     without a page token",
-                    token.revision
-                ))
-            })?;
-            (snapshot, Some(token.after))
-        };
-        let node = Some(request.node.as_str()).filter(|n| !n.is_empty());
-        let page = snapshot.page(node, after.as_deref(), limit, |hep| {
-            selector
-                .as_ref()
-                .is_none_or(|s| s.matches(&hep.metadata.labels))
-        });
-        let next_page_token = match page.items.last() {
-            Some(last) if page.more => {
-                view.retain_for_listing(&snapshot);
-                PageToken {
-                    revision: snapshot.revision(),
-                    after: last.metadata.name.clone(),
-                    node: request.node.clone(),
-                    selector: request.selector.clone(),
-                }
-                .encode_token()
-            }
-            _ => String::new(),
-        };
-        // Objects keep their encoding (made once per version): no protobuf copy per request.
-        let mut response = pb::ListHostEndpointsResponse::from_encoded(
-            page.items.iter().map(|h| h.encoded()).collect(),
-        );
-        response.next_page_token = next_page_token;
-        response.resource_version = snapshot.revision();
-        response.store_uid = self.store.store_uid().to_owned();
+        let response = list::list(&*self.store, &self.tokens, request).await?;
         Ok(Response::new(response))
     }
 
@@ -291,11 +259,7 @@ impl<S: Store> HostEndpointApi<S> {
 
     /// The latest state, unless the store cannot vouch for it (its datastore is unreachable).
     fn serving_snapshot(&self) -> Result<Arc<crate::store::Snapshot>, Status> {
-        let view = self.store.view();
-        match view.availability().unavailable {
-            Some(reason) => Err(Status::unavailable(reason)),
-            None => Ok(view.snapshot()),
-        }
+        list::serving_snapshot(&*self.store)
     }
 }
 
@@ -326,12 +290,4 @@ fn violation(field: &str, description: &str) -> validation::Violations {
         field: field.into(),
         description: description.into(),
     }])
-}
-
-fn page_size(requested: i32) -> Result<usize, Status> {
-    match usize::try_from(requested) {
-        Ok(0) => Ok(DEFAULT_PAGE_SIZE),
-        Ok(size) => Ok(size.min(MAX_PAGE_SIZE)),
-        Err(_) => Err(status::invalid_field("page_size", "must not be negative")),
-    }
 }

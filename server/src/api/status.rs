@@ -47,11 +47,25 @@ impl From<store::Error> for Status {
             let details = ErrorDetails::with_error_info("REVISION_CONFLICT", DOMAIN, metadata);
             return Status::with_error_details(Code::Aborted, err.to_string(), details);
         }
+        if let Compacted {
+            requested,
+            oldest,
+            current,
+        } = err
+        {
+            return crate::watch::status::compacted(
+                requested,
+                oldest,
+                current,
+                "start again from revision 0",
+            );
+        }
         let code = match &err {
             AlreadyExists { .. } => Code::AlreadyExists,
             NotFound { .. } => Code::NotFound,
             RevisionConflict { .. } | UidConflict { .. } => Code::Aborted,
             Unavailable { .. } => Code::Unavailable,
+            // Answered above.
             Compacted { .. } => Code::OutOfRange,
             Backend(source) => {
                 error!(error = %source, "storage backend failed");

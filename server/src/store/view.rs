@@ -143,23 +143,48 @@ impl Snapshot {
     }
 
     /// Up to `limit` objects after the name `after` that `keep` accepts, of one node or of
-    /// all, sorted by name. A node's objects come from the node index, so the cost is that of
+    /// all, sorted by name, and no more than `max_bytes` of encoded objects (one larger object
+    /// still goes alone). A node's objects come from the node index, so the cost is that of
     /// the node's objects, not of the store.
     pub fn page(
         &self,
         node: Option<&str>,
         after: Option<&str>,
         limit: usize,
+        max_bytes: usize,
         keep: impl Fn(&HostEndpoint) -> bool,
     ) -> Page {
-        let mut items: Vec<_> = self
-            .iter_after(node, after)
-            .filter(|object| keep(object))
-            .take(limit + 1)
-            .collect();
-        let more = items.len() > limit;
-        items.truncate(limit);
-        Page { items, more }
+        let matching = self.iter_after(node, after).filter(|object| keep(object));
+        let mut items = Vec::new();
+        let mut bytes = 0;
+        for object in matching {
+            bytes += object.encoded().len();
+            if items.len() == limit || (bytes > max_bytes && !items.is_empty()) {
+                return Page { items, more: true };
+            }
+            items.push(object);
+        }
+        Page { items, more: false }
+    }
+
+    /// This snapshot as it was at the earlier `revision`, given the state at `revision`
+    /// (`None`: absent) of every object changed since.
+    pub fn rewound(
+        &self,
+        revision: Revision,
+        earlier: impl IntoIterator<Item = (String, Option<Arc<Object>>)>,
+    ) -> Self {
+        let mut rewound = self.clone();
+        for (name, state) in earlier {
+            if let Some(current) = rewound.by_name.get(name.as_str()).cloned() {
+                rewound.remove(&current);
+            }
+            if let Some(state) = state {
+                rewound.insert(state);
+            }
+        }
+        rewound.revision = revision;
+        rewound
     }
 
     /// Every object of one node, or of all, sorted by name.

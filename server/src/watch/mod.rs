@@ -12,7 +12,7 @@
 //! - [`status`]: the statuses a watch can end with.
 
 mod filter;
-mod status;
+pub(crate) mod status;
 mod stream;
 
 use std::{sync::Arc, time::Duration};
@@ -32,9 +32,11 @@ pub const DEFAULT_BOOKMARK_INTERVAL: Duration = Duration::from_secs(30);
 pub const FUTURE_REVISION_WAIT: Duration = Duration::from_secs(3);
 /// The most events in one response message.
 pub const MAX_BATCH_EVENTS: usize = 256;
-/// The most object bytes in one response message (one larger object still goes alone); well
-/// under gRPC's common 4 MiB receive limit.
-pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
+/// The most object bytes in one response message (one larger object still goes alone). Small,
+/// because it is what a watcher that stops reading holds: HTTP/2 flow control stops the server
+/// from polling its stream with about two messages waiting in the transport (one in h2's send
+/// buffer, one in hyper's hand), and everything after that is read from the log later.
+pub const MAX_BATCH_BYTES: usize = 32 * 1024;
 
 /// Settings of the watch service.
 #[derive(Clone, Debug)]
@@ -126,6 +128,7 @@ impl<S: Store> Watches<S> {
             _ => Err(status::future_revision(
                 revision,
                 self.store.view().revision(),
+                status::RELIST,
             )),
         }
     }
@@ -146,7 +149,7 @@ fn history_status(err: Error) -> Status {
             requested,
             oldest,
             current,
-        } => status::compacted(requested, oldest, current),
+        } => status::compacted(requested, oldest, current, status::RELIST),
         other => other.into(),
     }
 }

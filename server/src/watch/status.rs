@@ -17,30 +17,44 @@ fn with_info(code: Code, message: String, reason: &str, metadata: &[(&str, Strin
     Status::with_error_details(code, message, details)
 }
 
-/// The requested revision is older than the retained history: relist.
-pub(crate) fn compacted(requested: Revision, oldest: Revision, current: Revision) -> Status {
-    with_info(
-        Code::OutOfRange,
+/// What a watcher does after a revision it cannot resume from.
+pub(crate) const RELIST: &str = "relist with resource_version 0";
+
+/// The requested revision is older than the retained history; `remedy` says what to do. The
+/// oldest resumable revision is named only when it is after the requested one: a backend's
+/// figure that is not would contradict the refusal.
+pub(crate) fn compacted(
+    requested: Revision,
+    oldest: Revision,
+    current: Revision,
+    remedy: &str,
+) -> Status {
+    let mut metadata = vec![
+        ("requested_revision", requested.to_string()),
+        ("current_revision", current.to_string()),
+    ];
+    let message = if oldest > requested {
+        metadata.push(("oldest_resumable_revision", oldest.to_string()));
         format!(
             "resource version {requested} is too old: the oldest resumable revision is \
-             {oldest} and the current one {current}; relist with resource_version 0"
-        ),
-        "REVISION_COMPACTED",
-        &[
-            ("requested_revision", requested.to_string()),
-            ("oldest_resumable_revision", oldest.to_string()),
-            ("current_revision", current.to_string()),
-        ],
-    )
+             {oldest} and the current one {current}; {remedy}"
+        )
+    } else {
+        format!(
+            "resource version {requested} is too old: the changes after it are no longer \
+             retained (the current revision is {current}); {remedy}"
+        )
+    };
+    with_info(Code::OutOfRange, message, "REVISION_COMPACTED", &metadata)
 }
 
-/// The requested revision did not appear in time.
-pub(crate) fn future_revision(requested: Revision, current: Revision) -> Status {
+/// The requested revision did not appear in time; `remedy` says what to do.
+pub(crate) fn future_revision(requested: Revision, current: Revision, remedy: &str) -> Status {
     with_info(
         Code::OutOfRange,
         format!(
             "resource version {requested} is newer than the store's current revision \
-             {current}; relist with resource_version 0"
+             {current}; {remedy}"
         ),
         "REVISION_NOT_YET_AVAILABLE",
         &[

@@ -184,6 +184,7 @@ impl<S: Store> Watcher<S> {
             filter.node.as_deref(),
             after.as_deref(),
             MAX_BATCH_EVENTS,
+            MAX_BATCH_BYTES,
             |hep| filter.matches(hep),
         );
         let mut batch = Batch::default();

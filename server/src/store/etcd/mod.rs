@@ -149,6 +149,40 @@ impl EtcdStore {
         Ok(Self { shared })
     }
 
+    /// The value of `key`, which the first replica to ask creates as `initial`: a secret every
+    /// replica of the store shares, such as the key that signs page tokens. `key` lies outside
+    /// the objects' prefix, so no watch sees it.
+    pub async fn shared_value(&self, key: &[u8], initial: Vec<u8>) -> Result<Vec<u8>> {
+        let put = Op::RequestPut(PutRequest {
+            key: key.to_vec(),
+            value: initial,
+            ..PutRequest::default()
+        });
+        // Fails harmlessly when another replica created it first.
+        self.shared
+            .commit(key, None, put)
+            .await
+            .map_err(etcd_error)?;
+        let response = self
+            .shared
+            .range(RangeRequest {
+                key: key.to_vec(),
+                ..RangeRequest::default()
+            })
+            .await?;
+        response
+            .kvs
+            .into_iter()
+            .next()
+            .map(|kv| kv.value)
+            .ok_or_else(|| Error::Unavailable {
+                reason: format!(
+                    "etcd lost {} after creating it",
+                    String::from_utf8_lossy(key)
+                ),
+            })
+    }
+
     /// How many stored values were skipped as invalid since start-up.
     pub fn skipped_values(&self) -> u64 {
         self.shared.skipped.load(Ordering::Relaxed)
