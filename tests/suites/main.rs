@@ -10,6 +10,7 @@ mod grpcurl;
 mod hepctl;
 mod python;
 mod selectors;
+mod tls_clients;
 mod validation;
 mod watch;
 mod watch_model;
