@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use crate::binary;
+use crate::{binary, pki::CertFiles};
 
 /// How long a test waits for the state file to converge.
 pub const CONVERGE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -27,7 +27,35 @@ pub struct AgentProcess {
 impl AgentProcess {
     /// Starts `hep-agent --node NODE --server SERVER --state-file STATE [--exec EXEC]`.
     pub fn start(node: &str, server: &str, state_file: &Path, exec: Option<&str>) -> Self {
-        let mut args = vec![
+        let mut args = Self::args(node, server, state_file);
+        if let Some(exec) = exec {
+            args.extend(["--exec".to_owned(), exec.to_owned()]);
+        }
+        Self::spawn(args, state_file.to_owned())
+    }
+
+    /// Starts the agent like [`Self::start`] (without `--exec`), presenting `cert` to the
+    /// server and trusting `ca` for the server's certificate.
+    pub fn start_tls(
+        node: &str,
+        server: &str,
+        state_file: &Path,
+        ca: &Path,
+        cert: &CertFiles,
+    ) -> Self {
+        let mut args = Self::args(node, server, state_file);
+        for (flag, path) in [
+            ("--ca-cert-file", ca),
+            ("--cert-file", &cert.cert),
+            ("--key-file", &cert.key),
+        ] {
+            args.extend([flag.to_owned(), path.display().to_string()]);
+        }
+        Self::spawn(args, state_file.to_owned())
+    }
+
+    fn args(node: &str, server: &str, state_file: &Path) -> Vec<String> {
+        vec![
             "--node".to_owned(),
             node.to_owned(),
             "--server".to_owned(),
@@ -36,11 +64,7 @@ impl AgentProcess {
             state_file.display().to_string(),
             "--log-level".to_owned(),
             "debug,h2=info,tower=info,hyper_util=info".to_owned(),
-        ];
-        if let Some(exec) = exec {
-            args.extend(["--exec".to_owned(), exec.to_owned()]);
-        }
-        Self::spawn(args, state_file.to_owned())
+        ]
     }
 
     fn spawn(args: Vec<String>, state_file: PathBuf) -> Self {

@@ -1,5 +1,6 @@
 //! etcd processes under test: single members and three-member clusters on free loopback
-//! ports, each with a temporary data directory. `./tests/run` installs Debian's etcd-server.
+//! ports, each with a temporary data directory, serving clients in plaintext or with TLS and
+//! client certificates required. `./tests/run` installs Debian's etcd-server.
 
 use std::{
     net::TcpListener,
@@ -9,6 +10,8 @@ use std::{
 };
 
 use tempfile::TempDir;
+
+use crate::pki::{CertFiles, Pki};
 
 /// How long a member may take to serve clients.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -47,12 +50,68 @@ pub struct EtcdMember {
 pub struct EtcdCluster {
     /// The members, in start order.
     pub members: Vec<EtcdMember>,
+    /// TLS of the client URLs, when they are https://.
+    tls: Option<EtcdTls>,
+}
+
+/// TLS for etcd's clients: the files etcd serves with, and the client certificate etcdctl
+/// presents (etcd requires one, `--client-cert-auth`).
+#[derive(Clone, Debug)]
+pub struct EtcdTls {
+    /// The CA of etcd's certificate and of the client certificates it accepts.
+    pub ca: PathBuf,
+    /// etcd's certificate: for 127.0.0.1, and a client certificate too (etcd's gateway
+    /// presents it to etcd itself).
+    pub server: CertFiles,
+    /// The certificate etcdctl presents.
+    pub client: CertFiles,
+}
+
+impl EtcdTls {
+    /// etcd's certificate and etcdctl's, issued by `pki`.
+    pub fn issue(pki: &Pki) -> Self {
+        Self {
+            ca: pki.ca_file(),
+            server: pki.server_and_client("etcd"),
+            client: pki.client_cn("etcdctl", "etcdctl"),
+        }
+    }
+
+    /// etcd's flags for serving clients with these files.
+    fn server_args(&self) -> Vec<String> {
+        vec![
+            format!("--cert-file={}", self.server.cert.display()),
+            format!("--key-file={}", self.server.key.display()),
+            "--client-cert-auth".to_owned(),
+            format!("--trusted-ca-file={}", self.ca.display()),
+        ]
+    }
+
+    /// etcdctl's flags for connecting with these files.
+    fn etcdctl_args(&self) -> Vec<String> {
+        vec![
+            format!("--cacert={}", self.ca.display()),
+            format!("--cert={}", self.client.cert.display()),
+            format!("--key={}", self.client.key.display()),
+        ]
+    }
 }
 
 impl EtcdCluster {
     /// Starts a cluster of `size` members and waits until it serves clients. Blocking: it
     /// runs before the servers that use it.
     pub fn start(size: usize) -> Self {
+        Self::start_with(size, None)
+    }
+
+    /// Starts a cluster of `size` members serving clients on https:// URLs with `tls`, client
+    /// certificates required. Peers still talk plaintext.
+    pub fn start_tls(size: usize, tls: EtcdTls) -> Self {
+        Self::start_with(size, Some(tls))
+    }
+
+    fn start_with(size: usize, tls: Option<EtcdTls>) -> Self {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let dir = std::sync::Arc::new(tempfile::tempdir().expect("tempdir"));
         let ports: Vec<(u16, u16)> = (0..size).map(|_| (free_port(), free_port())).collect();
         let initial_cluster = ports
@@ -65,9 +124,9 @@ impl EtcdCluster {
             .iter()
             .enumerate()
             .map(|(i, (client, peer))| {
-                let client_url = format!("http://127.0.0.1:{client}");
+                let client_url = format!("{scheme}://127.0.0.1:{client}");
                 let peer_url = format!("http://127.0.0.1:{peer}");
-                let args = vec![
+                let mut args = vec![
                     format!("--name=m{i}"),
                     format!("--data-dir={}", dir.path().join(format!("m{i}")).display()),
                     format!("--listen-client-urls={client_url}"),
@@ -78,6 +137,7 @@ impl EtcdCluster {
                     "--initial-cluster-state=new".to_owned(),
                     "--initial-cluster-token=hostendpointd-tests".to_owned(),
                 ];
+                args.extend(tls.iter().flat_map(EtcdTls::server_args));
                 let mut member = EtcdMember {
                     child: None,
                     args,
@@ -88,7 +148,7 @@ impl EtcdCluster {
                 member
             })
             .collect();
-        let cluster = Self { members };
+        let cluster = Self { members, tls };
         cluster.wait_ready();
         cluster
     }
@@ -114,7 +174,7 @@ impl EtcdCluster {
     /// Compacts etcd's history at `revision` (blocking): revisions before it are gone, so
     /// `revision - 1` is the oldest a watch resumes after.
     pub fn compact(&self, revision: u64) {
-        let output = etcdctl(self.running_url(), &["compact", &revision.to_string()]);
+        let output = self.etcdctl(self.running_url(), &["compact", &revision.to_string()]);
         assert!(
             output.status.success(),
             "etcdctl compact {revision}: {}",
@@ -125,7 +185,7 @@ impl EtcdCluster {
     /// The index of the member that is the raft leader, as `etcdctl endpoint status` reports
     /// it (blocking); `None` while there is none.
     pub fn leader(&self) -> Option<usize> {
-        let output = etcdctl(
+        let output = self.etcdctl(
             &self.endpoints(),
             &["endpoint", "status", "-w", "json", "--command-timeout=2s"],
         );
@@ -139,12 +199,21 @@ impl EtcdCluster {
         self.members.iter().position(|m| m.client_url == leader)
     }
 
+    /// Runs `etcdctl --endpoints URL ARGS` (API v3) with the cluster's client TLS files, if
+    /// any, and returns its output.
+    pub fn etcdctl(&self, url: &str, args: &[&str]) -> std::process::Output {
+        let tls = self.tls.iter().flat_map(EtcdTls::etcdctl_args);
+        let tls: Vec<String> = tls.collect();
+        let tls: Vec<&str> = tls.iter().map(String::as_str).collect();
+        etcdctl(url, &[&tls[..], args].concat())
+    }
+
     /// Waits until a running member reports itself healthy (blocking).
     pub fn wait_ready(&self) {
         let deadline = std::time::Instant::now() + READY_TIMEOUT;
         loop {
             for member in self.members.iter().filter(|m| m.child.is_some()) {
-                let health = etcdctl(
+                let health = self.etcdctl(
                     &member.client_url,
                     &["endpoint", "health", "--command-timeout=1s"],
                 );

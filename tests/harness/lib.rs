@@ -9,6 +9,8 @@ pub mod agent;
 pub mod calls;
 pub mod etcd;
 pub mod fixtures;
+pub mod hepctl;
+pub mod mtls;
 pub mod pki;
 pub mod server;
 pub mod tools;

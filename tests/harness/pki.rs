@@ -70,16 +70,17 @@ impl Pki {
 
     /// A server certificate for localhost and 127.0.0.1, as `<file>.pem` and `<file>-key.pem`.
     pub fn server(&self, file: &str) -> CertFiles {
-        let mut params =
-            CertificateParams::new(vec!["localhost".to_owned()]).expect("valid DNS name");
-        params
-            .subject_alt_names
-            .push(SanType::IpAddress([127, 0, 0, 1].into()));
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "hostendpointd");
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        self.issue(file, params)
+        self.issue(file, server_params(&[ExtendedKeyUsagePurpose::ServerAuth]))
+    }
+
+    /// A server certificate for localhost and 127.0.0.1 that is a client certificate as well,
+    /// as etcd's must be: with `--client-cert-auth`, etcd's own gateway dials etcd with it.
+    pub fn server_and_client(&self, file: &str) -> CertFiles {
+        let usages = [
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        self.issue(file, server_params(&usages))
     }
 
     /// A client certificate for `subject`, as `<file>.pem` and `<file>-key.pem`.
@@ -124,4 +125,17 @@ impl Pki {
         std::fs::write(&files.key, key.serialize_pem()).expect("key written");
         files
     }
+}
+
+/// A certificate's parameters for localhost and 127.0.0.1, with extended key `usages`.
+fn server_params(usages: &[ExtendedKeyUsagePurpose]) -> CertificateParams {
+    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("valid DNS name");
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress([127, 0, 0, 1].into()));
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "hostendpointd");
+    params.extended_key_usages = usages.to_vec();
+    params
 }

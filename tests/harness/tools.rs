@@ -46,3 +46,49 @@ pub fn grpcurl(args: &[&str]) -> Output {
         .output()
         .expect("grpcurl runs")
 }
+
+/// Runs `tests/python/<script>` with the Python of [`python_path`], passing the `proto/`
+/// directory and a fresh directory for the generated stubs before `args`, and returns its
+/// output.
+pub fn python_script(script: &str, args: &[&std::ffi::OsStr]) -> Output {
+    let stubs = tempfile::tempdir().expect("a directory for the stubs");
+    let root = workspace_root();
+    Command::new(python_path())
+        .arg(root.join("tests/python").join(script))
+        .arg(root.join("proto"))
+        .arg(stubs.path())
+        .args(args)
+        .output()
+        .expect("python runs")
+}
+
+/// Asserts that grpcurl succeeded and returns its stdout.
+pub fn grpcurl_ok(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "grpcurl failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// Asserts that grpcurl succeeded and parses its JSON output.
+pub fn grpcurl_json(output: &Output) -> serde_json::Value {
+    let text = grpcurl_ok(output);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("grpcurl printed no JSON ({e}):\n{text}"))
+}
+
+/// Asserts that grpcurl failed with a gRPC error (not a connection failure) and returns its
+/// stderr.
+pub fn grpcurl_error(output: &Output) -> String {
+    let err = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        !output.status.success(),
+        "grpcurl must fail:\nstdout:\n{}\nstderr:\n{err}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(err.starts_with("ERROR:\n"), "not a gRPC error:\n{err}");
+    err
+}

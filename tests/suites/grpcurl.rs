@@ -5,7 +5,10 @@
 use std::process::{Command, Output};
 
 use hostendpoint_api::pb;
-use hostendpoint_tests::{tools::grpcurl, *};
+use hostendpoint_tests::{
+    tools::{grpcurl, grpcurl_error as failed, grpcurl_json as ok_json, grpcurl_ok as ok},
+    *,
+};
 use serde_json::{Value, json};
 
 const SERVICE: &str = "hostendpoint.v1.HostEndpointService";
@@ -29,37 +32,6 @@ fn stdout(output: &Output) -> String {
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Asserts that grpcurl succeeded and returns its stdout.
-fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "grpcurl failed ({}):\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        stdout(output),
-        stderr(output)
-    );
-    stdout(output)
-}
-
-/// Asserts that grpcurl succeeded and parses its JSON output.
-fn ok_json(output: &Output) -> Value {
-    let text = ok(output);
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("grpcurl printed no JSON ({e}):\n{text}"))
-}
-
-/// Asserts that grpcurl failed with a gRPC error and returns its stderr.
-fn failed(output: &Output) -> String {
-    assert!(
-        !output.status.success(),
-        "grpcurl must fail:\nstdout:\n{}\nstderr:\n{}",
-        stdout(output),
-        stderr(output)
-    );
-    let err = stderr(output);
-    assert!(err.starts_with("ERROR:\n"), "not a gRPC error:\n{err}");
-    err
 }
 
 /// The details grpcurl printed with an error, decoded: each is JSON after `  N)` under

@@ -5,15 +5,19 @@
 //! Run with `UPDATE_GOLDEN=1` to rewrite the golden files after an intended change.
 
 use std::{
-    io::{BufReader, Write as _},
+    io::BufReader,
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Child, Stdio},
     sync::mpsc,
     thread,
     time::Duration,
 };
 
-use hostendpoint_tests::{ServerProcess, binary, tools::workspace_root};
+use hostendpoint_tests::{
+    ServerProcess,
+    hepctl::{Run, hepctl, mk_doc, run},
+    tools::workspace_root,
+};
 use serde_json::Value;
 
 // === Fixtures ===
@@ -64,14 +68,6 @@ spec:
   expectedIPs: [10.0.1.2]
 ";
 
-/// A minimal host endpoint document.
-fn mk_doc(name: &str, node: &str) -> String {
-    format!(
-        "apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata:\n  name: {name}\n\
-         spec:\n  node: {node}\n  interfaceName: eth0\n"
-    )
-}
-
 /// A minimal host endpoint document with a resourceVersion.
 fn mk_doc_at(name: &str, node: &str, resource_version: &str) -> String {
     mk_doc(name, node).replace(
@@ -86,31 +82,6 @@ fn docs(items: &[String]) -> String {
 }
 
 // === Running hepctl ===
-
-/// What one run of hepctl did.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    /// Asserts the exit code and both outputs exactly.
-    fn expect(&self, code: i32, stdout: &str, stderr: &str) {
-        assert_eq!(
-            (self.code, self.stdout.as_str(), self.stderr.as_str()),
-            (code, stdout, stderr),
-            "hepctl exit code, stdout, stderr"
-        );
-    }
-
-    /// Asserts success and returns stdout.
-    fn ok(self) -> String {
-        assert_eq!(self.code, 0, "hepctl failed: {self:?}");
-        self.stdout
-    }
-}
 
 /// hepctl pointed at one server, with no configuration from the environment.
 struct Hepctl {
@@ -136,22 +107,7 @@ impl Hepctl {
     }
 
     fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
-        let mut child = hepctl()
-            .arg("--server")
-            .arg(&self.server)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("hepctl starts");
-        child
-            .stdin
-            .take()
-            .expect("stdin is piped")
-            .write_all(stdin.as_bytes())
-            .expect("hepctl reads its stdin");
-        finish(child)
+        run(hepctl().arg("--server").arg(&self.server).args(args), stdin)
     }
 
     /// `hepctl <command> -f -` with `documents` on stdin.
@@ -170,22 +126,6 @@ impl Hepctl {
     /// The stored resourceVersion of a host endpoint.
     fn resource_version(&self, name: &str) -> String {
         metadata(&self.get_json(name), "resourceVersion")
-    }
-}
-
-/// The hepctl binary, with nothing taken from the caller's environment.
-fn hepctl() -> Command {
-    let mut command = Command::new(binary("hepctl"));
-    command.env_remove("HEPCTL_SERVER").env_remove("HEPCTL_LOG");
-    command
-}
-
-fn finish(child: Child) -> Run {
-    let output = child.wait_with_output().expect("hepctl runs to the end");
-    Run {
-        code: output.status.code().expect("hepctl exits, not killed"),
-        stdout: String::from_utf8(output.stdout).expect("UTF-8 stdout"),
-        stderr: String::from_utf8(output.stderr).expect("UTF-8 stderr"),
     }
 }
 

@@ -13,6 +13,7 @@ mod hostile_clients;
 mod python;
 mod security;
 mod selectors;
+mod tls_clients;
 mod validation;
 mod watch;
 mod watch_model;

@@ -14,6 +14,7 @@ use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 use arc_swap::ArcSwap;
 use rustls::ServerConfig;
 use tokio::{
+    io::{AsyncReadExt as _, AsyncWriteExt as _},
     net::{TcpListener, TcpStream},
     sync::{Semaphore, mpsc},
 };
@@ -41,6 +42,9 @@ const H2_PREFACE_LEN: usize = 24;
 const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 /// After a failed accept (such as EMFILE), wait before the next one instead of spinning.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// How long a connection whose TLS handshake failed is drained before it is closed, so that
+/// the client reads the alert that says why (see [`close_after_alert`]).
+const FAILED_HANDSHAKE_LINGER: Duration = Duration::from_secs(1);
 
 /// How connections are accepted.
 #[derive(Clone, Debug)]
@@ -120,7 +124,13 @@ async fn handshake(
         return Ok(conn::Io::plain(tcp, addr));
     };
     let acceptor = tokio_rustls::TlsAcceptor::from(tls.load_full());
-    let stream = acceptor.accept(tcp).await?;
+    let stream = match acceptor.accept(tcp).into_fallible().await {
+        Ok(stream) => stream,
+        Err((err, tcp)) => {
+            close_after_alert(tcp).await;
+            return Err(err);
+        }
+    };
     let identities = stream
         .get_ref()
         .1
@@ -129,6 +139,19 @@ async fn handshake(
         .map(|leaf| identities(leaf))
         .unwrap_or_default();
     Ok(conn::Io::tls(stream, addr, identities))
+}
+
+/// Closes a connection whose TLS handshake failed, after rustls wrote the alert that says why
+/// (such as `certificate required`): a FIN, then whatever the client still sends is read and
+/// dropped until it closes or [`FAILED_HANDSHAKE_LINGER`] passes. Closing with unread bytes
+/// would send a RST instead, and a RST makes the client's kernel discard the alert before the
+/// client reads it: with TLS 1.3 the client has finished its side of the handshake and sent
+/// its first request by then, so it would see a broken pipe or retry until its deadline.
+async fn close_after_alert(mut tcp: TcpStream) {
+    let _ = tcp.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let drain = async { while let Ok(1..) = tcp.read(&mut sink).await {} };
+    let _ = tokio::time::timeout(FAILED_HANDSHAKE_LINGER, drain).await;
 }
 
 /// Waits until the client sent the HTTP/2 preface, without consuming it: a socket that never
