@@ -500,9 +500,14 @@ async fn calico_objects_read_back_here_and_ours_are_stored_in_calicos_key_and_js
         .filter(|l| !l.is_empty())
         .map(str::to_owned)
         .collect();
+    // Besides Calico's keys, only the secret that signs page tokens, shared by the replicas.
     assert_eq!(
         keys,
-        [key("endpoint1"), key("from-calicoctl")],
+        [
+            "/calico/hostendpointd/page-token-key".to_owned(),
+            key("endpoint1"),
+            key("from-calicoctl")
+        ],
         "every key in etcd"
     );
     let kv = get_kv(&url, "endpoint1");
