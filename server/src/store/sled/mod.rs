@@ -66,6 +66,9 @@ pub struct SledConfig {
     pub compaction_interval: Duration,
     /// How many changes the in-memory change stream buffers.
     pub change_buffer: usize,
+    /// Start even when the write-ahead log is damaged: it is cut at the damage and the store
+    /// gets a new `store_uid`. Otherwise damage stops the start.
+    pub discard_damaged_wal: bool,
 }
 
 impl SledConfig {
@@ -77,6 +80,7 @@ impl SledConfig {
             retained_revisions: DEFAULT_RETAINED_REVISIONS,
             compaction_interval: DEFAULT_COMPACTION_INTERVAL,
             change_buffer: crate::store::view::DEFAULT_CHANGE_BUFFER,
+            discard_damaged_wal: false,
         }
     }
 }
@@ -122,6 +126,19 @@ pub enum OpenError {
         /// Why.
         #[source]
         source: wal::ReplayError,
+    },
+    /// The write-ahead log is damaged: acknowledged writes may be lost. Nothing was changed.
+    #[error(
+        "the write-ahead log in {path} is damaged: {what}. Nothing was changed. Restore the \
+         data directory from a backup, or start once with --discard-damaged-wal \
+         (HOSTENDPOINTD_DISCARD_DAMAGED_WAL=true) to cut the log at the damage: writes after it \
+         may be lost, and the store gets a new store_uid so that every agent relists"
+    )]
+    Damaged {
+        /// The data directory.
+        path: PathBuf,
+        /// Which segment and offset, and what is wrong.
+        what: String,
     },
     /// The files could not be synced.
     #[error("cannot sync the data directory {path}: {source}")]

@@ -51,15 +51,25 @@ impl SledStore {
         let (store_uid, sled_revision) = read_or_init_meta(&db, path)?;
         let wal_dir = path.join("wal");
         let from = checkpoint::recorded(&wal_dir).map_or(sled_revision, |c| c.min(sled_revision));
-        let (revision, newest) = replay_log(&db, path, &wal_dir, from, sled_revision)?;
+        let replay = replay_log(&db, path, &wal_dir, from, config.discard_damaged_wal)?;
+        let revision = replay.last.unwrap_or(0).max(sled_revision);
+        let continuity = settle_damage(&replay, revision, path, config.discard_damaged_wal)?;
+        let store_uid = match continuity {
+            Continuity::Continues => store_uid,
+            Continuity::Restarts => renew_store_uid(&db).map_err(sled_err)?,
+        };
         let snapshot = load_objects(&db, path, revision)?;
         // sled holds the replayed records (and a format upgrade) durably before the log's
         // tail is cut or a record of the next run is written.
         let files = SledFiles::open(db.clone(), path).map_err(io_err)?;
         std::fs::create_dir_all(&wal_dir).map_err(io_err)?;
         checkpoint::record(&wal_dir, revision).map_err(io_err)?;
-        if let Some(newest) = newest {
-            end_log_at_its_last_record(&wal_dir, &newest, revision).map_err(io_err)?;
+        match (&replay.newest, continuity) {
+            (_, Continuity::Restarts) => wal::remove_all(&wal_dir).map_err(io_err)?,
+            (Some(newest), Continuity::Continues) => {
+                end_log_at_its_last_record(newest).map_err(io_err)?;
+            }
+            (None, Continuity::Continues) => {}
         }
         let wal = Wal::create(&wal_dir, revision + 1).map_err(io_err)?;
         info!(
@@ -123,23 +133,44 @@ impl SledStore {
     }
 }
 
-/// Applies the log's records from `from` on to sled, whose own revision key says
-/// `sled_revision`; returns the store's revision and the log's newest segment.
+/// What start-up found in the log, once applied to sled.
+struct Replayed {
+    /// The last revision replayed; `None` when the log held nothing from `from` on.
+    last: Option<Revision>,
+    newest: Option<wal::NewestSegment>,
+    /// The damage that was dropped, on request.
+    discarded: Option<wal::ReplayError>,
+}
+
+/// Whether the history continues what clients have seen.
+#[derive(Clone, Copy)]
+enum Continuity {
+    Continues,
+    /// It may have gone backwards: clients must not trust their revisions.
+    Restarts,
+}
+
+/// Applies the log's records from `from` on to sled.
 fn replay_log(
     db: &sled::Db,
     path: &Path,
     wal_dir: &Path,
     from: Revision,
-    sled_revision: Revision,
-) -> Result<(Revision, Option<wal::NewestSegment>), OpenError> {
-    let replay = wal::replay(wal_dir, from, |entry| {
+    discard_damaged: bool,
+) -> Result<Replayed, OpenError> {
+    let replay = wal::replay(wal_dir, from, discard_damaged, |entry| {
         codec::change_revision(entry).map_err(|err| err.to_string())
     })
-    .map_err(|source| OpenError::Replay {
-        path: path.to_owned(),
-        source,
+    .map_err(|source| match source {
+        wal::ReplayError::Io(_) => OpenError::Replay {
+            path: path.to_owned(),
+            source,
+        },
+        damage => OpenError::Damaged {
+            path: path.to_owned(),
+            what: damage.to_string(),
+        },
     })?;
-    let mut revision = sled_revision;
     for chunk in replay.records.chunks(REPLAY_CHUNK) {
         let mut batch = sled::Batch::default();
         for record in chunk {
@@ -149,31 +180,75 @@ fn replay_log(
                 reason: err.to_string(),
             })?;
             add_to_batch(&mut batch, &change);
-            revision = revision.max(record.revision);
         }
         db.apply_batch(batch).map_err(|source| OpenError::Sled {
             path: path.to_owned(),
             source,
         })?;
     }
-    Ok((revision, replay.newest))
+    Ok(Replayed {
+        last: replay.records.last().map(|record| record.revision),
+        newest: replay.newest,
+        discarded: replay.discarded,
+    })
+}
+
+/// Decides what damage means for the start: it stops it, unless the operator asked to drop the
+/// damaged records, in which case the history restarts under a new `store_uid`. sled holding
+/// a revision the log lacks is damage too: sled only takes synced records.
+fn settle_damage(
+    replay: &Replayed,
+    revision: Revision,
+    path: &Path,
+    discard: bool,
+) -> Result<Continuity, OpenError> {
+    let behind = replay
+        .newest
+        .as_ref()
+        .filter(|newest| newest.last_revision < revision)
+        .map(|newest| {
+            format!(
+                "the log ends at revision {} but sled holds revision {revision}",
+                newest.last_revision
+            )
+        });
+    let what = match (&replay.discarded, behind) {
+        (Some(damage), _) => damage.to_string(),
+        (None, Some(behind)) => behind,
+        (None, None) => return Ok(Continuity::Continues),
+    };
+    if !discard {
+        return Err(OpenError::Damaged {
+            path: path.to_owned(),
+            what,
+        });
+    }
+    warn!(
+        path = %path.display(), damage = %what, revision,
+        "--discard-damaged-wal: the damaged write-ahead log is cut and its history dropped; \
+         acknowledged writes after the damage may be lost; the store gets a new store_uid, so \
+         every agent relists"
+    );
+    Ok(Continuity::Restarts)
+}
+
+/// Gives the store a new identity: its history no longer continues the old one.
+fn renew_store_uid(db: &sled::Db) -> sled::Result<String> {
+    let store_uid = uuid::Uuid::new_v4().to_string();
+    db.insert(KEY_STORE_UID, store_uid.as_bytes())?;
+    Ok(store_uid)
 }
 
 /// Cuts a torn write off the newest segment, which becomes an ordinary sealed one; the log
-/// goes on in a new segment. Should sled ever hold writes the log lacks (the commit thread
-/// applies only synced ones), the history would have a hole: it starts afresh instead.
-fn end_log_at_its_last_record(
-    wal_dir: &Path,
-    newest: &wal::NewestSegment,
-    revision: Revision,
-) -> std::io::Result<()> {
-    if newest.last_revision < revision {
+/// goes on in a new segment.
+fn end_log_at_its_last_record(newest: &wal::NewestSegment) -> std::io::Result<()> {
+    if newest.torn_bytes > 0 {
         warn!(
-            log = newest.last_revision,
-            sled = revision,
-            "sled holds unacknowledged writes the log lost; the history starts at the store's revision"
+            segment = %newest.path.display(), offset = newest.valid_bytes,
+            bytes = newest.torn_bytes,
+            "cutting an incomplete last record off the write-ahead log (a write torn by a crash, \
+             never acknowledged)"
         );
-        return wal::remove_all(wal_dir);
     }
     if newest.empty {
         return std::fs::remove_file(&newest.path);

@@ -13,6 +13,7 @@
 
 mod history;
 mod replay;
+mod scan;
 mod segment;
 
 use std::{
