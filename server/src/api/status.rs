@@ -52,6 +52,7 @@ impl From<store::Error> for Status {
             NotFound { .. } => Code::NotFound,
             RevisionConflict { .. } | UidConflict { .. } => Code::Aborted,
             Unavailable { .. } => Code::Unavailable,
+            NoSpace => Code::ResourceExhausted,
             Compacted { .. } => Code::OutOfRange,
             Backend(source) => {
                 error!(error = %source, "storage backend failed");

@@ -27,13 +27,13 @@ use std::{
 };
 
 use hostendpoint_api::model::{HostEndpoint, Revision};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tracing::instrument;
 
 use self::{
     checkpoint::SledFiles,
     codec::{FORMAT_VERSION, KEY_REVISION},
-    commit::{Logged, Pending},
+    commit::{CommitQueue, Logged, Pending},
     wal::History,
 };
 use super::{
@@ -183,9 +183,7 @@ struct Writer {
     /// Every object as of `revision`, including writes not yet synced.
     objects: HashMap<String, Arc<Object>>,
     /// `None` once the store is closed.
-    commits: Option<mpsc::UnboundedSender<Pending>>,
-    /// Set when a sync failed: the store takes no more writes.
-    failed: Option<String>,
+    commits: Option<CommitQueue>,
 }
 
 /// A write that was applied and now waits for durability.
@@ -268,11 +266,6 @@ impl Shared {
 
     fn apply(&self, write: Write) -> Result<Applied> {
         let mut writer = self.lock_writer();
-        if let Some(reason) = &writer.failed {
-            return Err(Error::Unavailable {
-                reason: reason.clone(),
-            });
-        }
         let Some(commits) = writer.commits.clone() else {
             return Err(Error::Unavailable {
                 reason: "the server is shutting down".into(),
@@ -323,7 +316,7 @@ impl Shared {
     }
 
     /// A write that changes nothing still must not answer before the stored object is durable.
-    fn unchanged(&self, stored: HostEndpoint, commits: &mpsc::UnboundedSender<Pending>) -> Applied {
+    fn unchanged(&self, stored: HostEndpoint, commits: &CommitQueue) -> Applied {
         if stored.metadata.resource_version <= self.view.revision() {
             return Applied {
                 result: stored,
@@ -336,6 +329,27 @@ impl Shared {
             result: stored,
             synced: Some(synced),
         }
+    }
+
+    /// Undoes, in the writers' state, the writes `fail` answers with an error (every write not
+    /// yet synced, in revision order): they never happened. Runs `fail` under the writer lock.
+    fn undo(&self, fail: impl FnOnce() -> Vec<Arc<Change>>) {
+        let mut writer = self.lock_writer();
+        let failed = fail();
+        for change in failed.iter().rev() {
+            match (&change.prev, &change.next) {
+                (Some(prev), _) => {
+                    writer
+                        .objects
+                        .insert(prev.metadata.name.clone(), Arc::clone(prev));
+                }
+                (None, Some(next)) => {
+                    writer.objects.remove(&next.metadata.name);
+                }
+                (None, None) => {}
+            }
+        }
+        writer.revision = self.view.revision();
     }
 
     /// Reads the history after `after`, up to the latest revision published to the view:

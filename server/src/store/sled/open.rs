@@ -7,7 +7,6 @@ use std::{
 };
 
 use hostendpoint_api::model::{HostEndpoint, Revision};
-use tokio::sync::mpsc;
 use tracing::{Instrument as _, info, info_span, warn};
 
 use super::{
@@ -41,6 +40,7 @@ impl SledStore {
             path: path.clone(),
             source,
         };
+        remove_unfinished_snapshots(path).map_err(io_err)?;
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(config.cache_bytes)
@@ -86,7 +86,7 @@ impl SledStore {
             db: db.clone(),
             applied: Arc::clone(&sled_applied),
         };
-        let (commits, queue) = mpsc::unbounded_channel();
+        let (commits, queue) = std::sync::mpsc::channel();
         let shared = Arc::new(Shared {
             store_uid,
             view: Arc::clone(&view),
@@ -94,7 +94,6 @@ impl SledStore {
                 revision,
                 objects,
                 commits: Some(commits),
-                failed: None,
             }),
             files: Mutex::new(files),
             history: History::new(&wal_dir),
@@ -103,23 +102,15 @@ impl SledStore {
             checkpointed: AtomicU64::new(revision),
             compacted: AtomicU64::new(0),
         });
-        let weak = Arc::downgrade(&shared);
-        let on_failure = move |reason: &str| {
-            if let Some(shared) = weak.upgrade() {
-                shared.lock_writer().failed = Some(reason.to_owned());
-                // Reads would show state that can no longer be made durable.
-                shared.view.set_unavailable(Some(reason.to_owned()));
-            }
-        };
         let (to_sled, for_sled) = std::sync::mpsc::channel();
-        let sled_failure = on_failure.clone();
         std::thread::Builder::new()
             .name("sled-apply".into())
-            .spawn(move || sink.run(for_sled, sled_failure))
+            .spawn(move || sink.run(for_sled))
             .map_err(io_err)?;
+        let weak = Arc::downgrade(&shared);
         std::thread::Builder::new()
             .name("group-commit".into())
-            .spawn(move || commit::run(wal, queue, view, to_sled, on_failure))
+            .spawn(move || commit::run(wal, queue, view, to_sled, weak))
             .map_err(io_err)?;
         let checkpoints = background::checkpoint_periodically(Arc::downgrade(&shared));
         tokio::spawn(checkpoints.instrument(info_span!("checkpoint")));
@@ -131,6 +122,27 @@ impl SledStore {
         tokio::spawn(compaction.instrument(info_span!("compaction")));
         Ok(Self { shared })
     }
+}
+
+/// Removes the snapshot files sled was still writing when a start failed (on a full disk, say):
+/// sled 0.34 reads the newest-named one, which would stop every later start as corrupt. They
+/// are unfinished by construction: sled renames one once it is complete.
+fn remove_unfinished_snapshots(path: &Path) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            warn!(file = %entry.path().display(), "removing a snapshot sled left unfinished");
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// What start-up found in the log, once applied to sled.
