@@ -11,5 +11,6 @@ mod hepctl;
 mod python;
 mod selectors;
 mod validation;
+mod wal_damage;
 mod watch;
 mod watch_model;

@@ -220,8 +220,10 @@ fn settle_damage(
         .filter(|newest| newest.last_revision < revision)
         .map(|newest| {
             format!(
-                "the log ends at revision {} but sled holds revision {revision}",
-                newest.last_revision
+                "{}: the log ends at revision {} (byte {}) but sled holds revision {revision}",
+                newest.path.display(),
+                newest.last_revision,
+                newest.valid_bytes
             )
         });
     let what = match (&replay.discarded, behind) {

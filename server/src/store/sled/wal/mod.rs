@@ -92,6 +92,13 @@ impl Wal {
             active_first: next,
             undo: None,
         };
+        // A sparse segment is created on a full disk too: the log could take no write.
+        if !zeroed && segment::free_bytes(dir)? < segment::PROBE_FREE_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no space left on the data directory's disk for the write-ahead log",
+            ));
+        }
         if !zeroed {
             wal.prepare_next();
         }
@@ -122,15 +129,16 @@ impl Wal {
         appended
     }
 
-    /// Checks, without writing, that the log can take writes again: a failed group is undone,
-    /// its segment is still in the data directory, and the disk has room.
+    /// Checks, without a record, that the log can take writes again: a failed group is
+    /// undone, its segment is still in the data directory, the disk has room, and a file can
+    /// be created, written and synced next to it (as a new segment must be).
     pub(super) fn probe(&mut self) -> io::Result<()> {
         self.finish_undo()?;
         self.check_linked()?;
         if !self.zeroed && segment::free_bytes(&self.dir)? < segment::PROBE_FREE_BYTES {
             return Err(io::Error::from(io::ErrorKind::StorageFull));
         }
-        Ok(())
+        segment::probe_file(&self.dir)
     }
 
     fn append_synced(&mut self, records: &[(Revision, &[u8])]) -> io::Result<()> {

@@ -35,6 +35,7 @@ const ZEROING_PAUSE: Duration = Duration::from_millis(10);
 const SUFFIX: &str = ".log";
 const ZEROED: &str = "zeroed.seg";
 const ZEROING: &str = "zeroed.tmp";
+const PROBE: &str = "probe.tmp";
 
 /// The file name of the segment whose first record has `first`.
 pub(super) fn segment_path(dir: &Path, first: Revision) -> PathBuf {
@@ -150,6 +151,18 @@ fn write_zeroes(path: &Path) -> io::Result<()> {
         std::thread::sleep(ZEROING_PAUSE);
     }
     file.sync_all()
+}
+
+/// Creates, writes, syncs and removes a small file in `dir`: what a rotation needs.
+pub(super) fn probe_file(dir: &Path) -> io::Result<()> {
+    let path = dir.join(PROBE);
+    let written = File::create(&path).and_then(|mut file| {
+        file.write_all(&[0; 4096])?;
+        file.sync_data()
+    });
+    let removed = fs::remove_file(&path);
+    written?;
+    removed
 }
 
 /// The bytes an unprivileged writer can still put on the disk holding `dir`.
