@@ -5,6 +5,7 @@ mod bench_smoke;
 mod client;
 mod crash;
 mod crud;
+mod disk_faults;
 mod etcd;
 mod grpcurl;
 mod hepctl;

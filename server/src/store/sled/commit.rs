@@ -25,11 +25,13 @@ use std::{
 use tokio::sync::oneshot;
 use tracing::{error, info, info_span, warn};
 
-use super::{Shared, wal::Wal};
+use super::{Shared, reopen::SledOpener, wal::Wal};
 use crate::store::{Change, Error, Result, View};
 
 /// The most writes one sync acknowledges; a bound on the latency of the first of them.
 const MAX_GROUP: usize = 4096;
+/// How often the sled thread, when idle, looks whether a checkpoint found sled failed.
+const SLED_CHECK: Duration = Duration::from_millis(500);
 /// The first and the longest wait between probes of a log that cannot take writes.
 const FIRST_PROBE: Duration = Duration::from_millis(100);
 const LONGEST_PROBE: Duration = Duration::from_secs(2);
@@ -61,37 +63,53 @@ pub(super) type SledQueue = Sender<Vec<Arc<Change>>>;
 pub(super) struct SledSink {
     pub(super) db: sled::Db,
     pub(super) applied: Arc<AtomicU64>,
+    /// To open sled again after it failed.
+    pub(super) opener: SledOpener,
+    pub(super) shared: Weak<Shared>,
 }
 
 impl SledSink {
     /// Applies every group from `groups` until the commit thread ends, on a thread of its own.
-    /// After a failure sled takes no more changes: the log holds them, and the next start
-    /// applies them from the last checkpoint, which no longer advances.
+    /// When sled fails it is reopened (see [`reopen`](super::reopen)); the log holds the
+    /// changes meanwhile.
     pub(super) fn run(self, groups: Receiver<Vec<Arc<Change>>>) {
         let _span = info_span!("sled_apply").entered();
-        let mut failed = false;
-        for changes in groups {
-            if failed {
-                continue;
-            }
-            if let Err(err) = self.apply(&changes) {
-                error!(
-                    error = %err,
-                    "sled failed; writes go on in the write-ahead log only, which grows until \
-                     a restart applies it to sled again"
-                );
-                failed = true;
-            }
+        let Self {
+            mut db,
+            applied,
+            opener,
+            shared,
+        } = self;
+        loop {
+            let failed = match groups.recv_timeout(SLED_CHECK) {
+                Ok(changes) => apply(&db, &applied, &changes).err().map(|e| e.to_string()),
+                Err(RecvTimeoutError::Timeout) => shared
+                    .upgrade()
+                    .filter(|shared| shared.sled_failed.swap(false, Ordering::AcqRel))
+                    .map(|_| "a checkpoint's flush failed".to_owned()),
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            let Some(err) = failed else { continue };
+            error!(error = %err, "sled failed; writes go on in the write-ahead log; reopening sled");
+            // Moved, not cloned: sled lets go of its files only once every handle is gone.
+            let Some(reopened) = opener.reopen(db, &shared) else {
+                return;
+            };
+            db = reopened;
         }
     }
+}
 
-    fn apply(&self, changes: &[Arc<Change>]) -> sled::Result<()> {
-        for change in changes {
-            super::apply_to_sled(&self.db, change)?;
-            self.applied.store(change.revision, Ordering::Release);
+/// Applies a group to sled, skipping what a reopened sled holds already.
+fn apply(db: &sled::Db, applied: &AtomicU64, changes: &[Arc<Change>]) -> sled::Result<()> {
+    for change in changes {
+        if change.revision <= applied.load(Ordering::Acquire) {
+            continue;
         }
-        Ok(())
+        super::apply_to_sled(db, change)?;
+        applied.store(change.revision, Ordering::Release);
     }
+    Ok(())
 }
 
 /// Why writes fail, as clients are told: the detail goes to the log only.

@@ -14,6 +14,7 @@ mod checkpoint;
 mod codec;
 mod commit;
 mod open;
+mod reopen;
 mod wal;
 
 use std::{
@@ -21,7 +22,7 @@ use std::{
     path::PathBuf,
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -162,8 +163,8 @@ struct Shared {
     store_uid: String,
     view: Arc<View>,
     writer: Mutex<Writer>,
-    /// sled's files, synced by checkpoints.
-    files: Mutex<SledFiles>,
+    /// sled's files, synced by checkpoints; `None` while sled is being reopened.
+    files: Mutex<Option<SledFiles>>,
     /// The change history: the write-ahead log's segments.
     history: History,
     wal_dir: PathBuf,
@@ -171,6 +172,8 @@ struct Shared {
     sled_applied: Arc<AtomicU64>,
     /// The revision up to which sled is durable.
     checkpointed: AtomicU64,
+    /// Set when a checkpoint found sled failed: the sled thread reopens it.
+    sled_failed: AtomicBool,
     /// Resumes after older revisions are refused (the history keeps what compaction has not
     /// removed yet, but no more than `--retained-revisions` are promised).
     compacted: AtomicU64,

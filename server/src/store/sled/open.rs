@@ -3,7 +3,10 @@
 
 use std::{
     path::Path,
-    sync::{Arc, Mutex, atomic::AtomicU64},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64},
+    },
 };
 
 use hostendpoint_api::model::{HostEndpoint, Revision};
@@ -17,6 +20,7 @@ use super::{
         OBJECT_PREFIX,
     },
     commit::{self, SledSink},
+    reopen::SledOpener,
     wal::{self, History, Wal},
 };
 use crate::store::{Snapshot, View};
@@ -40,14 +44,11 @@ impl SledStore {
             path: path.clone(),
             source,
         };
-        remove_unfinished_snapshots(path).map_err(io_err)?;
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(config.cache_bytes)
-            // Checkpoints flush; sled's own flusher would race them (see `checkpoint`).
-            .flush_every_ms(None)
-            .open()
-            .map_err(sled_err)?;
+        let opener = SledOpener {
+            path: path.clone(),
+            cache_bytes: config.cache_bytes,
+        };
+        let db = opener.open().map_err(io_err)?;
         let (store_uid, sled_revision) = read_or_init_meta(&db, path)?;
         let wal_dir = path.join("wal");
         let from = checkpoint::recorded(&wal_dir).map_or(sled_revision, |c| c.min(sled_revision));
@@ -82,10 +83,6 @@ impl SledStore {
             .collect();
         let view = Arc::new(View::new(snapshot, config.change_buffer));
         let sled_applied = Arc::new(AtomicU64::new(revision));
-        let sink = SledSink {
-            db: db.clone(),
-            applied: Arc::clone(&sled_applied),
-        };
         let (commits, queue) = std::sync::mpsc::channel();
         let shared = Arc::new(Shared {
             store_uid,
@@ -95,13 +92,20 @@ impl SledStore {
                 objects,
                 commits: Some(commits),
             }),
-            files: Mutex::new(files),
+            files: Mutex::new(Some(files)),
             history: History::new(&wal_dir),
             wal_dir,
             sled_applied,
             checkpointed: AtomicU64::new(revision),
+            sled_failed: AtomicBool::new(false),
             compacted: AtomicU64::new(0),
         });
+        let sink = SledSink {
+            db: db.clone(),
+            applied: Arc::clone(&shared.sled_applied),
+            opener,
+            shared: Arc::downgrade(&shared),
+        };
         let (to_sled, for_sled) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("sled-apply".into())
@@ -127,7 +131,7 @@ impl SledStore {
 /// Removes the snapshot files sled was still writing when a start failed (on a full disk, say):
 /// sled 0.34 reads the newest-named one, which would stop every later start as corrupt. They
 /// are unfinished by construction: sled renames one once it is complete.
-fn remove_unfinished_snapshots(path: &Path) -> std::io::Result<()> {
+pub(super) fn remove_unfinished_snapshots(path: &Path) -> std::io::Result<()> {
     let entries = match std::fs::read_dir(path) {
         Ok(entries) => entries,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
