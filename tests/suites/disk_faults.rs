@@ -241,6 +241,10 @@ async fn a_start_on_a_full_disk_fails_and_leaves_nothing_that_stops_the_next() {
             !output.status.success(),
             "a full disk stops the start:\n{stderr}"
         );
+        assert!(
+            stderr.contains("No space left on device"),
+            "says why:\n{stderr}"
+        );
         assert_eq!(leftovers(&server.data_dir()), Vec::<String>::new());
     }
     fs::remove_file(filler).expect("space is freed");

@@ -48,7 +48,7 @@ impl SledStore {
             path: path.clone(),
             cache_bytes: config.cache_bytes,
         };
-        let db = opener.open().map_err(io_err)?;
+        let db = opener.open().map_err(sled_err)?;
         let (store_uid, sled_revision) = read_or_init_meta(&db, path)?;
         let wal_dir = path.join("wal");
         let from = checkpoint::recorded(&wal_dir).map_or(sled_revision, |c| c.min(sled_revision));

@@ -30,7 +30,7 @@ pub(super) struct SledOpener {
 
 impl SledOpener {
     /// Opens sled with the store's settings, first removing what a failed start left.
-    pub(super) fn open(&self) -> std::io::Result<sled::Db> {
+    pub(super) fn open(&self) -> sled::Result<sled::Db> {
         super::open::remove_unfinished_snapshots(&self.path)?;
         sled::Config::new()
             .path(&self.path)
@@ -38,7 +38,6 @@ impl SledOpener {
             // Checkpoints flush; sled's own flusher would race them (see `checkpoint`).
             .flush_every_ms(None)
             .open()
-            .map_err(std::io::Error::other)
     }
 
     /// Replaces the failed `db` with a new one that holds every change up to the latest
@@ -70,7 +69,7 @@ impl SledOpener {
         // Every handle goes, so that sled lets go of its files.
         *files = None;
         drop(db.take());
-        let reopened = self.open()?;
+        let reopened = self.open().map_err(std::io::Error::other)?;
         let from = shared.checkpointed.load(Ordering::Acquire);
         let applied = apply_log(&reopened, shared, from)?;
         *files = Some(SledFiles::open(reopened.clone(), &self.path)?);
