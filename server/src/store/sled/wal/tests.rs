@@ -4,7 +4,7 @@
 use std::{fs, os::unix::fs::FileExt as _, path::Path};
 
 use super::{
-    History, ReplayError, Wal, remove_covered, replay,
+    History, Position, ReplayError, Wal, remove_covered, replay,
     segment::{SEGMENT_BYTES, list_segments},
 };
 
@@ -341,4 +341,27 @@ fn history_stops_at_a_record_still_being_written() {
     let dir = three_records_damaged_at(2 * 108 + 8, &[0; 50]);
     let history = History::new(dir.path());
     assert_eq!(history_read(&history, 0, 10, 10), Some(vec![1, 2]));
+}
+
+#[test]
+fn a_failed_group_is_undone_in_the_log_also_across_a_rotation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut wal = Wal::create(dir.path(), 1).expect("create");
+    append(&mut wal, 1..=3, 100);
+    // Where the log ends before the group, as `append` notes it.
+    let before = Position {
+        segment: wal.active_first,
+        offset: wal.offset,
+    };
+    // The group goes on in a new segment, and then fails (its sync, say).
+    append(&mut wal, 4..=6, 7 * 1024 * 1024);
+    assert!(list_segments(dir.path()).expect("list").len() >= 2);
+    wal.undo = Some(before);
+    wal.finish_undo().expect("undo");
+    assert_eq!(list_segments(dir.path()).expect("list").len(), 1);
+    assert_eq!(replayed(dir.path(), 0), vec![1, 2, 3]);
+    assert_eq!(newest_of(dir.path()).torn_bytes, 0, "nothing of it is left");
+    // The next group takes the revisions again, where the log ended.
+    append(&mut wal, 4..=4, 100);
+    assert_eq!(replayed(dir.path(), 0), vec![1, 2, 3, 4]);
 }
