@@ -23,7 +23,7 @@ use std::{
 };
 
 use tokio::sync::oneshot;
-use tracing::{error, info, info_span, warn};
+use tracing::{debug, error, info, info_span, warn};
 
 use super::{Shared, reopen::SledOpener, wal::Wal};
 use crate::store::{Change, Error, Result, View};
@@ -201,7 +201,11 @@ pub(super) fn run(
             Err(_) => io::Error::other("the log writer panicked"),
         };
         let fault = Fault::of(&err);
-        error!(error = %err, reason = fault.reason(), "writes fail; they are answered with the error and undone");
+        if faulted.is_none() {
+            error!(error = %err, reason = fault.reason(), "writes fail; they are answered with the error and undone");
+        } else {
+            debug!(error = %err, "a write failed again");
+        }
         undo(&shared, &mut group, &queue, fault);
         view.set_cannot_write(Some(fault.reason().to_owned()));
         faulted = Some(FIRST_PROBE);

@@ -7,7 +7,10 @@
 //! outside it. The commit thread syncs the [`wal`], publishes to the view, and only then
 //! applies the changes to sled, so sled never holds a write the log lacks. sled is made
 //! durable by [`checkpoint`]s; [`SledStore::open`] applies what the log holds beyond the last
-//! one.
+//! one, after checking the whole log for damage.
+//!
+//! No fault of the disk is permanent: a group that cannot be synced is answered with the
+//! error and undone (see [`commit`]), and a failed sled is opened again ([`reopen`]).
 
 mod background;
 mod checkpoint;

@@ -10,6 +10,11 @@
 //!
 //! A record is the length and the CRC-32 of its change (`u32` little-endian each), then the
 //! change as the store's codec encodes it; a zero length ends a segment.
+//!
+//! A group whose write or sync fails is undone before anything else is written: the segments
+//! it started are removed and what it wrote is cut, so that none of its records, which were
+//! answered with an error, is ever read back. An open segment unlinked from the data directory
+//! fails the sync that finds it.
 
 mod history;
 mod replay;
