@@ -182,6 +182,11 @@ impl ServerProcess {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The `http://` endpoint for clients.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)

@@ -270,36 +270,49 @@ async fn an_8_mib_disk_takes_writes() {
     assert_acknowledged(&mut client, &acked).await;
 }
 
-/// Sets or clears the immutable attribute of `path`; `false` where that is not possible.
-fn chattr(flag: &str, path: &Path) -> bool {
-    Command::new("chattr")
-        .arg(flag)
-        .arg(path)
-        .status()
-        .is_ok_and(|status| status.success())
+/// A fault made to happen; ended when dropped, also when the test fails.
+struct Injected {
+    restore: Box<dyn FnMut() -> bool>,
+    ended: bool,
 }
 
-#[tokio::test]
-async fn a_log_directory_that_cannot_be_written_heals_without_a_restart() {
+impl Injected {
+    /// Ends the fault; `false` when that failed.
+    fn end(&mut self) -> bool {
+        self.ended = true;
+        (self.restore)()
+    }
+}
+
+impl Drop for Injected {
+    fn drop(&mut self) {
+        if !self.ended {
+            (self.restore)();
+        }
+    }
+}
+
+/// Starts a server, makes its writes fail with `inject` (`None`: not possible here, skipped
+/// with a message), and checks that a refused write is UNAVAILABLE with a plain reason and
+/// changes nothing, that reads go on, and that writes work again by themselves once the
+/// fault ends, with every acknowledged write kept across a restart.
+async fn a_write_fault_heals(what: &str, inject: impl FnOnce(&ServerProcess) -> Option<Injected>) {
     if etcd_backend() {
         return;
     }
     let mut server = ServerProcess::start();
     let mut client = server.client().await;
     let mut acked = create_many(&mut client, "early", 20).await;
-    let wal = server.data_dir().join("wal");
-    // Root ignores permission bits; an immutable directory refuses new files even to root,
-    // so the log cannot start its next segment.
-    if !chattr("+i", &wal) {
-        eprintln!("SKIPPED: chattr +i is not possible here");
+    let Some(mut fault) = inject(&server) else {
+        eprintln!("SKIPPED: {what} cannot be made to happen here");
         return;
-    }
+    };
+    // The next segment cannot be started: big writes reach it soon.
     let (refused, status) = write_until_refused(&mut client, &mut acked, BIG_ANNOTATION).await;
-    let restored = chattr("-i", &wal);
-    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(status.code(), Code::Unavailable, "{what}: {status:?}");
     assert_plain(&status);
     assert_reads_work(&mut client, &acked, &refused).await;
-    assert!(restored, "chattr -i");
+    assert!(fault.end(), "{what}: the fault ends");
 
     let healed = create_once_healed(&mut client, "healed").await;
     acked.insert("healed".into(), healed);
@@ -309,6 +322,55 @@ async fn a_log_directory_that_cannot_be_written_heals_without_a_restart() {
     let mut client = server.client().await;
     assert_acknowledged(&mut client, &acked).await;
     assert_code(get(&mut client, &refused).await, Code::NotFound);
+}
+
+/// Runs a command; whether it succeeded.
+fn run(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+#[tokio::test]
+async fn a_log_directory_that_cannot_be_written_heals_without_a_restart() {
+    // Root ignores permission bits; an immutable directory refuses new files even to root.
+    a_write_fault_heals("an immutable log directory", |server| {
+        let wal = server.data_dir().join("wal").display().to_string();
+        run("chattr", &["+i", &wal]).then(|| Injected {
+            restore: Box::new(move || run("chattr", &["-i", &wal])),
+            ended: false,
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn running_out_of_file_descriptors_heals_without_a_restart() {
+    a_write_fault_heals("a file descriptor limit", |server| {
+        let pid = server.pid().to_string();
+        let open = fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count();
+        let soft = Command::new("prlimit")
+            .args([
+                "--pid",
+                &pid,
+                "--nofile",
+                "--output",
+                "SOFT",
+                "--noheadings",
+            ])
+            .output()
+            .ok()?;
+        let soft = String::from_utf8_lossy(&soft.stdout).trim().to_owned();
+        // No descriptor beyond those open now.
+        run("prlimit", &["--pid", &pid, &format!("--nofile={open}:")]).then(|| Injected {
+            restore: Box::new(move || {
+                run("prlimit", &["--pid", &pid, &format!("--nofile={soft}:")])
+            }),
+            ended: false,
+        })
+    })
+    .await;
 }
 
 #[tokio::test]
