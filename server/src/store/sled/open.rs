@@ -51,10 +51,13 @@ impl SledStore {
         let db = opener.open().map_err(sled_err)?;
         let (store_uid, sled_revision) = read_or_init_meta(&db, path)?;
         let wal_dir = path.join("wal");
-        let from = checkpoint::recorded(&wal_dir).map_or(sled_revision, |c| c.min(sled_revision));
+        let checkpointed = checkpoint::recorded(&wal_dir);
+        let from = checkpointed.map_or(sled_revision, |c| c.min(sled_revision));
         let replay = replay_log(&db, path, &wal_dir, from, config.discard_damaged_wal)?;
         let revision = replay.last.unwrap_or(0).max(sled_revision);
-        let continuity = settle_damage(&replay, revision, path, config.discard_damaged_wal)?;
+        // What the log must reach: sled's revision, and what a checkpoint found durable there.
+        let held = revision.max(checkpointed.unwrap_or(0));
+        let continuity = settle_damage(&replay, held, path, config.discard_damaged_wal)?;
         let store_uid = match continuity {
             Continuity::Continues => store_uid,
             Continuity::Restarts => renew_store_uid(&db).map_err(sled_err)?,
@@ -211,20 +214,21 @@ fn replay_log(
 
 /// Decides what damage means for the start: it stops it, unless the operator asked to drop the
 /// damaged records, in which case the history restarts under a new `store_uid`. sled holding
-/// a revision the log lacks is damage too: sled only takes synced records.
+/// (or a checkpoint having recorded) `held`, a revision the log lacks, is damage too: sled only
+/// takes synced records.
 fn settle_damage(
     replay: &Replayed,
-    revision: Revision,
+    held: Revision,
     path: &Path,
     discard: bool,
 ) -> Result<Continuity, OpenError> {
     let behind = replay
         .newest
         .as_ref()
-        .filter(|newest| newest.last_revision < revision)
+        .filter(|newest| newest.last_revision < held)
         .map(|newest| {
             format!(
-                "{}: the log ends at revision {} (byte {}) but sled holds revision {revision}",
+                "{}: the log ends at revision {} (byte {}) but sled holds revision {held}",
                 newest.path.display(),
                 newest.last_revision,
                 newest.valid_bytes
@@ -242,7 +246,7 @@ fn settle_damage(
         });
     }
     warn!(
-        path = %path.display(), damage = %what, revision,
+        path = %path.display(), damage = %what,
         "--discard-damaged-wal: the damaged write-ahead log is cut and its history dropped; \
          acknowledged writes after the damage may be lost; the store gets a new store_uid, so \
          every agent relists"

@@ -8,7 +8,7 @@
 
 use std::{
     path::PathBuf,
-    sync::{Arc, PoisonError, Weak, atomic::Ordering},
+    sync::{PoisonError, Weak, atomic::Ordering},
     time::Duration,
 };
 
@@ -43,11 +43,20 @@ impl SledOpener {
     /// Replaces the failed `db` with a new one that holds every change up to the latest
     /// published revision; retries with backoff until it does. `None` once the store is gone.
     pub(super) fn reopen(&self, db: sled::Db, shared: &Weak<Shared>) -> Option<sled::Db> {
-        let mut db = Some(db);
+        let old_files = lock_files(&*shared.upgrade()?).take();
+        // Dropping a failed sled flushes it, which can wait for good (after a failed blob
+        // write, say): not on this thread. sled opens again only once that is done, as it
+        // locks its files; until then checkpoints fail and the attempts go on.
+        let dropped = std::thread::Builder::new()
+            .name("sled-drop".into())
+            .spawn(move || drop((db, old_files)));
+        if let Err(err) = dropped {
+            warn!(error = %err, "cannot drop the failed sled on a thread of its own");
+        }
         let mut wait = FIRST_ATTEMPT;
         loop {
             let shared = shared.upgrade()?;
-            match self.try_reopen(&mut db, &shared) {
+            match self.try_reopen(&shared) {
                 Ok(reopened) => {
                     info!("sled is open again; checkpoints go on");
                     return Some(reopened);
@@ -60,22 +69,19 @@ impl SledOpener {
         }
     }
 
-    fn try_reopen(
-        &self,
-        db: &mut Option<sled::Db>,
-        shared: &Arc<Shared>,
-    ) -> std::io::Result<sled::Db> {
-        let mut files = shared.files.lock().unwrap_or_else(PoisonError::into_inner);
-        // Every handle goes, so that sled lets go of its files.
-        *files = None;
-        drop(db.take());
+    fn try_reopen(&self, shared: &Shared) -> std::io::Result<sled::Db> {
         let reopened = self.open().map_err(std::io::Error::other)?;
         let from = shared.checkpointed.load(Ordering::Acquire);
         let applied = apply_log(&reopened, shared, from)?;
-        *files = Some(SledFiles::open(reopened.clone(), &self.path)?);
+        let files = SledFiles::open(reopened.clone(), &self.path)?;
+        *lock_files(shared) = Some(files);
         shared.sled_applied.store(applied, Ordering::Release);
         Ok(reopened)
     }
+}
+
+fn lock_files(shared: &Shared) -> std::sync::MutexGuard<'_, Option<SledFiles>> {
+    shared.files.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Applies the log's published records from `from` on to `db`; returns the last revision.
