@@ -54,6 +54,12 @@ pub struct Args {
     #[arg(long, env = "HOSTENDPOINTD_RETAINED_REVISIONS", default_value_t = DEFAULT_RETAINED_REVISIONS)]
     pub retained_revisions: u64,
 
+    /// Start even when the write-ahead log is damaged (which otherwise stops the start): the
+    /// log is cut at the damage, acknowledged writes after it may be lost, and the store gets
+    /// a new store_uid so that every agent relists. For a one-off recovery only.
+    #[arg(long, env = "HOSTENDPOINTD_DISCARD_DAMAGED_WAL")]
+    pub discard_damaged_wal: bool,
+
     /// How often the change log is compacted down to the retained revisions.
     #[arg(long, env = "HOSTENDPOINTD_COMPACTION_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
     pub compaction_interval: Duration,

@@ -36,6 +36,7 @@ async fn main() -> anyhow::Result<()> {
         data_dir,
         sled_cache_mb,
         retained_revisions,
+        discard_damaged_wal,
         compaction_interval,
         watch_buffer,
         drain_timeout,
@@ -66,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
             retained_revisions,
             compaction_interval,
             change_buffer: watch_buffer,
+            discard_damaged_wal,
             ..SledConfig::new(data_dir)
         }),
         DatastoreType::Etcdv3 => Datastore::Etcd(EtcdConfig {

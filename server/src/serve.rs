@@ -256,14 +256,14 @@ async fn serve<S: Store>(
 }
 
 /// Keeps the health status in step with the store: NOT_SERVING while its datastore is
-/// unreachable, until shutdown (which sets NOT_SERVING for good).
+/// unreachable or its writes fail, until shutdown (which sets NOT_SERVING for good).
 async fn follow_availability(
     mut availability: tokio::sync::watch::Receiver<Availability>,
     health: HealthReporter,
     draining: CancellationToken,
 ) {
     loop {
-        let serving = availability.borrow_and_update().unavailable.is_none();
+        let serving = availability.borrow_and_update().serving();
         if draining.is_cancelled() {
             return;
         }

@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod calls;
 pub mod etcd;
+pub mod faults;
 pub mod fixtures;
 pub mod hepctl;
 pub mod mtls;

@@ -112,6 +112,13 @@ impl ServerProcess {
         Self::spawn_on(listen, Arc::new(dir), args, None)
     }
 
+    /// Starts a server whose data directory is `dir`'s `data` (prepared by the caller, say a
+    /// small filesystem mounted there).
+    pub fn start_in(dir: TempDir, extra_args: &[&str]) -> Self {
+        let args = extra_args.iter().map(|a| (*a).to_owned()).collect();
+        Self::spawn_on("127.0.0.1:0", Arc::new(dir), args, None)
+    }
+
     /// Starts a server on the etcd cluster at `endpoints` (comma-separated client URLs),
     /// whatever `HEP_TEST_DATASTORE` says: for suites that run their own etcd clusters.
     pub fn start_on_etcd(endpoints: &str, extra_args: &[&str]) -> Self {
@@ -304,6 +311,13 @@ impl ServerProcess {
         );
         let old = std::mem::replace(self, next);
         drop(old);
+    }
+
+    /// Starts a new process on the same data directory with `extra_args` instead of the
+    /// flags it was started with (after `kill` or `terminate`).
+    pub fn start_again_with(&mut self, extra_args: &[&str]) {
+        self.extra_args = extra_args.iter().map(|a| (*a).to_owned()).collect();
+        self.start_again();
     }
 
     /// Starts a new process on the same data directory and the same port, so that clients

@@ -65,6 +65,7 @@ impl From<store::Error> for Status {
             NotFound { .. } => Code::NotFound,
             RevisionConflict { .. } | UidConflict { .. } => Code::Aborted,
             Unavailable { .. } => Code::Unavailable,
+            NoSpace => Code::ResourceExhausted,
             // Answered above.
             Compacted { .. } => Code::OutOfRange,
             Backend(source) => {

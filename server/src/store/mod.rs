@@ -76,12 +76,17 @@ pub enum Error {
         /// The stored uid.
         actual: String,
     },
-    /// The store cannot take writes: an earlier sync failed, or it is shutting down.
+    /// The store cannot take this write: it could not be made durable, or the store is
+    /// shutting down.
     #[error("store unavailable: {reason}")]
     Unavailable {
         /// What happened.
         reason: String,
     },
+    /// The data directory's disk is full: the write was not stored. Writes succeed again
+    /// once space is freed.
+    #[error("no space left on the data directory's disk; the write was not stored")]
+    NoSpace,
     /// The requested history is no longer retained.
     #[error(
         "revision {requested} is compacted: the oldest resumable revision is {oldest}, the \

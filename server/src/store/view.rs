@@ -62,11 +62,22 @@ pub struct View {
 /// Whether the view can be served, and which history it continues.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Availability {
-    /// `None` while serving; otherwise why not (the backend lost its datastore, a sync failed).
+    /// `None` while reads can be served; otherwise why not (the backend lost its datastore
+    /// and cannot vouch for its copy).
     pub unavailable: Option<String>,
+    /// `None` while writes can be made durable; otherwise why not (the disk is full). Reads
+    /// are served all the same: the view holds every acknowledged write.
+    pub cannot_write: Option<String>,
     /// Changes when the view was rebuilt from a fresh listing of the backend, so that its
     /// history no longer continues what watchers have seen: they must relist.
     pub epoch: u64,
+}
+
+impl Availability {
+    /// Whether the store serves both reads and writes: what health reports.
+    pub fn serving(&self) -> bool {
+        self.unavailable.is_none() && self.cannot_write.is_none()
+    }
 }
 
 #[derive(Debug)]
@@ -262,6 +273,7 @@ impl View {
         let (revision, _) = watch::channel(initial.revision);
         let (availability, _) = watch::channel(Availability {
             unavailable: None,
+            cannot_write: None,
             epoch: 0,
         });
         Self {
@@ -288,6 +300,15 @@ impl View {
         self.availability.send_if_modified(|a| {
             let changed = a.unavailable != reason;
             a.unavailable = reason;
+            changed
+        });
+    }
+
+    /// Marks writes as failing (`Some(reason)`) or working again (`None`).
+    pub fn set_cannot_write(&self, reason: Option<String>) {
+        self.availability.send_if_modified(|a| {
+            let changed = a.cannot_write != reason;
+            a.cannot_write = reason;
             changed
         });
     }

@@ -24,10 +24,18 @@ impl Shared {
         }
         // Every change up to `revision` was applied to sled before it was counted, so this
         // sync covers it.
-        self.files
+        let synced = self
+            .files
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .sync()?;
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("sled is being reopened"))?
+            .sync();
+        if synced.is_err() {
+            // sled keeps a failed flush's error for good: it must be opened again.
+            self.sled_failed.store(true, Ordering::Release);
+        }
+        synced?;
         checkpoint::record(&self.wal_dir, revision)?;
         self.checkpointed.store(revision, Ordering::Release);
         Ok(())

@@ -5,23 +5,36 @@
 //! acknowledges them, and hands them to the [`SledSink`] thread, which applies them to sled
 //! while the next group syncs. So concurrent writes share one sync, nothing is visible or
 //! acknowledged before it is on disk, and sled never holds a change the log lacks.
+//!
+//! A group that cannot be made durable is answered with the error, and undone: in the log
+//! (see [`Wal::append`]) and in the writers' state, with every write queued after it, which
+//! was decided on top of it. The store then reports that it cannot write, probes the disk with
+//! backoff, and every new write tries again: no fault outlives its cause.
 
 use std::{
+    io,
     panic::{self, AssertUnwindSafe},
     sync::{
-        Arc,
+        Arc, Weak,
         atomic::{AtomicU64, Ordering},
+        mpsc::{Receiver, RecvTimeoutError, Sender},
     },
+    time::Duration,
 };
 
-use tokio::sync::{mpsc, oneshot};
-use tracing::{error, info_span};
+use tokio::sync::oneshot;
+use tracing::{debug, error, info, info_span, warn};
 
-use super::wal::Wal;
+use super::{Shared, reopen::SledOpener, wal::Wal};
 use crate::store::{Change, Error, Result, View};
 
 /// The most writes one sync acknowledges; a bound on the latency of the first of them.
 const MAX_GROUP: usize = 4096;
+/// How often the sled thread, when idle, looks whether a checkpoint found sled failed.
+const SLED_CHECK: Duration = Duration::from_millis(500);
+/// The first and the longest wait between probes of a log that cannot take writes.
+const FIRST_PROBE: Duration = Duration::from_millis(100);
+const LONGEST_PROBE: Duration = Duration::from_secs(2);
 
 /// A write waiting for its sync.
 #[derive(Debug)]
@@ -39,41 +52,101 @@ pub(super) struct Logged {
     pub(super) entry: Vec<u8>,
 }
 
+/// Where writers queue their changes.
+pub(super) type CommitQueue = Sender<Pending>;
+
 /// Groups of published changes, on their way to sled.
-pub(super) type SledQueue = std::sync::mpsc::Sender<Vec<Arc<Change>>>;
+pub(super) type SledQueue = Sender<Vec<Arc<Change>>>;
 
 /// Where published changes go: sled, and the revision it has applied them up to.
 #[derive(Debug)]
 pub(super) struct SledSink {
     pub(super) db: sled::Db,
     pub(super) applied: Arc<AtomicU64>,
+    /// To open sled again after it failed.
+    pub(super) opener: SledOpener,
+    pub(super) shared: Weak<Shared>,
 }
 
 impl SledSink {
     /// Applies every group from `groups` until the commit thread ends, on a thread of its own.
-    pub(super) fn run(
-        self,
-        groups: std::sync::mpsc::Receiver<Vec<Arc<Change>>>,
-        on_failure: impl Fn(&str),
-    ) {
+    /// When sled fails it is reopened (see [`reopen`](super::reopen)); the log holds the
+    /// changes meanwhile.
+    pub(super) fn run(self, groups: Receiver<Vec<Arc<Change>>>) {
         let _span = info_span!("sled_apply").entered();
-        for changes in groups {
-            if let Err(err) = self.apply(&changes) {
-                // These writes are durable in the log; later ones would leave sled behind.
-                let reason = format!("sled failed: {err}");
-                error!(%reason, "the store stops taking writes");
-                on_failure(&reason);
+        let Self {
+            mut db,
+            applied,
+            opener,
+            shared,
+        } = self;
+        loop {
+            let failed = match groups.recv_timeout(SLED_CHECK) {
+                Ok(changes) => apply(&db, &applied, &changes).err().map(|e| e.to_string()),
+                Err(RecvTimeoutError::Timeout) => shared
+                    .upgrade()
+                    .filter(|shared| shared.sled_failed.swap(false, Ordering::AcqRel))
+                    .map(|_| "a checkpoint's flush failed".to_owned()),
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            let Some(err) = failed else { continue };
+            error!(error = %err, "sled failed; writes go on in the write-ahead log; reopening sled");
+            // Moved, not cloned: sled lets go of its files only once every handle is gone.
+            let Some(reopened) = opener.reopen(db, &shared) else {
                 return;
-            }
+            };
+            db = reopened;
+        }
+    }
+}
+
+/// Applies a group to sled, skipping what a reopened sled holds already.
+fn apply(db: &sled::Db, applied: &AtomicU64, changes: &[Arc<Change>]) -> sled::Result<()> {
+    for change in changes {
+        if change.revision <= applied.load(Ordering::Acquire) {
+            continue;
+        }
+        super::apply_to_sled(db, change)?;
+        applied.store(change.revision, Ordering::Release);
+    }
+    Ok(())
+}
+
+/// Why writes fail, as clients are told: the detail goes to the log only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    NoSpace,
+    Vanished,
+    Io,
+}
+
+impl Fault {
+    fn of(err: &io::Error) -> Self {
+        match err.kind() {
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => Self::NoSpace,
+            io::ErrorKind::NotFound => Self::Vanished,
+            _ => Self::Io,
         }
     }
 
-    fn apply(&self, changes: &[Arc<Change>]) -> sled::Result<()> {
-        for change in changes {
-            super::apply_to_sled(&self.db, change)?;
-            self.applied.store(change.revision, Ordering::Release);
+    fn reason(self) -> &'static str {
+        match self {
+            Self::NoSpace => "no space left on the data directory's disk",
+            Self::Vanished => {
+                "the data directory or its write-ahead log was removed; restart the server on a \
+                 restored data directory"
+            }
+            Self::Io => "the data directory cannot be written",
         }
-        Ok(())
+    }
+
+    fn error(self) -> Error {
+        match self {
+            Self::NoSpace => Error::NoSpace,
+            _ => Error::Unavailable {
+                reason: format!("{}; the write was not stored", self.reason()),
+            },
+        }
     }
 }
 
@@ -82,14 +155,27 @@ impl SledSink {
 /// through the runtime's blocking pool.
 pub(super) fn run(
     mut wal: Wal,
-    mut queue: mpsc::UnboundedReceiver<Pending>,
+    queue: Receiver<Pending>,
     view: Arc<View>,
     sled: SledQueue,
-    on_failure: impl Fn(&str),
+    shared: Weak<Shared>,
 ) {
     let _span = info_span!("group_commit").entered();
+    let mut faulted: Option<Duration> = None;
     let mut group = Vec::new();
-    while let Some(first) = queue.blocking_recv() {
+    loop {
+        let first = match faulted {
+            None => queue.recv().ok(),
+            Some(wait) => match queue.recv_timeout(wait) {
+                Ok(pending) => Some(pending),
+                Err(RecvTimeoutError::Timeout) => {
+                    faulted = probe(&mut wal, &view, wait);
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => None,
+            },
+        };
+        let Some(first) = first else { return };
         group.push(first);
         while group.len() < MAX_GROUP {
             match queue.try_recv() {
@@ -99,23 +185,68 @@ pub(super) fn run(
         }
         let records = records(&group);
         let appended = panic::catch_unwind(AssertUnwindSafe(|| wal.append(&records)));
-        let reason = match appended {
+        let err = match appended {
             Ok(Ok(())) => {
-                let changes = publish(&view, group.drain(..));
-                match sled.send(changes) {
-                    Ok(()) => continue,
-                    Err(_) => "sled stopped taking changes".to_owned(),
+                // A group of barriers only writes nothing: it proves nothing either.
+                if !records.is_empty() && faulted.take().is_some() {
+                    info!("the write-ahead log takes writes again");
+                    view.set_cannot_write(None);
                 }
+                let changes = publish(&view, group.drain(..));
+                // A failed sled thread leaves them to the log and the next start.
+                let _ = sled.send(changes);
+                continue;
             }
-            Ok(Err(err)) => format!("sync failed: {err}"),
-            Err(_) => "the log writer panicked".to_owned(),
+            Ok(Err(err)) => err,
+            Err(_) => io::Error::other("the log writer panicked"),
         };
-        error!(%reason, "the store stops taking writes");
-        on_failure(&reason);
-        fail(group.drain(..), &reason);
-        // Later writes cannot be logged either: fail them too.
-        while let Ok(pending) = queue.try_recv() {
-            fail(std::iter::once(pending), &reason);
+        let fault = Fault::of(&err);
+        if faulted.is_none() {
+            error!(error = %err, reason = fault.reason(), "writes fail; they are answered with the error and undone");
+        } else {
+            debug!(error = %err, "a write failed again");
+        }
+        undo(&shared, &mut group, &queue, fault);
+        view.set_cannot_write(Some(fault.reason().to_owned()));
+        faulted = Some(FIRST_PROBE);
+    }
+}
+
+/// Answers the failed group and every write queued after it with `fault`, and undoes them in
+/// the writers' state. Under the writer lock, so that no write is decided on top of them.
+fn undo(shared: &Weak<Shared>, group: &mut Vec<Pending>, queue: &Receiver<Pending>, fault: Fault) {
+    let mut fail = || {
+        let mut failed = std::mem::take(group);
+        failed.extend(queue.try_iter());
+        let changes = failed
+            .iter()
+            .filter_map(|p| p.logged.as_ref().map(|l| Arc::clone(&l.change)))
+            .collect::<Vec<_>>();
+        for pending in failed {
+            let _ = pending.ack.send(Err(fault.error()));
+        }
+        changes
+    };
+    match shared.upgrade() {
+        Some(shared) => shared.undo(fail),
+        // The store is gone: nothing decides on top of these writes any more.
+        None => drop(fail()),
+    }
+}
+
+/// Probes a log that failed; returns the next wait, or `None` once it can take writes.
+fn probe(wal: &mut Wal, view: &View, wait: Duration) -> Option<Duration> {
+    match wal.probe() {
+        Ok(()) => {
+            info!("the write-ahead log can take writes again");
+            view.set_cannot_write(None);
+            None
+        }
+        Err(err) => {
+            let fault = Fault::of(&err);
+            warn!(error = %err, reason = fault.reason(), "writes still fail; retrying");
+            view.set_cannot_write(Some(fault.reason().to_owned()));
+            Some((wait * 2).min(LONGEST_PROBE))
         }
     }
 }
@@ -142,12 +273,4 @@ fn publish(view: &View, group: impl Iterator<Item = Pending>) -> Vec<Arc<Change>
         let _ = pending.ack.send(Ok(()));
     }
     changes
-}
-
-fn fail(group: impl Iterator<Item = Pending>, reason: &str) {
-    for pending in group {
-        let _ = pending.ack.send(Err(Error::Unavailable {
-            reason: reason.to_owned(),
-        }));
-    }
 }

@@ -7,13 +7,17 @@
 //! outside it. The commit thread syncs the [`wal`], publishes to the view, and only then
 //! applies the changes to sled, so sled never holds a write the log lacks. sled is made
 //! durable by [`checkpoint`]s; [`SledStore::open`] applies what the log holds beyond the last
-//! one.
+//! one, after checking the whole log for damage.
+//!
+//! No fault of the disk is permanent: a group that cannot be synced is answered with the
+//! error and undone (see [`commit`]), and a failed sled is opened again ([`reopen`]).
 
 mod background;
 mod checkpoint;
 mod codec;
 mod commit;
 mod open;
+mod reopen;
 mod wal;
 
 use std::{
@@ -21,19 +25,19 @@ use std::{
     path::PathBuf,
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
 
 use hostendpoint_api::model::{HostEndpoint, Revision};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tracing::instrument;
 
 use self::{
     checkpoint::SledFiles,
     codec::{FORMAT_VERSION, KEY_REVISION},
-    commit::{Logged, Pending},
+    commit::{CommitQueue, Logged, Pending},
     wal::History,
 };
 use super::{
@@ -66,6 +70,9 @@ pub struct SledConfig {
     pub compaction_interval: Duration,
     /// How many changes the in-memory change stream buffers.
     pub change_buffer: usize,
+    /// Start even when the write-ahead log is damaged: it is cut at the damage and the store
+    /// gets a new `store_uid`. Otherwise damage stops the start.
+    pub discard_damaged_wal: bool,
 }
 
 impl SledConfig {
@@ -77,6 +84,7 @@ impl SledConfig {
             retained_revisions: DEFAULT_RETAINED_REVISIONS,
             compaction_interval: DEFAULT_COMPACTION_INTERVAL,
             change_buffer: crate::store::view::DEFAULT_CHANGE_BUFFER,
+            discard_damaged_wal: false,
         }
     }
 }
@@ -123,6 +131,19 @@ pub enum OpenError {
         #[source]
         source: wal::ReplayError,
     },
+    /// The write-ahead log is damaged: acknowledged writes may be lost. Nothing was changed.
+    #[error(
+        "the write-ahead log in {path} is damaged: {what}. Nothing was changed. Restore the \
+         data directory from a backup, or start once with --discard-damaged-wal \
+         (HOSTENDPOINTD_DISCARD_DAMAGED_WAL=true) to cut the log at the damage: writes after it \
+         may be lost, and the store gets a new store_uid so that every agent relists"
+    )]
+    Damaged {
+        /// The data directory.
+        path: PathBuf,
+        /// Which segment and offset, and what is wrong.
+        what: String,
+    },
     /// The files could not be synced.
     #[error("cannot sync the data directory {path}: {source}")]
     Io {
@@ -145,8 +166,8 @@ struct Shared {
     store_uid: String,
     view: Arc<View>,
     writer: Mutex<Writer>,
-    /// sled's files, synced by checkpoints.
-    files: Mutex<SledFiles>,
+    /// sled's files, synced by checkpoints; `None` while sled is being reopened.
+    files: Mutex<Option<SledFiles>>,
     /// The change history: the write-ahead log's segments.
     history: History,
     wal_dir: PathBuf,
@@ -154,6 +175,8 @@ struct Shared {
     sled_applied: Arc<AtomicU64>,
     /// The revision up to which sled is durable.
     checkpointed: AtomicU64,
+    /// Set when a checkpoint found sled failed: the sled thread reopens it.
+    sled_failed: AtomicBool,
     /// Resumes after older revisions are refused (the history keeps what compaction has not
     /// removed yet, but no more than `--retained-revisions` are promised).
     compacted: AtomicU64,
@@ -166,9 +189,7 @@ struct Writer {
     /// Every object as of `revision`, including writes not yet synced.
     objects: HashMap<String, Arc<Object>>,
     /// `None` once the store is closed.
-    commits: Option<mpsc::UnboundedSender<Pending>>,
-    /// Set when a sync failed: the store takes no more writes.
-    failed: Option<String>,
+    commits: Option<CommitQueue>,
 }
 
 /// A write that was applied and now waits for durability.
@@ -251,11 +272,6 @@ impl Shared {
 
     fn apply(&self, write: Write) -> Result<Applied> {
         let mut writer = self.lock_writer();
-        if let Some(reason) = &writer.failed {
-            return Err(Error::Unavailable {
-                reason: reason.clone(),
-            });
-        }
         let Some(commits) = writer.commits.clone() else {
             return Err(Error::Unavailable {
                 reason: "the server is shutting down".into(),
@@ -306,7 +322,7 @@ impl Shared {
     }
 
     /// A write that changes nothing still must not answer before the stored object is durable.
-    fn unchanged(&self, stored: HostEndpoint, commits: &mpsc::UnboundedSender<Pending>) -> Applied {
+    fn unchanged(&self, stored: HostEndpoint, commits: &CommitQueue) -> Applied {
         if stored.metadata.resource_version <= self.view.revision() {
             return Applied {
                 result: stored,
@@ -319,6 +335,27 @@ impl Shared {
             result: stored,
             synced: Some(synced),
         }
+    }
+
+    /// Undoes, in the writers' state, the writes `fail` answers with an error (every write not
+    /// yet synced, in revision order): they never happened. Runs `fail` under the writer lock.
+    fn undo(&self, fail: impl FnOnce() -> Vec<Arc<Change>>) {
+        let mut writer = self.lock_writer();
+        let failed = fail();
+        for change in failed.iter().rev() {
+            match (&change.prev, &change.next) {
+                (Some(prev), _) => {
+                    writer
+                        .objects
+                        .insert(prev.metadata.name.clone(), Arc::clone(prev));
+                }
+                (None, Some(next)) => {
+                    writer.objects.remove(&next.metadata.name);
+                }
+                (None, None) => {}
+            }
+        }
+        writer.revision = self.view.revision();
     }
 
     /// Reads the history after `after`, up to the latest revision published to the view:

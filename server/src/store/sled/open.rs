@@ -3,11 +3,13 @@
 
 use std::{
     path::Path,
-    sync::{Arc, Mutex, atomic::AtomicU64},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64},
+    },
 };
 
 use hostendpoint_api::model::{HostEndpoint, Revision};
-use tokio::sync::mpsc;
 use tracing::{Instrument as _, info, info_span, warn};
 
 use super::{
@@ -18,6 +20,7 @@ use super::{
         OBJECT_PREFIX,
     },
     commit::{self, SledSink},
+    reopen::SledOpener,
     wal::{self, History, Wal},
 };
 use crate::store::{Snapshot, View};
@@ -41,25 +44,36 @@ impl SledStore {
             path: path.clone(),
             source,
         };
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(config.cache_bytes)
-            // Checkpoints flush; sled's own flusher would race them (see `checkpoint`).
-            .flush_every_ms(None)
-            .open()
-            .map_err(sled_err)?;
+        let opener = SledOpener {
+            path: path.clone(),
+            cache_bytes: config.cache_bytes,
+        };
+        let db = opener.open().map_err(sled_err)?;
         let (store_uid, sled_revision) = read_or_init_meta(&db, path)?;
         let wal_dir = path.join("wal");
-        let from = checkpoint::recorded(&wal_dir).map_or(sled_revision, |c| c.min(sled_revision));
-        let (revision, newest) = replay_log(&db, path, &wal_dir, from, sled_revision)?;
+        let checkpointed = checkpoint::recorded(&wal_dir);
+        let from = checkpointed.map_or(sled_revision, |c| c.min(sled_revision));
+        let replay = replay_log(&db, path, &wal_dir, from, config.discard_damaged_wal)?;
+        let revision = replay.last.unwrap_or(0).max(sled_revision);
+        // What the log must reach: sled's revision, and what a checkpoint found durable there.
+        let held = revision.max(checkpointed.unwrap_or(0));
+        let continuity = settle_damage(&replay, held, path, config.discard_damaged_wal)?;
+        let store_uid = match continuity {
+            Continuity::Continues => store_uid,
+            Continuity::Restarts => renew_store_uid(&db).map_err(sled_err)?,
+        };
         let snapshot = load_objects(&db, path, revision)?;
         // sled holds the replayed records (and a format upgrade) durably before the log's
         // tail is cut or a record of the next run is written.
         let files = SledFiles::open(db.clone(), path).map_err(io_err)?;
         std::fs::create_dir_all(&wal_dir).map_err(io_err)?;
         checkpoint::record(&wal_dir, revision).map_err(io_err)?;
-        if let Some(newest) = newest {
-            end_log_at_its_last_record(&wal_dir, &newest, revision).map_err(io_err)?;
+        match (&replay.newest, continuity) {
+            (_, Continuity::Restarts) => wal::remove_all(&wal_dir).map_err(io_err)?,
+            (Some(newest), Continuity::Continues) => {
+                end_log_at_its_last_record(newest).map_err(io_err)?;
+            }
+            (None, Continuity::Continues) => {}
         }
         let wal = Wal::create(&wal_dir, revision + 1).map_err(io_err)?;
         info!(
@@ -72,11 +86,7 @@ impl SledStore {
             .collect();
         let view = Arc::new(View::new(snapshot, config.change_buffer));
         let sled_applied = Arc::new(AtomicU64::new(revision));
-        let sink = SledSink {
-            db: db.clone(),
-            applied: Arc::clone(&sled_applied),
-        };
-        let (commits, queue) = mpsc::unbounded_channel();
+        let (commits, queue) = std::sync::mpsc::channel();
         let shared = Arc::new(Shared {
             store_uid,
             view: Arc::clone(&view),
@@ -84,32 +94,30 @@ impl SledStore {
                 revision,
                 objects,
                 commits: Some(commits),
-                failed: None,
             }),
-            files: Mutex::new(files),
+            files: Mutex::new(Some(files)),
             history: History::new(&wal_dir),
             wal_dir,
             sled_applied,
             checkpointed: AtomicU64::new(revision),
+            sled_failed: AtomicBool::new(false),
             compacted: AtomicU64::new(0),
         });
-        let weak = Arc::downgrade(&shared);
-        let on_failure = move |reason: &str| {
-            if let Some(shared) = weak.upgrade() {
-                shared.lock_writer().failed = Some(reason.to_owned());
-                // Reads would show state that can no longer be made durable.
-                shared.view.set_unavailable(Some(reason.to_owned()));
-            }
+        let sink = SledSink {
+            db: db.clone(),
+            applied: Arc::clone(&shared.sled_applied),
+            opener,
+            shared: Arc::downgrade(&shared),
         };
         let (to_sled, for_sled) = std::sync::mpsc::channel();
-        let sled_failure = on_failure.clone();
         std::thread::Builder::new()
             .name("sled-apply".into())
-            .spawn(move || sink.run(for_sled, sled_failure))
+            .spawn(move || sink.run(for_sled))
             .map_err(io_err)?;
+        let weak = Arc::downgrade(&shared);
         std::thread::Builder::new()
             .name("group-commit".into())
-            .spawn(move || commit::run(wal, queue, view, to_sled, on_failure))
+            .spawn(move || commit::run(wal, queue, view, to_sled, weak))
             .map_err(io_err)?;
         let checkpoints = background::checkpoint_periodically(Arc::downgrade(&shared));
         tokio::spawn(checkpoints.instrument(info_span!("checkpoint")));
@@ -123,23 +131,65 @@ impl SledStore {
     }
 }
 
-/// Applies the log's records from `from` on to sled, whose own revision key says
-/// `sled_revision`; returns the store's revision and the log's newest segment.
+/// Removes the snapshot files sled was still writing when a start failed (on a full disk, say):
+/// sled 0.34 reads the newest-named one, which would stop every later start as corrupt. They
+/// are unfinished by construction: sled renames one once it is complete.
+pub(super) fn remove_unfinished_snapshots(path: &Path) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            warn!(file = %entry.path().display(), "removing a snapshot sled left unfinished");
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// What start-up found in the log, once applied to sled.
+struct Replayed {
+    /// The last revision replayed; `None` when the log held nothing from `from` on.
+    last: Option<Revision>,
+    newest: Option<wal::NewestSegment>,
+    /// The damage that was dropped, on request.
+    discarded: Option<wal::ReplayError>,
+}
+
+/// Whether the history continues what clients have seen.
+#[derive(Clone, Copy)]
+enum Continuity {
+    Continues,
+    /// It may have gone backwards: clients must not trust their revisions.
+    Restarts,
+}
+
+/// Applies the log's records from `from` on to sled.
 fn replay_log(
     db: &sled::Db,
     path: &Path,
     wal_dir: &Path,
     from: Revision,
-    sled_revision: Revision,
-) -> Result<(Revision, Option<wal::NewestSegment>), OpenError> {
-    let replay = wal::replay(wal_dir, from, |entry| {
+    discard_damaged: bool,
+) -> Result<Replayed, OpenError> {
+    let replay = wal::replay(wal_dir, from, discard_damaged, |entry| {
         codec::change_revision(entry).map_err(|err| err.to_string())
     })
-    .map_err(|source| OpenError::Replay {
-        path: path.to_owned(),
-        source,
+    .map_err(|source| match source {
+        wal::ReplayError::Io(_) => OpenError::Replay {
+            path: path.to_owned(),
+            source,
+        },
+        damage => OpenError::Damaged {
+            path: path.to_owned(),
+            what: damage.to_string(),
+        },
     })?;
-    let mut revision = sled_revision;
     for chunk in replay.records.chunks(REPLAY_CHUNK) {
         let mut batch = sled::Batch::default();
         for record in chunk {
@@ -149,31 +199,78 @@ fn replay_log(
                 reason: err.to_string(),
             })?;
             add_to_batch(&mut batch, &change);
-            revision = revision.max(record.revision);
         }
         db.apply_batch(batch).map_err(|source| OpenError::Sled {
             path: path.to_owned(),
             source,
         })?;
     }
-    Ok((revision, replay.newest))
+    Ok(Replayed {
+        last: replay.records.last().map(|record| record.revision),
+        newest: replay.newest,
+        discarded: replay.discarded,
+    })
+}
+
+/// Decides what damage means for the start: it stops it, unless the operator asked to drop the
+/// damaged records, in which case the history restarts under a new `store_uid`. sled holding
+/// (or a checkpoint having recorded) `held`, a revision the log lacks, is damage too: sled only
+/// takes synced records.
+fn settle_damage(
+    replay: &Replayed,
+    held: Revision,
+    path: &Path,
+    discard: bool,
+) -> Result<Continuity, OpenError> {
+    let behind = replay
+        .newest
+        .as_ref()
+        .filter(|newest| newest.last_revision < held)
+        .map(|newest| {
+            format!(
+                "{}: the log ends at revision {} (byte {}) but sled holds revision {held}",
+                newest.path.display(),
+                newest.last_revision,
+                newest.valid_bytes
+            )
+        });
+    let what = match (&replay.discarded, behind) {
+        (Some(damage), _) => damage.to_string(),
+        (None, Some(behind)) => behind,
+        (None, None) => return Ok(Continuity::Continues),
+    };
+    if !discard {
+        return Err(OpenError::Damaged {
+            path: path.to_owned(),
+            what,
+        });
+    }
+    warn!(
+        path = %path.display(), damage = %what,
+        "--discard-damaged-wal: the damaged write-ahead log is cut and its history dropped; \
+         acknowledged writes after the damage may be lost; the store gets a new store_uid, so \
+         every agent relists"
+    );
+    Ok(Continuity::Restarts)
+}
+
+/// Gives the store a new identity: its history no longer continues the old one.
+fn renew_store_uid(db: &sled::Db) -> sled::Result<String> {
+    let store_uid = uuid::Uuid::new_v4().to_string();
+    db.insert(KEY_STORE_UID, store_uid.as_bytes())?;
+    Ok(store_uid)
 }
 
 /// Cuts a torn write off the newest segment, which becomes an ordinary sealed one; the log
-/// goes on in a new segment. Should sled ever hold writes the log lacks (the commit thread
-/// applies only synced ones), the history would have a hole: it starts afresh instead.
-fn end_log_at_its_last_record(
-    wal_dir: &Path,
-    newest: &wal::NewestSegment,
-    revision: Revision,
-) -> std::io::Result<()> {
-    if newest.last_revision < revision {
+/// goes on in a new segment.
+fn end_log_at_its_last_record(newest: &wal::NewestSegment) -> std::io::Result<()> {
+    if newest.torn_bytes > 0 {
         warn!(
-            log = newest.last_revision,
-            sled = revision,
-            "sled holds unacknowledged writes the log lost; the history starts at the store's revision"
+            segment = %newest.path.display(), offset = newest.valid_bytes,
+            bytes = newest.torn_bytes,
+            "cutting an incomplete last record off the write-ahead log (a write torn by a crash, \
+             never acknowledged)"
         );
-        return wal::remove_all(wal_dir);
     }
     if newest.empty {
         return std::fs::remove_file(&newest.path);

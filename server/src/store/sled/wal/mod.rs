@@ -10,15 +10,21 @@
 //!
 //! A record is the length and the CRC-32 of its change (`u32` little-endian each), then the
 //! change as the store's codec encodes it; a zero length ends a segment.
+//!
+//! A group whose write or sync fails is undone before anything else is written: the segments
+//! it started are removed and what it wrote is cut, so that none of its records, which were
+//! answered with an error, is ever read back. An open segment unlinked from the data directory
+//! fails the sync that finds it.
 
 mod history;
 mod replay;
+mod scan;
 mod segment;
 
 use std::{
     fs::{self, File},
     io,
-    os::unix::fs::FileExt as _,
+    os::unix::fs::{FileExt as _, MetadataExt as _},
     path::{Path, PathBuf},
     thread::JoinHandle,
 };
@@ -47,6 +53,17 @@ pub(super) struct Wal {
     zeroed: bool,
     next: NextSegment,
     buffer: Vec<u8>,
+    /// The first revision of `active`: its name.
+    active_first: Revision,
+    /// Where the log ended when a group that failed began, until its bytes are undone.
+    undo: Option<Position>,
+}
+
+/// A place in the log: a segment (by its first revision) and an offset in it.
+#[derive(Clone, Copy, Debug)]
+struct Position {
+    segment: Revision,
+    offset: u64,
 }
 
 /// The zero-filled segment for the next rotation.
@@ -77,15 +94,59 @@ impl Wal {
             zeroed,
             next: NextSegment::Idle,
             buffer: Vec::new(),
+            active_first: next,
+            undo: None,
         };
+        // A sparse segment is created on a full disk too: the log could take no write.
+        if !zeroed && segment::free_bytes(dir)? < segment::PROBE_FREE_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no space left on the data directory's disk for the write-ahead log",
+            ));
+        }
         if !zeroed {
             wal.prepare_next();
         }
         Ok(wal)
     }
 
-    /// Appends `records` (encoded changes in revision order) and syncs them.
+    /// Appends `records` (encoded changes in revision order) and syncs them. On failure the
+    /// log is brought back to where it ended before (now, or before the next group when that
+    /// fails too): no record of a failed group may be read back.
     pub(super) fn append(&mut self, records: &[(Revision, &[u8])]) -> io::Result<()> {
+        self.finish_undo()?;
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.undo = Some(Position {
+            segment: self.active_first,
+            offset: self.offset,
+        });
+        let appended = self.append_synced(records);
+        match &appended {
+            Ok(()) => self.undo = None,
+            Err(err) => {
+                if let Err(undo) = self.finish_undo() {
+                    warn!(error = %err, %undo, "cannot undo a failed write in the log yet");
+                }
+            }
+        }
+        appended
+    }
+
+    /// Checks, without a record, that the log can take writes again: a failed group is
+    /// undone, its segment is still in the data directory, the disk has room, and a file can
+    /// be created, written and synced next to it (as a new segment must be).
+    pub(super) fn probe(&mut self) -> io::Result<()> {
+        self.finish_undo()?;
+        self.check_linked()?;
+        if !self.zeroed && segment::free_bytes(&self.dir)? < segment::PROBE_FREE_BYTES {
+            return Err(io::Error::from(io::ErrorKind::StorageFull));
+        }
+        segment::probe_file(&self.dir)
+    }
+
+    fn append_synced(&mut self, records: &[(Revision, &[u8])]) -> io::Result<()> {
         let Some(&(first, _)) = records.first() else {
             return Ok(());
         };
@@ -108,9 +169,49 @@ impl Wal {
         }
         self.write_buffer()?;
         self.active.sync_data()?;
+        self.check_linked()?;
         if self.offset > SEGMENT_BYTES / 2 {
             self.prepare_next();
         }
+        Ok(())
+    }
+
+    /// Fails when the active segment was unlinked (its data directory removed): what is
+    /// written to it is gone at the next start.
+    fn check_linked(&self) -> io::Result<()> {
+        if self.active.metadata()?.nlink() == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "the open log segment was removed from the data directory",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Brings the log back to where a failed group began: removes the segments it started,
+    /// and cuts what it wrote (the segment's rest then reads as zeroes, sparse).
+    fn finish_undo(&mut self) -> io::Result<()> {
+        let Some(to) = self.undo else {
+            return Ok(());
+        };
+        self.buffer.clear();
+        for (first, path) in list_segments(&self.dir)? {
+            if first > to.segment {
+                fs::remove_file(path)?;
+            }
+        }
+        let path = segment::segment_path(&self.dir, to.segment);
+        let file = fs::OpenOptions::new().write(true).open(path)?;
+        file.set_len(to.offset)?;
+        file.set_len(SEGMENT_BYTES)?;
+        file.sync_all()?;
+        segment::sync_dir(&self.dir)?;
+        self.active = file;
+        self.active_first = to.segment;
+        self.offset = to.offset;
+        self.zeroed = false;
+        self.undo = None;
+        self.prepare_next();
         Ok(())
     }
 
@@ -126,6 +227,7 @@ impl Wal {
         let ready = self.next_ready();
         let (active, zeroed) = segment::create_segment(&self.dir, first, ready)?;
         self.active = active;
+        self.active_first = first;
         self.offset = 0;
         self.zeroed = zeroed;
         if matches!(self.next, NextSegment::Ready | NextSegment::Failed) {

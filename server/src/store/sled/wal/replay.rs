@@ -1,9 +1,10 @@
 //! Reading the log back at start-up.
 //!
-//! Groups are written one after another, each only once the one before is synced, so a torn
-//! or half-written record can only be the tail of the newest segment: there it ends the log.
-//! Anywhere else a bad record means the disk lost data that was acknowledged, and start-up
-//! stops.
+//! Every retained segment is read and checked, also those whose records sled holds already:
+//! a damaged one would otherwise only show when a watcher resumes from it. Only an incomplete
+//! last record of the newest segment is a torn write (see [`scan`](super::scan)); any other
+//! bad record, or a gap in the revisions, stops start-up, unless the operator asked to drop
+//! the damaged records.
 
 use std::{
     fs, io,
@@ -12,7 +13,10 @@ use std::{
 
 use hostendpoint_api::model::Revision;
 
-use super::{HEADER_BYTES, segment::list_segments};
+use super::{
+    scan::{Torn, scan},
+    segment::list_segments,
+};
 
 /// One record read back: the revision it carries and its encoded change.
 #[derive(Debug)]
@@ -27,9 +31,13 @@ pub enum ReplayError {
     /// A segment could not be read.
     #[error("{0}")]
     Io(#[from] io::Error),
-    /// A record before the newest segment's tail is damaged.
-    #[error("{segment}: bad record at byte {offset} before the end of the log")]
-    Corrupt { segment: String, offset: usize },
+    /// A record fails its checksum while valid records follow it, or a sealed segment ends
+    /// in a bad record: the disk lost data that was written before.
+    #[error(
+        "{segment}: the record at byte {offset} is damaged (it fails its checksum and the log \
+         goes on after it)"
+    )]
+    Damaged { segment: String, offset: usize },
     /// A record's change cannot be decoded.
     #[error("{segment}: record at byte {offset} is unreadable: {reason}")]
     Undecodable {
@@ -49,6 +57,8 @@ pub(in crate::store::sled) struct Replay {
     pub(in crate::store::sled) records: Vec<Record>,
     /// The newest segment; `None` when there is none.
     pub(in crate::store::sled) newest: Option<NewestSegment>,
+    /// The first damage found and dropped, when the operator asked for that.
+    pub(in crate::store::sled) discarded: Option<ReplayError>,
 }
 
 /// The segment the last run appended to.
@@ -61,103 +71,114 @@ pub(in crate::store::sled) struct NewestSegment {
     pub(in crate::store::sled) last_revision: Revision,
     /// Whether it holds no record.
     pub(in crate::store::sled) empty: bool,
+    /// The bytes of a torn last record, cut at start-up.
+    pub(in crate::store::sled) torn_bytes: u64,
 }
 
-/// Reads the records from `applied` on from the segments in `dir`, reading only the segments
-/// that can hold them: the record of `applied` itself too (when the log still has it), as
-/// sled may hold that revision without its object. `revision` reads a record's revision from
-/// its encoded change.
+/// Reads the records from `applied` on from the segments in `dir`, checking every segment: the
+/// record of `applied` itself too (when the log still has it), as sled may hold that revision
+/// without its object. `revision` reads a record's revision from its encoded change. With
+/// `discard_damaged`, damage ends the replay where the revisions stop following on, rather
+/// than failing it.
 pub(in crate::store::sled) fn replay(
     dir: &Path,
     applied: Revision,
+    discard_damaged: bool,
     revision: impl Fn(&[u8]) -> Result<Revision, String>,
 ) -> Result<Replay, ReplayError> {
     let segments = list_segments(dir)?;
-    // Segments whose successor starts at or below `applied` hold nothing from `applied` on.
-    let skip = segments.partition_point(|(first, _)| *first <= applied);
     let mut replay = Replay {
         records: Vec::new(),
         newest: None,
+        discarded: None,
     };
-    let mut last = applied;
-    for (index, (first, path)) in segments.iter().enumerate().skip(skip.saturating_sub(1)) {
+    let mut reader = Reader {
+        applied,
+        needed: applied,
+        previous: None,
+    };
+    for (index, (first, path)) in segments.iter().enumerate() {
         let is_newest = index + 1 == segments.len();
         let bytes = fs::read(path)?;
         let segment = path.display().to_string();
-        let (entries, valid_bytes) = read_segment(&bytes, is_newest, &segment)?;
+        let scanned = scan(&bytes);
+        let torn = scanned.torn.filter(|_| is_newest);
+        let damage = scanned
+            .damage
+            .or_else(|| scanned.torn.filter(|_| !is_newest).map(|t| t.offset));
+        if let Some(offset) = damage {
+            let damaged = ReplayError::Damaged { segment, offset };
+            if !discard_damaged {
+                return Err(damaged);
+            }
+            replay.discarded.get_or_insert(damaged);
+        }
         let mut last_in_segment = first.saturating_sub(1);
-        for (offset, entry) in &entries {
-            let found = revision(entry).map_err(|reason| ReplayError::Undecodable {
-                segment: segment.clone(),
-                offset: *offset,
+        for record in &scanned.records {
+            let found = revision(record.entry).map_err(|reason| ReplayError::Undecodable {
+                segment: path.display().to_string(),
+                offset: record.offset,
                 reason,
             })?;
-            last_in_segment = found;
-            if found < applied {
-                continue;
+            if record.after_damage {
+                // The damaged records are missing from the revisions: only those the replay
+                // needs must follow on.
+                reader.previous = None;
             }
-            if found == applied {
-                replay.records.push(Record {
+            match reader.next(found) {
+                Ok(true) => replay.records.push(Record {
                     revision: found,
-                    entry: entry.to_vec(),
-                });
-                continue;
+                    entry: record.entry.to_vec(),
+                }),
+                Ok(false) => {}
+                // Past the damage the log no longer follows on: what is left is dropped.
+                Err(gap) if discard_damaged => {
+                    replay.discarded.get_or_insert(gap);
+                    return Ok(replay);
+                }
+                Err(gap) => return Err(gap),
             }
-            if found != last + 1 {
-                return Err(ReplayError::Gap {
-                    previous: last,
-                    found,
-                });
-            }
-            last = found;
-            replay.records.push(Record {
-                revision: found,
-                entry: entry.to_vec(),
-            });
+            last_in_segment = found;
         }
         if is_newest {
             replay.newest = Some(NewestSegment {
                 path: path.clone(),
-                valid_bytes: valid_bytes as u64,
+                valid_bytes: scanned.end as u64,
                 last_revision: last_in_segment,
-                empty: entries.is_empty(),
+                empty: scanned.records.is_empty(),
+                torn_bytes: torn.map_or(0, |Torn { bytes, .. }| bytes as u64),
             });
         }
     }
     Ok(replay)
 }
 
-/// A record's change and the offset of its record in the segment.
-type Located<'a> = (usize, &'a [u8]);
+/// Follows the revisions through the log.
+struct Reader {
+    applied: Revision,
+    /// The last revision the replay has: the next record above `applied` must follow it.
+    needed: Revision,
+    /// The revision of the last record read.
+    previous: Option<Revision>,
+}
 
-/// The records of one segment with their offsets, up to its end: a zero length, the end of
-/// the file, or (in the newest segment only) a torn record. Also returns where that end is.
-fn read_segment<'a>(
-    bytes: &'a [u8],
-    newest: bool,
-    segment: &str,
-) -> Result<(Vec<Located<'a>>, usize), ReplayError> {
-    let mut records = Vec::new();
-    let mut offset = 0;
-    while let Some(header) = bytes.get(offset..offset + HEADER_BYTES) {
-        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-        if len == 0 {
-            break;
+impl Reader {
+    /// Checks the next record's revision; returns whether the replay needs it.
+    fn next(&mut self, found: Revision) -> Result<bool, ReplayError> {
+        let previous = self.previous.replace(found);
+        let gap = |previous| ReplayError::Gap { previous, found };
+        if let Some(previous) = previous.filter(|p| found != p + 1) {
+            return Err(gap(previous));
         }
-        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-        let start = offset + HEADER_BYTES;
-        let entry = bytes.get(start..start + len);
-        match entry {
-            Some(entry) if crc32fast::hash(entry) == crc => records.push((offset, entry)),
-            _ if newest => break,
-            _ => {
-                return Err(ReplayError::Corrupt {
-                    segment: segment.to_owned(),
-                    offset,
-                });
+        if found < self.applied {
+            return Ok(false);
+        }
+        if found > self.applied {
+            if found != self.needed + 1 {
+                return Err(gap(self.needed));
             }
+            self.needed = found;
         }
-        offset = start + len;
+        Ok(true)
     }
-    Ok((records, offset))
 }

@@ -9,6 +9,7 @@
 use std::{
     fs::{self, File, OpenOptions},
     io::{self, Write as _},
+    os::unix::ffi::OsStrExt as _,
     path::{Path, PathBuf},
     thread::JoinHandle,
     time::Duration,
@@ -20,6 +21,13 @@ use tracing::warn;
 /// The size of a segment. A group that does not fit goes on in the next one.
 pub(super) const SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
 
+/// A segment is zero-filled in advance only while the disk keeps this much free besides it:
+/// the spare segment must not take the room the log itself needs.
+const ZEROING_MIN_FREE_BYTES: u64 = 2 * SEGMENT_BYTES;
+
+/// The free space a log in a sparse segment needs before writes are tried again.
+pub(super) const PROBE_FREE_BYTES: u64 = 1024 * 1024;
+
 /// How much of a new segment is zero-filled and synced at once, and the pause after it.
 const ZEROING_CHUNK: usize = 1024 * 1024;
 const ZEROING_PAUSE: Duration = Duration::from_millis(10);
@@ -27,6 +35,7 @@ const ZEROING_PAUSE: Duration = Duration::from_millis(10);
 const SUFFIX: &str = ".log";
 const ZEROED: &str = "zeroed.seg";
 const ZEROING: &str = "zeroed.tmp";
+const PROBE: &str = "probe.tmp";
 
 /// The file name of the segment whose first record has `first`.
 pub(super) fn segment_path(dir: &Path, first: Revision) -> PathBuf {
@@ -108,22 +117,68 @@ pub(super) fn zeroed_ready(dir: &Path) -> io::Result<bool> {
 }
 
 /// Writes the next zero-filled segment on a thread of its own, a synced megabyte at a time
-/// with pauses between: 16 MiB written at once held the log's syncs up by milliseconds.
+/// with pauses between: 16 MiB written at once held the log's syncs up by milliseconds. Not
+/// on a disk short of space; a failed attempt leaves nothing behind.
 pub(super) fn prepare_zeroed(dir: &Path) -> JoinHandle<io::Result<()>> {
     let dir = dir.to_owned();
     std::thread::spawn(move || {
-        let tmp = dir.join(ZEROING);
-        let mut file = File::create(&tmp)?;
-        let chunk = vec![0u8; ZEROING_CHUNK];
-        let mut written = 0;
-        while written < SEGMENT_BYTES {
-            file.write_all(&chunk)?;
-            file.sync_data()?;
-            written += chunk.len() as u64;
-            std::thread::sleep(ZEROING_PAUSE);
+        let free = free_bytes(&dir)?;
+        if free < SEGMENT_BYTES + ZEROING_MIN_FREE_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                format!("only {} MiB free on the disk", free / (1024 * 1024)),
+            ));
         }
-        file.sync_all()?;
+        let tmp = dir.join(ZEROING);
+        let written = write_zeroes(&tmp);
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        written?;
         // Renamed only when complete, so that a crash never leaves a short one behind.
         fs::rename(&tmp, dir.join(ZEROED))
     })
+}
+
+fn write_zeroes(path: &Path) -> io::Result<()> {
+    let mut file = File::create(path)?;
+    let chunk = vec![0u8; ZEROING_CHUNK];
+    let mut written = 0;
+    while written < SEGMENT_BYTES {
+        file.write_all(&chunk)?;
+        file.sync_data()?;
+        written += chunk.len() as u64;
+        std::thread::sleep(ZEROING_PAUSE);
+    }
+    file.sync_all()
+}
+
+/// Creates, writes, syncs and removes a small file in `dir`: what a rotation needs.
+pub(super) fn probe_file(dir: &Path) -> io::Result<()> {
+    let path = dir.join(PROBE);
+    let written = File::create(&path).and_then(|mut file| {
+        file.write_all(&[0; 4096])?;
+        file.sync_data()
+    });
+    let removed = fs::remove_file(&path);
+    written?;
+    removed
+}
+
+/// The bytes an unprivileged writer can still put on the disk holding `dir`.
+// statvfs's counts are narrower than u64 on some targets.
+#[allow(clippy::useless_conversion)]
+pub(super) fn free_bytes(dir: &Path) -> io::Result<u64> {
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a path with a NUL byte"))?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is a NUL-terminated string and `stat` is a buffer of the right type,
+    // which statvfs(3) fills when it returns 0.
+    let stat = unsafe {
+        if libc::statvfs(path.as_ptr(), stat.as_mut_ptr()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        stat.assume_init()
+    };
+    Ok(u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
 }

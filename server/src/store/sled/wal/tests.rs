@@ -4,7 +4,7 @@
 use std::{fs, os::unix::fs::FileExt as _, path::Path};
 
 use super::{
-    History, ReplayError, Wal, remove_covered, replay,
+    History, Position, ReplayError, Wal, remove_covered, replay,
     segment::{SEGMENT_BYTES, list_segments},
 };
 
@@ -30,7 +30,7 @@ fn append(wal: &mut Wal, revisions: std::ops::RangeInclusive<u64>, size: usize) 
 }
 
 fn records_after(dir: &Path, applied: u64) -> Result<Vec<super::replay::Record>, ReplayError> {
-    replay(dir, applied, revision_of).map(|replay| replay.records)
+    replay(dir, applied, false, revision_of).map(|replay| replay.records)
 }
 
 /// A log of records 1 to 3 (100 bytes each, 108 with the header) with `bytes` written over
@@ -109,14 +109,55 @@ fn a_torn_tail_of_the_newest_segment_ends_the_log() {
     // Record 3 starts at 2 * 108; damage its last byte as a torn write would.
     let dir = three_records_damaged_at(3 * 108 - 1, &[0xff]);
     assert_eq!(replayed(dir.path(), 0), vec![1, 2]);
+    let newest = newest_of(dir.path());
+    assert_eq!((newest.valid_bytes, newest.torn_bytes), (2 * 108, 108));
 }
 
 #[test]
-fn a_damaged_record_before_the_newest_segment_stops_the_replay() {
+fn a_half_written_last_record_is_a_torn_tail() {
+    // Its header is there, the rest of its bytes are still zero.
+    let dir = three_records_damaged_at(2 * 108 + 8, &[0; 100]);
+    assert_eq!(replayed(dir.path(), 0), vec![1, 2]);
+    // Only its header is missing, its bytes are there: nothing after it verifies either.
+    let dir = three_records_damaged_at(2 * 108, &[0; 8]);
+    assert_eq!(replayed(dir.path(), 0), vec![1, 2]);
+    assert_eq!(newest_of(dir.path()).torn_bytes, 108);
+}
+
+#[test]
+fn a_log_that_ends_cleanly_has_no_torn_tail() {
+    let dir = three_records_damaged_at(0, &[]);
+    assert_eq!(replayed(dir.path(), 0), vec![1, 2, 3]);
+    let newest = newest_of(dir.path());
+    assert_eq!((newest.valid_bytes, newest.torn_bytes), (3 * 108, 0));
+}
+
+/// Asserts that the replay refuses the log, naming the damaged record's offset.
+fn assert_damaged_at(dir: &Path, offset: usize) {
+    let err = records_after(dir, 0).expect_err("damage stops the replay");
+    assert!(
+        matches!(&err, ReplayError::Damaged { offset: found, .. } if *found == offset),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_record_with_a_valid_one_after_it_is_damage_in_the_newest_segment() {
+    // The first and the middle record, in their payload, in their checksum, in their length.
+    for (at, record) in [(100, 0), (108 + 50, 1), (108 + 5, 1), (108 + 1, 1), (0, 0)] {
+        let dir = three_records_damaged_at(at, &[0x5a]);
+        assert_damaged_at(dir.path(), record * 108);
+    }
+    // A zeroed length with valid records after it is no end of the log.
+    let dir = three_records_damaged_at(108, &[0; 4]);
+    assert_damaged_at(dir.path(), 108);
+}
+
+#[test]
+fn every_segment_is_checked_also_those_sled_holds() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut wal = Wal::create(dir.path(), 1).expect("create");
-    let size = 4 * 1024 * 1024;
-    append(&mut wal, 1..=6, size);
+    append(&mut wal, 1..=6, 4 * 1024 * 1024);
     let segments = list_segments(dir.path()).expect("list");
     assert!(segments.len() >= 2, "{segments:?}");
     let file = fs::OpenOptions::new()
@@ -124,11 +165,58 @@ fn a_damaged_record_before_the_newest_segment_stops_the_replay() {
         .open(&segments[0].1)
         .expect("open");
     file.write_all_at(&[0xff], 100).expect("damage");
-    let err = records_after(dir.path(), 0).expect_err("corrupt");
+    // sled holds every record: the damage is found all the same.
+    let err = replay(dir.path(), 6, false, revision_of).expect_err("damage");
     assert!(
-        matches!(&err, ReplayError::Corrupt { offset: 0, .. }),
+        matches!(&err, ReplayError::Damaged { offset: 0, .. }),
         "{err}"
     );
+}
+
+#[test]
+fn a_bad_last_record_of_a_sealed_segment_is_damage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut wal = Wal::create(dir.path(), 1).expect("create");
+    append(&mut wal, 1..=3, 100);
+    drop(wal);
+    // The next run seals the segment at its last record and goes on in a new one.
+    let sealed = list_segments(dir.path()).expect("list").remove(0).1;
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&sealed)
+        .and_then(|f| f.set_len(3 * 108))
+        .expect("seal");
+    let mut wal = Wal::create(dir.path(), 4).expect("create");
+    append(&mut wal, 4..=4, 100);
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .open(&sealed)
+        .expect("open");
+    file.write_all_at(&[0xff], 3 * 108 - 1).expect("damage");
+    assert_damaged_at(dir.path(), 2 * 108);
+}
+
+#[test]
+fn discarding_damage_cuts_the_replay_where_revisions_stop_following_on() {
+    let dir = three_records_damaged_at(108 + 50, &[0x5a]);
+    let replay = replay(dir.path(), 0, true, revision_of).expect("discarded");
+    let revisions: Vec<_> = replay.records.iter().map(|r| r.revision).collect();
+    assert_eq!(revisions, vec![1]);
+    assert!(matches!(
+        replay.discarded,
+        Some(ReplayError::Damaged { offset: 108, .. })
+    ));
+    // Damage in records sled holds costs nothing of what the replay needs.
+    let replay = super::replay(dir.path(), 2, true, revision_of).expect("discarded");
+    let revisions: Vec<_> = replay.records.iter().map(|r| r.revision).collect();
+    assert_eq!(revisions, vec![3]);
+}
+
+fn newest_of(dir: &Path) -> super::NewestSegment {
+    replay(dir, 0, false, revision_of)
+        .expect("replay")
+        .newest
+        .expect("a newest segment")
 }
 
 #[test]
@@ -136,7 +224,7 @@ fn a_log_that_starts_after_the_applied_revision_is_a_gap() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut wal = Wal::create(dir.path(), 5).expect("create");
     append(&mut wal, 5..=6, 10);
-    let err = records_after(dir.path(), 3).expect_err("gap");
+    let err = replay(dir.path(), 3, false, revision_of).expect_err("gap");
     assert!(
         matches!(
             err,
@@ -253,4 +341,27 @@ fn history_stops_at_a_record_still_being_written() {
     let dir = three_records_damaged_at(2 * 108 + 8, &[0; 50]);
     let history = History::new(dir.path());
     assert_eq!(history_read(&history, 0, 10, 10), Some(vec![1, 2]));
+}
+
+#[test]
+fn a_failed_group_is_undone_in_the_log_also_across_a_rotation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut wal = Wal::create(dir.path(), 1).expect("create");
+    append(&mut wal, 1..=3, 100);
+    // Where the log ends before the group, as `append` notes it.
+    let before = Position {
+        segment: wal.active_first,
+        offset: wal.offset,
+    };
+    // The group goes on in a new segment, and then fails (its sync, say).
+    append(&mut wal, 4..=6, 7 * 1024 * 1024);
+    assert!(list_segments(dir.path()).expect("list").len() >= 2);
+    wal.undo = Some(before);
+    wal.finish_undo().expect("undo");
+    assert_eq!(list_segments(dir.path()).expect("list").len(), 1);
+    assert_eq!(replayed(dir.path(), 0), vec![1, 2, 3]);
+    assert_eq!(newest_of(dir.path()).torn_bytes, 0, "nothing of it is left");
+    // The next group takes the revisions again, where the log ended.
+    append(&mut wal, 4..=4, 100);
+    assert_eq!(replayed(dir.path(), 0), vec![1, 2, 3, 4]);
 }
