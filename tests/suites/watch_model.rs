@@ -146,7 +146,15 @@ fn states(log: &BTreeMap<u64, (String, Option<pb::HostEndpoint>)>) -> Vec<State>
 
 fn check(seen: &Seen, states: &[State]) {
     let node = seen.plan.node;
-    let at = |r: u64| filtered(&states[(r - rev(0)) as usize], node);
+    // The state at revision r: after the last write at or before r (revisions need not be
+    // contiguous from rev(0): on etcd the server's own first write sits between).
+    let at = |r: u64| {
+        let writes = (0..states.len())
+            .rev()
+            .find(|&n| rev(n as u64) <= r)
+            .expect("no revision precedes the fresh store's");
+        filtered(&states[writes], node)
+    };
     let mut rebuilt = Rebuilt {
         objects: seen.snapshot.clone().unwrap_or_else(|| at(seen.start)),
         revision: seen.start,
