@@ -8,6 +8,7 @@
 mod conn;
 mod fd_limit;
 mod idle;
+mod rejections;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -78,6 +79,7 @@ async fn accept_loop(
 ) {
     let slots = Arc::new(Semaphore::new(config.max_connections));
     let config = Arc::new(config);
+    let rejections = Arc::new(rejections::Rejections::new());
     loop {
         let slot = tokio::select! {
             slot = Arc::clone(&slots).acquire_owned() => slot,
@@ -97,6 +99,7 @@ async fn accept_loop(
             }
         };
         let (config, ready) = (Arc::clone(&config), ready.clone());
+        let rejections = Arc::clone(&rejections);
         tokio::spawn(async move {
             match tokio::time::timeout(config.handshake_timeout, handshake(tcp, addr, &config))
                 .await
@@ -105,8 +108,18 @@ async fn accept_loop(
                     let conn = Conn::new(io, slot, config.idle_timeout);
                     let _ = ready.send(Ok(conn)).await;
                 }
-                Ok(Err(err)) => debug!(%addr, error = %err, "handshake failed"),
-                Err(_) => debug!(%addr, timeout = ?config.handshake_timeout, "handshake timed out"),
+                // Closed before a word: a TCP probe of a load balancer, not worth a warning.
+                Ok(Err(err)) if err.kind() == io::ErrorKind::UnexpectedEof => {
+                    debug!(%addr, "closed before the handshake");
+                }
+                Ok(Err(err)) => rejections.report(addr, &err),
+                Err(_) => rejections.report(
+                    addr,
+                    &format_args!(
+                        "no handshake within {:?} (--handshake-timeout)",
+                        config.handshake_timeout
+                    ),
+                ),
             }
         });
     }

@@ -28,6 +28,14 @@ async fn handshakes_without_a_valid_client_certificate_fail() {
     let secured = Secured::start(&[]);
     let ca = secured.pki.ca_file();
     assert_refused(secured.server.tls_channel(&ca, None).await).await;
+    // The operator sees why, as etcd logs a rejected connection.
+    super::eventually(super::RELOAD_DEADLINE, "the refusal is logged", || async {
+        let log = secured.server.log_text();
+        log.lines()
+            .any(|l| l.contains("rejected connection") && l.contains("peer sent no certificates"))
+            .then_some(())
+    })
+    .await;
 
     let foreign = Pki::new("foreign");
     let impostor = foreign.client_cn("impostor", "calico-admin");
