@@ -8,7 +8,7 @@ use hostendpoint_tests::{
     agent::AgentProcess,
     etcd::{EtcdCluster, EtcdTls},
     hepctl::{Run, hepctl, mk_doc, run},
-    mtls::{MtlsServer, path_str},
+    mtls::{ADMIN_CN, MtlsServer, path_str},
     pki::{CertFiles, Pki},
     tools::{grpcurl, grpcurl_error, grpcurl_json, grpcurl_ok, python_script},
     *,
@@ -239,7 +239,7 @@ fn hepctl_refuses_tls_files_with_an_http_url_before_connecting() {
         // Nothing listens there: a connection attempt would say so instead.
         server: "http://127.0.0.1:1".into(),
         ca: pki.ca_file(),
-        cert: pki.client_cn("admin", "ops-admin"),
+        cert: pki.client_cn("admin", ADMIN_CN),
         env: false,
     };
     let refused = cli.run(&["get", "hep"], "");

@@ -198,24 +198,13 @@ impl Caller {
         self.audit.is_some()
     }
 
-    /// Records a write's outcome in the audit log.
-    pub fn audit_write(
-        &self,
-        name: &str,
-        node: &str,
-        before: Option<u64>,
-        after: Option<u64>,
-        code: tonic::Code,
-    ) {
-        self.record(name, node, before, after, code);
-    }
-
     fn denied(&self, status: Status, name: &str, node: &str) -> Status {
-        self.record(name, node, None, None, status.code());
+        self.audit_write(name, node, None, None, status.code());
         status
     }
 
-    fn record(
+    /// Records a call's outcome in the audit log: a write's, or a denial's.
+    pub fn audit_write(
         &self,
         name: &str,
         node: &str,

@@ -8,7 +8,9 @@ use hostendpoint_tests::{create, delete, get, mk_hep, update, watching};
 use serde_json::Value;
 use tonic::Code;
 
-use super::{RELOAD_DEADLINE, Secured, eventually, path_arg};
+use hostendpoint_tests::mtls::{MtlsServer, path_str};
+
+use super::{RELOAD_DEADLINE, eventually};
 
 fn audit_lines(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
@@ -37,9 +39,9 @@ fn summary(line: &Value) -> String {
 async fn writes_and_denials_are_audited_and_sighup_reopens_the_file() {
     let dir = tempfile::tempdir().expect("a directory");
     let audit = dir.path().join("audit.log");
-    let secured = Secured::start(&["--audit-log", &path_arg(&audit)]);
+    let secured = MtlsServer::start_with(&["--audit-log", &path_str(&audit)]);
     let mut admin = secured.client(&secured.admin).await;
-    let mut node_a = secured.client(&secured.node_a).await;
+    let mut node_a = secured.client(&secured.node("node-a")).await;
 
     let created = create(&mut admin, mk_hep("web", "node-a")).await;
     let rv = created
@@ -126,8 +128,8 @@ async fn writes_and_denials_are_audited_and_sighup_reopens_the_file() {
 
 #[tokio::test]
 async fn each_identity_has_a_bounded_number_of_watches() {
-    let secured = Secured::start(&["--max-watches-per-identity", "2"]);
-    let mut node_a = secured.client(&secured.node_a).await;
+    let secured = MtlsServer::start_with(&["--max-watches-per-identity", "2"]);
+    let mut node_a = secured.client(&secured.node("node-a")).await;
     let first = watching::watch(&mut node_a, "", 0).await.expect("first");
     let _second = watching::watch(&mut node_a, "", 0).await.expect("second");
     let status = watching::watch(&mut node_a, "", 0)

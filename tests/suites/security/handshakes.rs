@@ -7,7 +7,7 @@ use hostendpoint_tests::{
     run_to_exit,
 };
 
-use super::{Secured, path_arg, tls_args};
+use hostendpoint_tests::mtls::{MtlsServer, path_str, tls_args};
 
 /// The first call on a connection whose handshake the server refused fails at the transport
 /// (with TLS 1.3 the client learns of the refusal only then), never with an answer.
@@ -25,7 +25,7 @@ async fn assert_refused(connected: Result<tonic::transport::Channel, tonic::tran
 
 #[tokio::test]
 async fn handshakes_without_a_valid_client_certificate_fail() {
-    let secured = Secured::start(&[]);
+    let secured = MtlsServer::start();
     let ca = secured.pki.ca_file();
     assert_refused(secured.server.tls_channel(&ca, None).await).await;
     // The operator sees why, as etcd logs a rejected connection.
@@ -83,15 +83,15 @@ async fn start_up_mistakes_stop_the_server_with_a_message() {
     std::fs::write(&broken_policy, "admin: [CN:ok\n").expect("written");
     let missing = pki.dir().join("missing.pem");
 
-    let cert = path_arg(&server.cert);
-    let key = path_arg(&server.key);
-    let other_key = path_arg(&other.key);
-    let ca = path_arg(&pki.ca_file());
+    let cert = path_str(&server.cert).to_owned();
+    let key = path_str(&server.key).to_owned();
+    let other_key = path_str(&other.key).to_owned();
+    let ca = path_str(&pki.ca_file()).to_owned();
     let cases: Vec<(Vec<String>, String)> = vec![
         (
             vec![
                 "--tls-cert-file".into(),
-                path_arg(&missing),
+                path_str(&missing).to_owned(),
                 "--tls-key-file".into(),
                 key.clone(),
             ],
@@ -100,7 +100,7 @@ async fn start_up_mistakes_stop_the_server_with_a_message() {
         (
             vec![
                 "--tls-cert-file".into(),
-                path_arg(&garbage),
+                path_str(&garbage).to_owned(),
                 "--tls-key-file".into(),
                 key.clone(),
             ],
@@ -118,7 +118,7 @@ async fn start_up_mistakes_stop_the_server_with_a_message() {
         (
             [
                 tls_args(&server, &pki.ca_file()),
-                vec!["--authz-policy".into(), path_arg(&broken_policy)],
+                vec!["--authz-policy".into(), path_str(&broken_policy).to_owned()],
             ]
             .concat(),
             format!("authorization policy: {}:", broken_policy.display()),
@@ -138,7 +138,7 @@ async fn start_up_mistakes_stop_the_server_with_a_message() {
                 "--tls-key-file".into(),
                 key,
                 "--authz-policy".into(),
-                path_arg(&broken_policy),
+                path_str(&broken_policy).to_owned(),
             ],
             "--tls-client-ca-file".into(),
         ),

@@ -15,82 +15,18 @@ mod reload;
 mod roles;
 
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     time::{Duration, Instant},
 };
 
-use hostendpoint_tests::{
-    ApiClient, ServerProcess,
-    pki::{CertFiles, Pki, Subject},
-};
-
-/// The policy of the suites: one admin, one reader, nodes by the default template.
-const POLICY: &str = r#"
-admin:  ["CN:calico-admin"]
-reader: ["URI:spiffe://cluster.local/ns/monitoring/sa/prometheus"]
-"#;
+use hostendpoint_tests::{mtls::MtlsServer, pki::CertFiles};
 
 /// How long a reload may take to show: the files are re-read every second.
 const RELOAD_DEADLINE: Duration = Duration::from_secs(15);
 
-/// A server that requires client certificates, with one certificate per role.
-struct Secured {
-    server: ServerProcess,
-    pki: Pki,
-    admin: CertFiles,
-    reader: CertFiles,
-    node_a: CertFiles,
-    stranger: CertFiles,
-    policy: PathBuf,
-}
-
-impl Secured {
-    fn start(extra_args: &[&str]) -> Self {
-        let pki = Pki::new("cluster");
-        let server_cert = pki.server("server");
-        let policy = pki.dir().join("policy.yaml");
-        std::fs::write(&policy, POLICY).expect("policy written");
-        let mut args = tls_args(&server_cert, &pki.ca_file());
-        args.extend(["--authz-policy".into(), path_arg(&policy)]);
-        args.extend(extra_args.iter().map(|a| (*a).to_owned()));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let server = ServerProcess::start_with(&args);
-        Self {
-            admin: pki.client_cn("admin", "calico-admin"),
-            reader: pki.client(
-                "reader",
-                Subject {
-                    uris: &["spiffe://cluster.local/ns/monitoring/sa/prometheus"],
-                    ..Subject::default()
-                },
-            ),
-            node_a: pki.client_cn("node-a", "system:node:node-a"),
-            stranger: pki.client_cn("stranger", "someone-else"),
-            server,
-            pki,
-            policy,
-        }
-    }
-
-    async fn client(&self, cert: &CertFiles) -> ApiClient {
-        self.server.tls_client(&self.pki.ca_file(), cert).await
-    }
-}
-
-/// The server flags for TLS with client certificates from `client_ca`.
-fn tls_args(server: &CertFiles, client_ca: &Path) -> Vec<String> {
-    vec![
-        "--tls-cert-file".into(),
-        path_arg(&server.cert),
-        "--tls-key-file".into(),
-        path_arg(&server.key),
-        "--tls-client-ca-file".into(),
-        path_arg(client_ca),
-    ]
-}
-
-fn path_arg(path: &Path) -> String {
-    path.to_str().expect("temporary paths are UTF-8").to_owned()
+/// A client certificate whose identity the policy does not name.
+fn stranger(secured: &MtlsServer) -> CertFiles {
+    secured.pki.client_cn("stranger", "someone-else")
 }
 
 /// Retries `attempt` until it returns `Some`, failing after `deadline` with `what`.

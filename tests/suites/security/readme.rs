@@ -5,7 +5,7 @@ use std::process::Command;
 
 use hostendpoint_tests::{ServerProcess, create, get, list, mk_hep, names, pki::CertFiles, tools};
 
-use super::{POLICY, path_arg};
+use hostendpoint_tests::mtls::{POLICY, path_str};
 
 /// The shell block that follows the README's `securing-it:openssl` marker.
 fn readme_openssl_block() -> String {
@@ -44,13 +44,13 @@ async fn the_readme_certificates_work_with_the_roles_it_describes() {
     let server_files = files("server");
     let args = [
         "--tls-cert-file".to_owned(),
-        path_arg(&server_files.cert),
+        path_str(&server_files.cert).to_owned(),
         "--tls-key-file".to_owned(),
-        path_arg(&server_files.key),
+        path_str(&server_files.key).to_owned(),
         "--tls-client-ca-file".to_owned(),
-        path_arg(&ca),
+        path_str(&ca).to_owned(),
         "--authz-policy".to_owned(),
-        path_arg(&policy),
+        path_str(&policy).to_owned(),
     ];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let server = ServerProcess::start_with(&args);

@@ -11,7 +11,9 @@ use hostendpoint_tests::{
     watching,
 };
 
-use super::{POLICY, RELOAD_DEADLINE, Secured, eventually, path_arg, replace_file, tls_args};
+use hostendpoint_tests::mtls::{MtlsServer, POLICY, path_str, tls_args};
+
+use super::{RELOAD_DEADLINE, eventually, replace_file};
 
 /// A Secret volume as the kubelet lays it out: `<dir>/..data` points to a timestamped
 /// directory, and each file is a symlink through `..data`.
@@ -65,7 +67,7 @@ async fn new_tls_material_is_used_for_new_handshakes_while_watches_go_on() {
     let policy = old.dir().join("policy.yaml");
     std::fs::write(&policy, POLICY).expect("policy written");
     let mut args = tls_args(&files, &volume.path("ca.crt"));
-    args.extend(["--authz-policy".into(), path_arg(&policy)]);
+    args.extend(["--authz-policy".into(), path_str(&policy).to_owned()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let server = ServerProcess::start_with(&args);
 
@@ -131,7 +133,7 @@ async fn new_tls_material_is_used_for_new_handshakes_while_watches_go_on() {
 
 #[tokio::test]
 async fn a_policy_change_applies_to_the_next_call() {
-    let secured = Secured::start(&[]);
+    let secured = MtlsServer::start();
     let ops = secured.pki.client_cn("ops", "ops-team");
     let mut client = secured.client(&ops).await;
     let status = client

@@ -6,7 +6,9 @@ use hostendpoint_tests::{ApiClient, create, delete, get, mk_hep, names, update, 
 use tonic::Code;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-use super::Secured;
+use hostendpoint_tests::mtls::MtlsServer;
+
+use super::stranger;
 
 /// The outcome of every RPC for one caller, as `rpc: CODE` lines; objects are named `a1`
 /// (node-a), `b1` (node-b), and `new-<who>`.
@@ -83,14 +85,14 @@ async fn watch(client: &mut ApiClient, node: &str) -> Result<String, tonic::Stat
 
 #[tokio::test]
 async fn every_role_against_every_rpc() {
-    let secured = Secured::start(&[]);
+    let secured = MtlsServer::start();
     let mut admin = secured.client(&secured.admin).await;
     for (name, node) in [("a1", "node-a"), ("a1-doomed", "node-a"), ("b1", "node-b")] {
         create(&mut admin, mk_hep(name, node)).await;
     }
-    let mut reader = secured.client(&secured.reader).await;
-    let mut node_a = secured.client(&secured.node_a).await;
-    let mut stranger = secured.client(&secured.stranger).await;
+    let mut reader = secured.client(&secured.reader()).await;
+    let mut node_a = secured.client(&secured.node("node-a")).await;
+    let mut outsider = secured.client(&stranger(&secured)).await;
 
     // Before the admin's own row, so that every caller sees the same three objects.
     assert_eq!(
@@ -142,7 +144,7 @@ async fn every_role_against_every_rpc() {
     .iter()
     .map(|rpc| format!("{rpc}: PermissionDenied"))
     .collect();
-    assert_eq!(outcomes(&mut stranger, "stranger").await, denied);
+    assert_eq!(outcomes(&mut outsider, "stranger").await, denied);
     assert_eq!(
         outcomes(&mut admin, "admin").await,
         [
@@ -165,12 +167,13 @@ async fn every_role_against_every_rpc() {
     let labels = &b1.metadata.as_ref().expect("metadata").labels;
     assert_eq!(labels.get("by").map(String::as_str), Some("admin"));
 
-    for cert in [
-        &secured.admin,
-        &secured.reader,
-        &secured.node_a,
-        &secured.stranger,
-    ] {
+    let certs = [
+        secured.admin.clone(),
+        secured.reader(),
+        secured.node("node-a"),
+        stranger(&secured),
+    ];
+    for cert in &certs {
         let channel = secured
             .server
             .tls_channel(&secured.pki.ca_file(), Some(cert))
@@ -188,10 +191,10 @@ async fn every_role_against_every_rpc() {
 
 #[tokio::test]
 async fn denials_name_the_identity_and_the_reason() {
-    let secured = Secured::start(&[]);
+    let secured = MtlsServer::start();
     let mut admin = secured.client(&secured.admin).await;
     create(&mut admin, mk_hep("b1", "node-b")).await;
-    let mut node_a = secured.client(&secured.node_a).await;
+    let mut node_a = secured.client(&secured.node("node-a")).await;
     let status = get(&mut node_a, "b1")
         .await
         .expect_err("another node's endpoint");
@@ -208,8 +211,8 @@ async fn denials_name_the_identity_and_the_reason() {
         status.message(),
         "CN:system:node:node-a is the identity of node 'node-a': writes need the admin role"
     );
-    let mut stranger = secured.client(&secured.stranger).await;
-    let status = get(&mut stranger, "b1").await.expect_err("no role");
+    let mut outsider = secured.client(&stranger(&secured)).await;
+    let status = get(&mut outsider, "b1").await.expect_err("no role");
     assert_eq!(
         status.message(),
         "CN:someone-else has no role in the authorization policy"
@@ -218,10 +221,10 @@ async fn denials_name_the_identity_and_the_reason() {
 
 #[tokio::test]
 async fn a_node_watch_sees_an_endpoint_leave_and_join_its_node() {
-    let secured = Secured::start(&[]);
+    let secured = MtlsServer::start();
     let mut admin = secured.client(&secured.admin).await;
     create(&mut admin, mk_hep("moving", "node-a")).await;
-    let mut node_a = secured.client(&secured.node_a).await;
+    let mut node_a = secured.client(&secured.node("node-a")).await;
     let mut watch = watching::watch(&mut node_a, "", 0).await.expect("own node");
     let (snapshot, _) = watch.expect_snapshot().await;
     assert_eq!(names(&snapshot), ["moving"]);
