@@ -39,7 +39,7 @@ fn summary(line: &Value) -> String {
 async fn writes_and_denials_are_audited_and_sighup_reopens_the_file() {
     let dir = tempfile::tempdir().expect("a directory");
     let audit = dir.path().join("audit.log");
-    let secured = MtlsServer::start_with(&["--audit-log", &path_str(&audit)]);
+    let secured = MtlsServer::start_with(&["--audit-log", path_str(&audit)]);
     let mut admin = secured.client(&secured.admin).await;
     let mut node_a = secured.client(&secured.node("node-a")).await;
 
