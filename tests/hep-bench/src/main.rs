@@ -10,6 +10,7 @@
 //!
 //! # Layout
 //! - [`config`]: the command line and the scale it resolves to.
+//! - [`mtls`]: hostendpointd (mTLS)'s certificates and policy.
 //! - [`server`]: starting, killing and restarting the servers; their CPU time and memory.
 //! - [`workload`]: the objects, and their Calico v3 JSON for etcd.
 //! - [`system`]: one client type over every system: create, update, get, list, watch.
@@ -19,6 +20,7 @@
 
 mod config;
 mod histogram;
+mod mtls;
 mod report;
 mod scenario;
 mod server;
