@@ -73,7 +73,8 @@ impl SystemKind {
 
 /// Runs the same HostEndpoint workload against hostendpointd (on its embedded store and on its
 /// etcd backend) and against etcd v3 used the way Calico's etcdv3 datastore uses it, and prints
-/// every system's figures and their ratio to etcd's.
+/// every system's figures and their ratio to etcd's; with `--systems hostendpointd,
+/// hostendpointd-mtls`, hostendpointd over mutual TLS against plaintext.
 #[derive(Debug, clap::Parser)]
 #[command(version, about)]
 #[deny(missing_docs)]
