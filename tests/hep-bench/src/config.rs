@@ -233,6 +233,15 @@ impl Args {
         };
         systems.sort_unstable();
         systems.dedup();
+        if let Some(idle) = systems
+            .iter()
+            .find(|kind| !scenarios.iter().any(|&n| kind.runs(n)))
+        {
+            bail!(
+                "{} runs none of the scenarios asked for (it runs scenarios 1 to 4)",
+                idle.name()
+            );
+        }
         let hostendpointd = match hostendpointd {
             Some(path) => path,
             None if systems.iter().any(|kind| kind.is_hostendpointd()) => {
