@@ -1,6 +1,8 @@
 //! A throwaway certificate authority for the TLS suites: a CA, server certificates for
 //! loopback, and client certificates with chosen common names and URI SANs, written as PEM
-//! files the way an operator would hand them to the binaries.
+//! files the way an operator would hand them to the binaries; and the client TLS configuration
+//! that trusts the CA and presents a client certificate. `hep-bench` uses it too, for
+//! hostendpointd (mTLS).
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +11,7 @@ use rcgen::{
     KeyPair, KeyUsagePurpose, SanType, date_time_ymd,
 };
 use tempfile::TempDir;
+use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 
 /// A CA and the directory its files are written to.
 #[derive(Debug)]
@@ -39,8 +42,22 @@ pub struct Subject<'a> {
 }
 
 impl Pki {
-    /// A new CA called `name`, its certificate written to `<dir>/<name>-ca.pem`.
+    /// A new CA called `name`, its certificate written to `<dir>/<name>-ca.pem`, in a new
+    /// temporary directory.
     pub fn new(name: &str) -> Self {
+        Self::in_dir(name, tempfile::tempdir().expect("a temporary directory"))
+    }
+
+    /// The same, in a new directory under `parent` (removed when the `Pki` is dropped).
+    pub fn new_in(name: &str, parent: &Path) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("pki-")
+            .tempdir_in(parent)
+            .expect("a directory under parent");
+        Self::in_dir(name, dir)
+    }
+
+    fn in_dir(name: &str, dir: TempDir) -> Self {
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("no names");
         params
             .distinguished_name
@@ -49,7 +66,6 @@ impl Pki {
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let key = KeyPair::generate().expect("a CA key");
         let ca = CertifiedIssuer::self_signed(params, key).expect("a CA certificate");
-        let dir = tempfile::tempdir().expect("a temporary directory");
         std::fs::write(dir.path().join(format!("{name}-ca.pem")), ca.pem()).expect("CA written");
         Self {
             dir,
@@ -138,4 +154,14 @@ fn server_params(usages: &[ExtendedKeyUsagePurpose]) -> CertificateParams {
         .push(DnType::CommonName, "hostendpointd");
     params.extended_key_usages = usages.to_vec();
     params
+}
+
+/// A client TLS configuration that trusts the CA in `ca` and, if given, presents `client`.
+pub fn client_tls(ca: &Path, client: Option<&CertFiles>) -> ClientTlsConfig {
+    let read = |path: &Path| std::fs::read(path).expect("a readable PEM file");
+    let tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(ca)));
+    match client {
+        Some(client) => tls.identity(Identity::from_pem(read(&client.cert), read(&client.key))),
+        None => tls,
+    }
 }

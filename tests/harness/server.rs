@@ -212,17 +212,8 @@ impl ServerProcess {
         ca: &Path,
         client: Option<&crate::pki::CertFiles>,
     ) -> Result<tonic::transport::Channel, tonic::transport::Error> {
-        let read = |path: &Path| std::fs::read(path).expect("a readable PEM file");
-        let mut tls = tonic::transport::ClientTlsConfig::new()
-            .ca_certificate(tonic::transport::Certificate::from_pem(read(ca)));
-        if let Some(client) = client {
-            tls = tls.identity(tonic::transport::Identity::from_pem(
-                read(&client.cert),
-                read(&client.key),
-            ));
-        }
         tonic::transport::Endpoint::from_shared(format!("https://{}", self.addr))?
-            .tls_config(tls)?
+            .tls_config(crate::pki::client_tls(ca, client))?
             .connect()
             .await
     }

@@ -1,6 +1,6 @@
 //! The benchmark harness's smoke run: `hep-bench --quick` drives every scenario against every
-//! system (hostendpointd on sled, hostendpointd on etcd, and etcd) with tiny counts, so that
-//! the harness cannot rot. The benchmarks proper (`cargo run --release -p hep-bench`) are not
+//! system (hostendpointd on sled, hostendpointd on etcd, and etcd) with tiny counts, and
+//! scenarios 1 to 4 against hostendpointd (mTLS), so that the harness cannot rot. The benchmarks proper (`cargo run --release -p hep-bench`) are not
 //! part of the tests.
 
 use std::{collections::BTreeSet, process::Command};
@@ -23,34 +23,34 @@ const COLUMNS: [&str; 5] = [
     "ratio hostendpointd (etcd)",
 ];
 
+/// Every system, hostendpointd (mTLS) included (it runs only when named).
+const SYSTEMS: &str = "hostendpointd,hostendpointd-mtls,hostendpointd-etcd,etcd";
+
+/// The columns of the mTLS table that must have a figure in each of its rows.
+const MTLS_COLUMNS: [&str; 3] = [
+    "hostendpointd",
+    "hostendpointd (mTLS)",
+    "ratio mTLS / plaintext",
+];
+
 /// The cells of a Markdown table row.
 fn cells(row: &str) -> Vec<&str> {
     row.split('|').map(str::trim).collect()
 }
 
-#[test]
-fn hep_bench_quick_runs_every_scenario_against_every_system() {
-    assert!(
-        on_path("etcd"),
-        "etcd is not on PATH: ./tests/run installs it (apt-get install etcd-server etcd-client)"
-    );
-    let output = Command::new(binary("hep-bench"))
-        .arg("--quick")
-        .output()
-        .expect("hep-bench runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "hep-bench --quick failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        output.status
-    );
-    let header = stdout
+/// The numbers of the scenarios of the table whose header starts with `header`, after checking
+/// that each row has a figure in each of `columns`.
+fn scenarios_with_figures(stdout: &str, header: &str, columns: &[&str]) -> BTreeSet<u8> {
+    let mut lines = stdout
         .lines()
-        .find(|l| l.starts_with("| scenario |"))
-        .unwrap_or_else(|| panic!("no table header:\n{stdout}"));
-    let header = cells(header);
-    let columns: Vec<usize> = COLUMNS
+        .skip_while(|l| !l.starts_with(header))
+        .take_while(|l| l.starts_with('|'));
+    let header = cells(
+        lines
+            .next()
+            .unwrap_or_else(|| panic!("no table {header:?}:\n{stdout}")),
+    );
+    let columns: Vec<usize> = columns
         .iter()
         .map(|name| {
             header
@@ -60,7 +60,7 @@ fn hep_bench_quick_runs_every_scenario_against_every_system() {
         })
         .collect();
     let mut scenarios = BTreeSet::new();
-    for row in stdout.lines().filter(|l| l.starts_with("| ")) {
+    for row in lines {
         let cells = cells(row);
         let Some(number) = cells[1]
             .split(' ')
@@ -77,9 +77,45 @@ fn hep_bench_quick_runs_every_scenario_against_every_system() {
             "a figure is missing for one system: {row}"
         );
     }
+    scenarios
+}
+
+#[test]
+fn hep_bench_quick_runs_every_scenario_against_every_system() {
+    assert!(
+        on_path("etcd"),
+        "etcd is not on PATH: ./tests/run installs it (apt-get install etcd-server etcd-client)"
+    );
+    let output = Command::new(binary("hep-bench"))
+        .args(["--quick", "--systems", SYSTEMS])
+        .output()
+        .expect("hep-bench runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "hep-bench --quick failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    let scenarios = scenarios_with_figures(&stdout, "| scenario |", &COLUMNS);
     assert_eq!(
         scenarios,
         (1..=8).collect(),
         "every scenario has a row:\n{stdout}"
+    );
+    let mtls = scenarios_with_figures(
+        &stdout,
+        "| scenario | unit | hostendpointd | hostendpointd (mTLS) |",
+        &MTLS_COLUMNS,
+    );
+    assert_eq!(
+        mtls,
+        (1..=4).collect(),
+        "hostendpointd (mTLS) has a row for scenarios 1 to 4, next to plaintext:\n{stdout}"
+    );
+    assert!(
+        stdout.lines().any(|l| l.starts_with("Target (issue 11)")
+            && (l.ends_with("**met**.") || l.ends_with("**missed**."))),
+        "the gets' target is stated as met or missed:\n{stdout}"
     );
 }

@@ -2,6 +2,9 @@
 //! killed with SIGKILL and started again on the same directory and port, and measured from
 //! `/proc` (CPU seconds, resident memory and its peak).
 //!
+//! hostendpointd (mTLS) is hostendpointd on sled with TLS, client certificates required and an
+//! authorization policy ([`Mtls`]); its clients connect to the [`Target`] it gives.
+//!
 //! hostendpointd on its etcd backend is two processes: hostendpointd and an etcd of its own,
 //! started like the plain etcd system's. Its CPU time and memory are the two processes'
 //! together, and a restart restarts hostendpointd only: etcd keeps running, as it does when a
@@ -23,7 +26,8 @@ use serde::Serialize;
 
 use crate::{
     config::{Settings, SystemKind},
-    system::Client,
+    mtls::Mtls,
+    system::{Client, Target},
 };
 
 /// How long a server may take to start.
@@ -43,6 +47,9 @@ pub(crate) struct Server {
     front: Process,
     /// hostendpointd-etcd's etcd: not restarted with `front`.
     backing: Option<Process>,
+    /// hostendpointd (mTLS)'s certificates and policy; declared last, so that the files
+    /// outlive the process that reads them.
+    mtls: Option<Mtls>,
 }
 
 /// One server process.
@@ -79,6 +86,16 @@ impl Server {
                 let args = sled_args(settings, &dir.join("hostendpointd"))?;
                 Ok(Self::single(Process::hostendpointd(settings, args)?))
             }
+            SystemKind::HostendpointdMtls => {
+                let mtls = Mtls::new(dir)?;
+                let mut args = sled_args(settings, &dir.join("hostendpointd-mtls"))?;
+                args.extend(mtls.args.iter().cloned());
+                let server = Self::single(Process::hostendpointd(settings, args)?);
+                Ok(Self {
+                    mtls: Some(mtls),
+                    ..server
+                })
+            }
             SystemKind::HostendpointdEtcd => {
                 Self::start_on_etcd(settings, &dir.join("hostendpointd-etcd")).await
             }
@@ -94,6 +111,15 @@ impl Server {
             addr: front.addr,
             front,
             backing: None,
+            mtls: None,
+        }
+    }
+
+    /// Where and how clients reach the server.
+    pub(crate) fn target(&self) -> Target {
+        Target {
+            addr: self.addr,
+            tls: self.mtls.as_ref().map(|mtls| mtls.client.clone()),
         }
     }
 
@@ -116,6 +142,7 @@ impl Server {
             addr: front.addr,
             front,
             backing: Some(etcd),
+            mtls: None,
         })
     }
 
@@ -285,7 +312,8 @@ impl Process {
         let start = Instant::now();
         loop {
             let attempt = async {
-                let mut client = Client::connect(SystemKind::Etcd, self.addr).await?;
+                let mut client =
+                    Client::connect(SystemKind::Etcd, &Target::plain(self.addr)).await?;
                 client.revision().await
             };
             if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), attempt).await {

@@ -184,6 +184,7 @@ pub(crate) fn rate_figure(
         unit: Unit::OpsPerSec,
         better: Better::Higher,
         value: phase.rate(),
+        ops: phase.ops,
         latency: Some(phase.latency.latency()),
         cpu_secs: cost.cpu_secs,
         peak_rss_mib: mib(cost.peak_rss_bytes),

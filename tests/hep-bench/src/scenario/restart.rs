@@ -14,7 +14,6 @@ use super::{
 use crate::{
     config::{Settings, SystemKind},
     report::{Better, Figure, Report, Unit},
-    system::{Client, connect},
 };
 
 /// The longest a restart may take before the run gives up.
@@ -57,6 +56,7 @@ pub(crate) async fn restart(
             latency: None,
             cpu_secs: usage.cpu_secs - lasting.cpu_secs,
             peak_rss_mib: mib(usage.peak_rss_bytes),
+            ops: 0,
             errors: 0,
             detail: restart_detail(sut.kind, entries, history),
         });
@@ -68,7 +68,9 @@ pub(crate) async fn restart(
 /// has.
 fn restart_detail(kind: SystemKind, entries: u64, written: &str) -> String {
     let (history, measured) = match kind {
-        SystemKind::Hostendpointd => ("change-log entries", "the new process"),
+        SystemKind::Hostendpointd | SystemKind::HostendpointdMtls => {
+            ("change-log entries", "the new process")
+        }
         SystemKind::HostendpointdEtcd => (
             "key revisions in its etcd, which kept running",
             "the new hostendpointd process and of its etcd",
@@ -86,7 +88,7 @@ pub(crate) async fn until_ready(sut: &mut Sut) -> anyhow::Result<()> {
     let start = Instant::now();
     loop {
         let attempt = async {
-            let mut client = Client::new(sut.kind, connect(sut.server.addr).await?);
+            let mut client = sut.client().await?;
             client.revision().await
         };
         if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), attempt).await {
@@ -118,7 +120,7 @@ fn check_alive(sut: &mut Sut, start: Instant) -> anyhow::Result<()> {
 pub(crate) async fn until_answering(sut: &mut Sut, start: Instant) -> anyhow::Result<Duration> {
     loop {
         let attempt = async {
-            let mut client = Client::new(sut.kind, connect(sut.server.addr).await?);
+            let mut client = sut.client().await?;
             client.get(0).await
         };
         if let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(1), attempt).await {

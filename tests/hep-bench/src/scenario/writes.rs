@@ -17,7 +17,7 @@ use super::{
 use crate::{
     config::{Settings, SystemKind},
     report::Report,
-    system::{Client, overloaded},
+    system::{Client, Target, overloaded},
     workload::Version,
 };
 
@@ -227,15 +227,15 @@ pub(super) async fn updaters(sut: &Sut, count: usize) -> anyhow::Result<Vec<Upda
 pub(crate) async fn fill_log(suts: &mut [Sut], settings: &Settings) -> anyhow::Result<Vec<String>> {
     let mut histories = Vec::with_capacity(suts.len());
     for sut in suts.iter_mut() {
-        let (kind, addr) = match sut.server.backing_addr() {
-            Some(etcd) => (SystemKind::Etcd, etcd),
-            None => (sut.kind, sut.server.addr),
+        let (kind, target) = match sut.server.backing_addr() {
+            Some(etcd) => (SystemKind::Etcd, Target::plain(etcd)),
+            None => (sut.kind, sut.server.target()),
         };
         let start = Instant::now();
         let before = sut.shared.writes.load(Relaxed);
         let mut tasks = Vec::new();
         for task in 0..HISTORY_TASKS {
-            let mut client = Client::connect(kind, addr).await?;
+            let mut client = Client::connect(kind, &target).await?;
             let shared = Arc::clone(&sut.shared);
             let target = settings.log_entries;
             tasks.push(tokio::spawn(async move {
@@ -317,7 +317,7 @@ const CATCH_UP_POLL: Duration = Duration::from_millis(20);
 /// at); returns that revision and the wait.
 async fn until_caught_up(sut: &mut Sut, etcd: SocketAddr) -> anyhow::Result<(u64, Duration)> {
     let start = Instant::now();
-    let target = Client::connect(SystemKind::Etcd, etcd)
+    let target = Client::connect(SystemKind::Etcd, &Target::plain(etcd))
         .await?
         .revision()
         .await?;

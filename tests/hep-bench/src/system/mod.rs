@@ -1,7 +1,8 @@
 //! One client type over every system, so that every scenario runs the same code against each:
 //! [`Client`] for the unary operations, [`WatchStream`] for watches.
 //!
-//! Each client is one HTTP/2 connection. Reads decode every object they return, as a real
+//! Each client is one HTTP/2 connection (over TLS, with a client certificate, to hostendpointd
+//! (mTLS)), made once and reused for every call, as real clients do. Reads decode every object they return, as a real
 //! client would: protobuf for hostendpointd (on either backend), Calico's JSON for etcd. Watch
 //! streams decode only what the measurement needs (the revision, and for etcd's node filter
 //! the node).
@@ -12,7 +13,7 @@ mod hep;
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use crate::{
     config::SystemKind,
@@ -62,15 +63,37 @@ pub(crate) fn overloaded(err: &anyhow::Error) -> bool {
     })
 }
 
-/// A new HTTP/2 connection to `addr`.
-pub(crate) async fn connect(addr: SocketAddr) -> anyhow::Result<Channel> {
-    connect_with(addr, None).await
+/// Where a server is reached, and how: in plaintext, or over TLS with this configuration
+/// (the CA to trust, and the client certificate to present).
+#[derive(Clone, Debug)]
+pub(crate) struct Target {
+    /// The server's address.
+    pub(crate) addr: SocketAddr,
+    /// TLS, or plaintext for `None`.
+    pub(crate) tls: Option<ClientTlsConfig>,
+}
+
+impl Target {
+    /// A server that speaks plaintext.
+    pub(crate) fn plain(addr: SocketAddr) -> Self {
+        Self { addr, tls: None }
+    }
+}
+
+/// A new HTTP/2 connection to `target` (with its TLS handshake, if it speaks TLS).
+pub(crate) async fn connect(target: &Target) -> anyhow::Result<Channel> {
+    connect_with(target, None).await
 }
 
 /// A new HTTP/2 connection with HTTP/2 flow-control windows of `window` bytes (per stream and
 /// for the connection), or hyper's defaults for `None`.
-pub(crate) async fn connect_with(addr: SocketAddr, window: Option<u32>) -> anyhow::Result<Channel> {
-    let mut endpoint = Endpoint::from_shared(format!("http://{addr}"))?.tcp_nodelay(true);
+pub(crate) async fn connect_with(target: &Target, window: Option<u32>) -> anyhow::Result<Channel> {
+    let Target { addr, tls } = target;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))?.tcp_nodelay(true);
+    if let Some(tls) = tls {
+        endpoint = endpoint.tls_config(tls.clone())?;
+    }
     if let Some(window) = window {
         endpoint = endpoint
             .initial_stream_window_size(window)
@@ -92,9 +115,9 @@ impl Client {
         }
     }
 
-    /// A client of `kind` on a new connection to `addr`.
-    pub(crate) async fn connect(kind: SystemKind, addr: SocketAddr) -> anyhow::Result<Self> {
-        Ok(Self::new(kind, connect(addr).await?))
+    /// A client of `kind` on a new connection to `target`.
+    pub(crate) async fn connect(kind: SystemKind, target: &Target) -> anyhow::Result<Self> {
+        Ok(Self::new(kind, connect(target).await?))
     }
 
     /// Creates an object that must not exist; returns its revision.

@@ -126,6 +126,7 @@ async fn idle(sut: &Sut, settings: &Settings) -> anyhow::Result<Figure> {
         latency: None,
         cpu_secs: 0.0,
         peak_rss_mib: mib(usage.peak_rss_bytes),
+        ops: 0,
         errors: 0,
         detail: format!(
             "a fresh empty server: RSS {:.1} MiB before, {:.1} MiB with {count} idle watchers \
@@ -159,7 +160,7 @@ async fn stalled(sut: &Sut, settings: &Settings) -> anyhow::Result<Outcome> {
     let record = new_record(sut, settings).await?;
     let count = settings.min_watchers();
     let watchers = Watchers::open(sut, settings, count, Selection::All, &record).await?;
-    let channel = connect_with(sut.server.addr, Some(STALLED_WINDOW)).await?;
+    let channel = connect_with(&sut.server.target(), Some(STALLED_WINDOW)).await?;
     let spec = WatchSpec {
         after_revision: record.base,
         node: None,
@@ -195,6 +196,7 @@ fn fan_out_figure(
         latency: Some(outcome.latency.from_ack),
         cpu_secs: outcome.cost.cpu_secs,
         peak_rss_mib: mib(outcome.cost.peak_rss_bytes),
+        ops: 0,
         errors: outcome.broken,
         detail: format!(
             "{}; {} of {} deliveries within the {:?} drain; {} connections; the load generator \
@@ -255,6 +257,7 @@ fn stalled_figures(
         latency: Some(outcome.write_latency),
         cpu_secs: outcome.cost.cpu_secs,
         peak_rss_mib: mib(outcome.cost.peak_rss_bytes),
+        ops: 0,
         errors: outcome.broken,
         detail: format!(
             "{} writes, {} timed out{}",
@@ -273,6 +276,7 @@ fn stalled_figures(
         latency: Some(outcome.latency.from_ack),
         cpu_secs: outcome.cost.cpu_secs,
         peak_rss_mib: mib(outcome.cost.peak_rss_bytes),
+        ops: 0,
         errors: 0,
         detail: format!(
             "{} of {} deliveries at {:.0}/s{}; from the write request p99 {:.2} ms{}",

@@ -52,7 +52,7 @@ impl Watchers {
         let connections = count.div_ceil(settings.watchers_per_connection);
         let mut channels = Vec::with_capacity(connections);
         for _ in 0..connections {
-            channels.push(connect(sut.server.addr).await?);
+            channels.push(connect(&sut.server.target()).await?);
         }
         let nodes = sut.shared.workload.nodes();
         let mut per_node = vec![0; nodes];

@@ -1,5 +1,8 @@
-//! The figures of a run: a Markdown table with every system side by side and each hostendpointd
-//! system's ratio to etcd, the details of each figure, and the same as JSON.
+//! The figures of a run: a Markdown table with the systems of the comparison with etcd side by
+//! side and each hostendpointd system's ratio to etcd, hostendpointd (mTLS) against plaintext
+//! hostendpointd ([`mtls`]), the details of each figure, and the same as JSON.
+
+mod mtls;
 
 use std::{fmt::Write as _, path::Path};
 
@@ -74,6 +77,9 @@ pub(crate) struct Figure {
     pub(crate) better: Better,
     /// The figure.
     pub(crate) value: f64,
+    /// The successful calls (or listings) behind `value`, for the server's CPU time per call;
+    /// 0 when the figure is not a rate of calls.
+    pub(crate) ops: u64,
     /// Latencies behind the figure, when it has some.
     pub(crate) latency: Option<Latency>,
     /// The server's CPU seconds during the scenario (hostendpointd-etcd: of hostendpointd and
@@ -146,6 +152,7 @@ impl Report {
             "settings": settings,
             "systems": systems,
             "figures": self.figures,
+            "mtls": mtls::Comparison::of(self).map(|c| c.json()),
         });
         std::fs::write(path, serde_json::to_vec_pretty(&json)?)
             .with_context(|| format!("cannot write {}", path.display()))
@@ -178,6 +185,9 @@ impl Report {
             }
         }
         out.push_str(FOOTNOTE);
+        if let Some(comparison) = mtls::Comparison::of(self) {
+            out.push_str(&comparison.render());
+        }
         out.push_str("\nDetails:\n");
         for figure in &self.figures {
             let _ = writeln!(
@@ -194,7 +204,7 @@ impl Report {
     /// A scenario's row: each system's figure, each hostendpointd system's ratio to etcd, the
     /// latencies, CPU and memory; `None` when no system has a figure.
     fn row(&self, scenario: &str) -> Option<String> {
-        let figures = SystemKind::ALL.map(|kind| self.find(scenario, kind));
+        let figures = SystemKind::COMPARED.map(|kind| self.find(scenario, kind));
         let unit = figures.iter().flatten().next()?.unit;
         let etcd = self.find(scenario, SystemKind::Etcd);
         let mut cells = vec![scenario.to_owned(), unit.label().to_owned()];
@@ -235,7 +245,7 @@ const FOOTNOTE: &str = "\nratio: how many times better than etcd each hostendpoi
 
 /// The table's header: a column per system, a ratio column per hostendpointd system.
 fn header() -> String {
-    let names = SystemKind::ALL.map(SystemKind::name);
+    let names = SystemKind::COMPARED.map(SystemKind::name);
     let mut cells = vec!["scenario".to_owned(), "unit".to_owned()];
     cells.extend(names.map(str::to_owned));
     cells.extend(RATIOS.map(|kind| format!("ratio {}", kind.name())));
