@@ -118,17 +118,17 @@ pub struct Args {
     pub audit_log: Option<String>,
 
     /// The most watches one client identity may have open at once.
-    #[arg(long, env = "HOSTENDPOINTD_MAX_WATCHES_PER_IDENTITY", default_value_t = DEFAULT_MAX_WATCHES_PER_IDENTITY)]
+    #[arg(long, env = "HOSTENDPOINTD_MAX_WATCHES_PER_IDENTITY", default_value_t = DEFAULT_MAX_WATCHES_PER_IDENTITY, value_parser = positive_count)]
     pub max_watches_per_identity: usize,
 
     /// The most open client connections; further ones wait until one closes. Clamped to what
     /// the open-files limit leaves after a reserve for the store.
-    #[arg(long, env = "HOSTENDPOINTD_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    #[arg(long, env = "HOSTENDPOINTD_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = positive_count)]
     pub max_connections: usize,
 
     /// A connection that has not completed its TLS handshake (or sent the HTTP/2 preface) in
     /// this time is closed.
-    #[arg(long, env = "HOSTENDPOINTD_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HOSTENDPOINTD_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
     pub handshake_timeout: Duration,
 
     /// A connection with no call in flight for this long is closed (`0s`: never); an open
@@ -137,11 +137,11 @@ pub struct Args {
     pub idle_timeout: Duration,
 
     /// Interval of the HTTP/2 pings that find dead clients.
-    #[arg(long, env = "HOSTENDPOINTD_KEEPALIVE_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HOSTENDPOINTD_KEEPALIVE_INTERVAL", default_value = "30s", value_parser = positive_duration)]
     pub keepalive_interval: Duration,
 
     /// A client that does not answer a ping within this time is disconnected.
-    #[arg(long, env = "HOSTENDPOINTD_KEEPALIVE_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HOSTENDPOINTD_KEEPALIVE_TIMEOUT", default_value = "20s", value_parser = positive_duration)]
     pub keepalive_timeout: Duration,
 
     /// CA certificate (PEM) that etcd's server certificate must chain to, for https://
@@ -164,6 +164,25 @@ pub struct Args {
     /// Log line format.
     #[arg(long, env = "HOSTENDPOINTD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// A duration that must not be zero: a zero handshake timeout or keepalive would refuse every
+/// connection rather than turn the limit off.
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if duration.is_zero() => Err("must be more than 0s".into()),
+        Ok(duration) => Ok(duration),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+/// A count that must not be zero: zero connections or watches would refuse every one.
+fn positive_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(count) => Ok(count),
+        Err(err) => Err(err.to_string()),
+    }
 }
 
 /// The storage backends.

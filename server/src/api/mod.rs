@@ -78,10 +78,15 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
         span.record("node", &request.node);
         span.record("resource_version", request.resource_version);
         let permit = self.authz.open_watch(&caller, &request.node)?;
+        let node = request.node.clone();
         let stream = self.watches.open(request).await?;
+        let authz = Arc::clone(&self.authz);
         // The permit lives as long as the stream: a closed watch frees its identity's slot.
+        // Every message is checked against the current policy, so a reload that takes a
+        // caller's access away ends its watches (bookmarks make that happen on quiet ones too).
         let stream: WatchStream = Box::pin(stream.map(move |item| {
             let _held = &permit;
+            authz.still_allows_watch(&caller, &node)?;
             item
         }));
         let mut response = Response::new(stream);
@@ -210,51 +215,17 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
 
 impl<S: Store> HostEndpointApi<S> {
     /// Applies `write` and records its outcome in the audit log, with the object's
-    /// resourceVersion before and after.
+    /// resourceVersion before and after. The two run on a task of their own: a caller that
+    /// goes away, or whose deadline passes, while the write is in flight must not take the
+    /// write's audit record with it.
     async fn audited_write(&self, caller: &Caller, write: Write) -> Result<HostEndpoint, Status> {
         if !caller.audits() {
             return Ok(self.store.write(write).await?);
         }
-        let name = write.name().to_owned();
-        let view = self.store.view();
-        let (revision_before, stored) = {
-            let snapshot = view.snapshot();
-            let stored = snapshot
-                .get(&name)
-                .map(|h| (h.metadata.resource_version, h.spec.node.clone()));
-            (snapshot.revision(), stored)
-        };
-        let outcome = self.store.write(write).await.map_err(Status::from);
-        match &outcome {
-            Ok(hep) => {
-                let after = hep.metadata.resource_version;
-                // A write that changed nothing made no revision: the object stayed as it was.
-                let before = if after <= revision_before {
-                    Some(after)
-                } else {
-                    self.version_replaced_by(after)
-                        .await
-                        .or(stored.map(|s| s.0))
-                };
-                caller.audit_write(&name, &hep.spec.node, before, Some(after), tonic::Code::Ok);
-            }
-            Err(err) => {
-                let (before, node) = stored.map_or((None, String::new()), |(rv, n)| (Some(rv), n));
-                caller.audit_write(&name, &node, before, None, err.code());
-            }
-        }
-        outcome
-    }
-
-    /// The resourceVersion of the object the change at `revision` replaced, from the history
-    /// (exact, even when other writers raced this one); `None` for a create.
-    async fn version_replaced_by(&self, revision: u64) -> Option<u64> {
-        let changes = self.store.history(revision - 1, 1).await.ok()?;
-        let change = changes.first().filter(|c| c.revision == revision)?;
-        change
-            .prev
-            .as_ref()
-            .map(|prev| prev.metadata.resource_version)
+        let task = write_and_audit(Arc::clone(&self.store), caller.clone(), write);
+        tokio::spawn(task)
+            .await
+            .map_err(|err| Status::internal(format!("the write's task failed: {err}")))?
     }
 
     /// The latest state, unless the store cannot vouch for it (its datastore is unreachable).
@@ -269,6 +240,53 @@ pub(crate) fn parse_selector(text: &str) -> Result<Option<Selector>, Status> {
     let selector =
         Selector::parse(text).map_err(|err| status::invalid_field("selector", &err.to_string()))?;
     Ok(Some(selector).filter(|s| !s.is_all()))
+}
+
+/// [`HostEndpointApi::audited_write`]'s task.
+async fn write_and_audit<S: Store>(
+    store: Arc<S>,
+    caller: Caller,
+    write: Write,
+) -> Result<HostEndpoint, Status> {
+    let name = write.name().to_owned();
+    let (revision_before, stored) = {
+        let snapshot = store.view().snapshot();
+        let stored = snapshot
+            .get(&name)
+            .map(|h| (h.metadata.resource_version, h.spec.node.clone()));
+        (snapshot.revision(), stored)
+    };
+    let outcome = store.write(write).await.map_err(Status::from);
+    match &outcome {
+        Ok(hep) => {
+            let after = hep.metadata.resource_version;
+            // A write that changed nothing made no revision: the object stayed as it was.
+            let before = if after <= revision_before {
+                Some(after)
+            } else {
+                version_replaced_by(&*store, after)
+                    .await
+                    .or(stored.map(|s| s.0))
+            };
+            caller.audit_write(&name, &hep.spec.node, before, Some(after), tonic::Code::Ok);
+        }
+        Err(err) => {
+            let (before, node) = stored.map_or((None, String::new()), |(rv, n)| (Some(rv), n));
+            caller.audit_write(&name, &node, before, None, err.code());
+        }
+    }
+    outcome
+}
+
+/// The resourceVersion of the object the change at `revision` replaced, from the history
+/// (exact, even when other writers raced this one); `None` for a create.
+async fn version_replaced_by<S: Store>(store: &S, revision: u64) -> Option<u64> {
+    let changes = store.history(revision - 1, 1).await.ok()?;
+    let change = changes.first().filter(|c| c.revision == revision)?;
+    change
+        .prev
+        .as_ref()
+        .map(|prev| prev.metadata.resource_version)
 }
 
 /// The name a write request names, before validation: for the audit of a denied call.

@@ -92,13 +92,14 @@ impl PageTokens {
         let (payload, tag) = bytes.split_at(split);
         let token = PageToken::decode(payload).map_err(|_| malformed())?;
         // Named before the MAC is checked: another store's token fails both, and this says why.
+        // The token's own uid is not echoed: it is client text, unchecked until the MAC is.
         if token.store_uid != self.store_uid {
             return Err(invalid_field(
                 "page_token",
                 &format!(
-                    "the page token is from another store ('{}', this is '{}'); restart the \
-                     listing without a page token",
-                    token.store_uid, self.store_uid
+                    "the page token is from another store (this is '{}'); restart the listing \
+                     without a page token",
+                    self.store_uid
                 ),
             ));
         }

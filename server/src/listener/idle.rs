@@ -18,6 +18,7 @@ use std::{
     time::Duration,
 };
 
+use futures::task::AtomicWaker;
 use tokio::time::{Instant, Sleep};
 use tower::{Layer, Service};
 
@@ -28,6 +29,8 @@ use super::Peer;
 pub(crate) struct Calls {
     in_flight: AtomicUsize,
     idle_since: Mutex<Instant>,
+    /// The reader, woken when the last call ends so that it starts the idle clock then.
+    reader: AtomicWaker,
 }
 
 impl Default for Calls {
@@ -35,6 +38,7 @@ impl Default for Calls {
         Self {
             in_flight: AtomicUsize::new(0),
             idle_since: Mutex::new(Instant::now()),
+            reader: AtomicWaker::new(),
         }
     }
 }
@@ -84,6 +88,7 @@ impl IdleClock {
     /// Whether the connection has been idle for the timeout; otherwise the reader's task is
     /// woken when it may have been.
     pub(super) fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        self.calls.reader.register(cx.waker());
         if self.calls.in_flight.load(Ordering::Acquire) > 0 {
             return false;
         }

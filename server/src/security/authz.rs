@@ -107,6 +107,36 @@ impl Authorizer {
         }
     }
 
+    /// Whether a watch `caller` opened for `node` (empty: every node) is still allowed by the
+    /// current policy: a reload that narrows a caller's access ends its open watches too.
+    pub fn still_allows_watch(&self, caller: &Caller, node: &str) -> Result<(), Status> {
+        let Some(policy) = &self.policy else {
+            return Ok(());
+        };
+        let (access, _) = policy.load().access(&caller.peer.identities);
+        let allowed = match &access {
+            Access::Unrestricted | Access::Admin | Access::Reader => true,
+            Access::Node(own) => own == node,
+            Access::Denied => false,
+        };
+        if allowed {
+            return Ok(());
+        }
+        Err(caller.denied(
+            Status::permission_denied(format!(
+                "the authorization policy changed: {} may no longer watch {}",
+                caller.identity.as_deref().unwrap_or("this client"),
+                if node.is_empty() {
+                    "every node".to_owned()
+                } else {
+                    format!("node '{node}'")
+                }
+            )),
+            "",
+            node,
+        ))
+    }
+
     /// Counts a new watch of `caller` against its identity's limit.
     pub fn open_watch(&self, caller: &Caller, node: &str) -> Result<WatchPermit, Status> {
         let Some(identity) = caller.identity.clone().filter(|_| self.policy.is_some()) else {

@@ -6,7 +6,7 @@ use std::{os::unix::fs::symlink, path::Path};
 
 use hostendpoint_api::pb;
 use hostendpoint_tests::{
-    ServerProcess, create, get, list, mk_hep, names,
+    ServerProcess, create, get, list, meta, mk_hep, names,
     pki::{CertFiles, Pki},
     watching,
 };
@@ -172,5 +172,49 @@ async fn a_policy_change_applies_to_the_next_call() {
     assert!(
         names(&page.host_endpoints).is_empty(),
         "the previous policy stays"
+    );
+}
+
+#[tokio::test]
+async fn a_policy_change_ends_the_watches_it_no_longer_allows() {
+    let secured = MtlsServer::start();
+    let mut reader = secured.client(&secured.reader()).await;
+    let mut watch = watching::watch(&mut reader, "", 0)
+        .await
+        .expect("a reader's watch");
+    watch.expect_snapshot().await;
+
+    replace_file(
+        &secured.policy,
+        POLICY.replace("reader:", "# reader:").as_bytes(),
+    );
+    eventually(RELOAD_DEADLINE, "the new policy is loaded", || async {
+        let log = secured.server.log_text();
+        log.lines()
+            .any(|l| l.contains("authorization policy") && l.contains("reloaded"))
+            .then_some(())
+    })
+    .await;
+    let mut admin = secured.client(&secured.admin).await;
+    create(&mut admin, mk_hep("after-revocation", "node-a")).await;
+    let status = loop {
+        match watch.next().await {
+            Ok(Some(event)) => {
+                let name = event.host_endpoint.as_ref().map(|h| meta(h).name.clone());
+                assert_ne!(
+                    name.as_deref(),
+                    Some("after-revocation"),
+                    "nothing after revocation"
+                );
+            }
+            Ok(None) => panic!("the watch ends with a status"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(status.code(), tonic::Code::PermissionDenied);
+    assert_eq!(
+        status.message(),
+        "the authorization policy changed: URI:spiffe://cluster.local/ns/monitoring/sa/prometheus \
+         may no longer watch every node"
     );
 }
