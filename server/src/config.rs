@@ -157,6 +157,12 @@ pub struct Args {
     #[arg(long, env = "ETCD_KEY_FILE", requires = "etcd_cert_file")]
     pub etcd_key_file: Option<PathBuf>,
 
+    /// Address to serve Prometheus metrics (`/metrics`) and the HTTP probes (`/livez`,
+    /// `/readyz`) on; empty turns it off. 9095 is next to, and clear of, the ports Calico's
+    /// components serve metrics on (Felix 9091, Typha 9093, kube-controllers 9094).
+    #[arg(long, env = "HOSTENDPOINTD_METRICS_LISTEN", default_value = DEFAULT_METRICS_LISTEN)]
+    pub metrics_listen: MetricsListen,
+
     /// Log filter, in tracing's EnvFilter syntax (`info`, `hostendpointd=debug,info`).
     #[arg(long, env = "HOSTENDPOINTD_LOG", default_value = "info")]
     pub log_level: String,
@@ -182,6 +188,24 @@ fn positive_count(text: &str) -> Result<usize, String> {
         Ok(0) => Err("must be at least 1".into()),
         Ok(count) => Ok(count),
         Err(err) => Err(err.to_string()),
+    }
+}
+
+/// The default of `--metrics-listen`.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9095";
+
+/// An address to serve on, or none (from an empty value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetricsListen(pub Option<SocketAddr>);
+
+impl std::str::FromStr for MetricsListen {
+    type Err = std::net::AddrParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "" => Ok(Self(None)),
+            addr => addr.parse().map(|addr| Self(Some(addr))),
+        }
     }
 }
 

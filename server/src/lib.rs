@@ -5,6 +5,7 @@
 //! - [`etcd`]: a generated client of etcd's v3 API.
 //! - [`serve`]: wiring of the store, the API, health and reflection; shutdown.
 //! - [`listener`]: accepting connections: limits, handshake deadline, TLS, the caller's peer.
+//! - [`metrics`]: Prometheus metrics and the HTTP probes.
 //! - [`security`]: TLS material, identities, roles, the audit log.
 //! - [`api`]: the gRPC handlers: validate, call the store, map errors to statuses.
 //! - [`store`]: the storage seam, the in-memory view and the sled backend.
@@ -14,6 +15,7 @@ pub mod api;
 pub mod config;
 pub mod etcd;
 pub mod listener;
+pub mod metrics;
 pub mod security;
 pub mod serve;
 pub mod store;

@@ -56,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
         etcd_ca_cert_file,
         etcd_cert_file,
         etcd_key_file,
+        metrics_listen,
         ..
     } = args;
     let listener = TcpListener::bind(listen)
@@ -91,7 +92,11 @@ async fn main() -> anyhow::Result<()> {
     let config = ServerConfig {
         datastore,
         drain_timeout,
-        watch: WatchConfig { bookmark_interval },
+        watch: WatchConfig {
+            bookmark_interval,
+            ..WatchConfig::default()
+        },
+        metrics_listen: metrics_listen.0,
         max_concurrent_streams,
         security: SecurityConfig {
             tls,

@@ -12,6 +12,7 @@ use tracing::{info, warn};
 use crate::{
     api::{self, HostEndpointApi, PageTokens},
     listener::{self, ListenConfig},
+    metrics::{self, GrpcMetricsLayer, Metrics, http::MetricsServer},
     security::{Security, SecurityConfig, SecurityError},
     store::{
         Availability, Store,
@@ -36,6 +37,8 @@ pub struct ServerConfig {
     pub security: SecurityConfig,
     /// How connections are accepted and kept.
     pub connections: ConnectionConfig,
+    /// Where to serve metrics and the HTTP probes; `None`: nowhere, and nothing is recorded.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// How connections are accepted and kept.
@@ -95,6 +98,15 @@ pub enum ServeError {
     /// The secret that signs page tokens could not be read or created.
     #[error("cannot load the page-token secret: {0}")]
     PageTokenSecret(String),
+    /// The metrics endpoint could not listen.
+    #[error("cannot serve metrics on {addr}: {source}")]
+    MetricsListen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The store could not be flushed at shutdown.
     #[error("cannot flush the store at shutdown: {0}")]
     Close(#[from] crate::store::Error),
@@ -138,16 +150,29 @@ pub async fn run(
         authz: security.authz,
         draining,
     };
+    // Before the store opens, so that probes see it open (and /readyz says it is not yet).
+    let (metrics, _endpoint) = start_metrics(&config, &front.draining).await?;
+    let mut config = config;
+    config.watch.metrics = metrics.watch.clone();
     match &config.datastore {
         Datastore::Sled(sled) => {
-            let store = SledStore::open(sled)?;
+            let sled = SledConfig {
+                metrics: metrics.wal.clone(),
+                ..sled.clone()
+            };
+            let store = Arc::new(SledStore::open(&sled)?);
+            metrics.attach_store(store.clone(), store.view().watch_availability());
             let secret = api::load_or_create_secret(&sled.path.join(PAGE_TOKEN_SECRET_FILE))
                 .map_err(|err| ServeError::PageTokenSecret(err.to_string()))?;
             let tokens = PageTokens::new(&secret, store.store_uid());
-            serve(Arc::new(store), tokens, config, front, shutdown).await
+            serve(store, tokens, config, front, &metrics, shutdown).await
         }
         Datastore::Etcd(etcd) => {
-            let store = EtcdStore::open(etcd).await?;
+            let etcd = EtcdConfig {
+                metrics: metrics.etcd.clone(),
+                ..etcd.clone()
+            };
+            let store = Arc::new(EtcdStore::open(&etcd).await?);
             let secret = store
                 .shared_value(PAGE_TOKEN_SECRET_KEY, api::random_secret().to_vec())
                 .await
@@ -156,9 +181,31 @@ pub async fn run(
                 ServeError::PageTokenSecret("the secret in etcd has the wrong length".into())
             })?;
             let tokens = PageTokens::new(&secret, store.store_uid());
-            serve(Arc::new(store), tokens, config, front, shutdown).await
+            // After the page-token secret: a replica that cannot read it is not ready.
+            metrics.attach_store(store.clone(), store.view().watch_availability());
+            serve(store, tokens, config, front, &metrics, shutdown).await
         }
     }
+}
+
+/// The metrics, and their endpoint when `config.metrics_listen` names one (serving until
+/// dropped). Without an endpoint nothing reads them, and the gRPC layer records nothing.
+async fn start_metrics(
+    config: &ServerConfig,
+    draining: &CancellationToken,
+) -> Result<(Arc<Metrics>, Option<MetricsServer>), ServeError> {
+    let mut metrics = Metrics::new(draining.clone());
+    let Some(addr) = config.metrics_listen else {
+        return Ok((Arc::new(metrics), None));
+    };
+    if let Some(grpc) = Arc::get_mut(&mut metrics.grpc) {
+        grpc.add_services(&DESCRIPTOR_SETS);
+    }
+    let metrics = Arc::new(metrics);
+    let endpoint = metrics::http::serve(addr, Arc::clone(&metrics))
+        .await
+        .map_err(|source| ServeError::MetricsListen { addr, source })?;
+    Ok((metrics, Some(endpoint)))
 }
 
 /// What faces the clients: the listener, how connections are accepted and authorized, and the
@@ -190,6 +237,7 @@ async fn serve<S: Store>(
     tokens: PageTokens,
     config: ServerConfig,
     front: Front,
+    metrics: &Metrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let Front {
@@ -231,6 +279,10 @@ async fn serve<S: Store>(
         .initial_connection_window_size(Some(CONNECTION_WINDOW))
         .http2_keepalive_interval(Some(connections.keepalive_interval))
         .http2_keepalive_timeout(Some(connections.keepalive_timeout))
+        // Outermost: it sees every call, those the layers below refuse included.
+        .layer(GrpcMetricsLayer::new(
+            config.metrics_listen.map(|_| Arc::clone(&metrics.grpc)),
+        ))
         .layer(listener::CallsLayer)
         .layer(api::too_large_layer())
         .add_service(health_service)

@@ -60,7 +60,13 @@ pub fn binary(name: &str) -> PathBuf {
 /// output. Panics (after killing it) if it is still running after a generous timeout.
 pub async fn run_to_exit(data_dir: &Path, extra_args: &[&str]) -> Output {
     let child = tokio::process::Command::new(binary("hostendpointd"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .args(extra_args)
         .stdin(Stdio::null())
@@ -85,6 +91,8 @@ pub struct ServerProcess {
     child: Child,
     /// The address it listens on.
     pub addr: SocketAddr,
+    /// The address of its metrics endpoint, unless started with `--metrics-listen ''`.
+    pub metrics_addr: Option<SocketAddr>,
     data_dir: Arc<TempDir>,
     extra_args: Vec<String>,
     log: Arc<Mutex<Vec<String>>>,
@@ -143,8 +151,12 @@ impl ServerProcess {
         etcd: Option<Arc<EtcdCluster>>,
     ) -> Self {
         let mut command = Command::new(binary("hostendpointd"));
+        command.args(["--listen", listen, "--log-format", "json"]);
+        // Port 0 unless the test chose: the default port would collide between parallel tests.
+        if !extra_args.iter().any(|a| a == "--metrics-listen") {
+            command.args(["--metrics-listen", "127.0.0.1:0"]);
+        }
         command
-            .args(["--listen", listen, "--log-format", "json"])
             .arg("--data-dir")
             .arg(data_dir.path().join("data"))
             .args(&extra_args);
@@ -166,10 +178,15 @@ impl ServerProcess {
         let log = Arc::new(Mutex::new(Vec::new()));
         let (addr_tx, addr_rx) = mpsc::channel();
         let sink = Arc::clone(&log);
+        let metrics_addr = Arc::new(Mutex::new(None));
+        let metrics_sink = Arc::clone(&metrics_addr);
         // Keeps reading so the server never blocks on a full pipe.
         thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = listening_addr(&line) {
+                if let Some(addr) = logged_addr(&line, "metrics listening") {
+                    *metrics_sink.lock().expect("metrics address lock") = Some(addr);
+                }
+                if let Some(addr) = logged_addr(&line, "listening") {
                     let _ = addr_tx.send(addr);
                 }
                 sink.lock().expect("log lock").push(line);
@@ -185,9 +202,12 @@ impl ServerProcess {
                 );
             }
         };
+        // The metrics endpoint is announced before the store opens, so before `listening`.
+        let metrics_addr = *metrics_addr.lock().expect("metrics address lock");
         Self {
             child,
             addr,
+            metrics_addr,
             data_dir,
             extra_args,
             log,
@@ -381,11 +401,11 @@ impl Drop for ServerProcess {
     }
 }
 
-/// The address from the server's `listening` log line.
-fn listening_addr(line: &str) -> Option<SocketAddr> {
+/// The address from the server's log line `message` (`listening`, `metrics listening`).
+fn logged_addr(line: &str, message: &str) -> Option<SocketAddr> {
     let json: serde_json::Value = serde_json::from_str(line).ok()?;
     let fields = json.get("fields")?;
-    if fields.get("message")?.as_str()? != "listening" {
+    if fields.get("message")?.as_str()? != message {
         return None;
     }
     fields.get("addr")?.as_str()?.parse().ok()

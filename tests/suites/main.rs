@@ -11,6 +11,7 @@ mod etcd;
 mod grpcurl;
 mod hepctl;
 mod hostile_clients;
+mod metrics;
 mod python;
 mod security;
 mod selectors;

@@ -5,7 +5,10 @@ use hostendpoint_api::{
     frames::EventFrame, model::HostEndpoint, pb::EventType, selector::Selector,
 };
 
-use crate::store::{Change, Object};
+use crate::{
+    metrics::store::WatchKind,
+    store::{Change, Object},
+};
 
 /// The objects a watch selects.
 #[derive(Clone, Debug, Default)]
@@ -17,6 +20,15 @@ pub(crate) struct Filter {
 }
 
 impl Filter {
+    /// What the filter selects, as `hostendpointd_watchers` labels it.
+    pub(crate) fn kind(&self) -> WatchKind {
+        match (&self.selector, &self.node) {
+            (Some(_), _) => WatchKind::Selector,
+            (None, Some(_)) => WatchKind::Node,
+            (None, None) => WatchKind::All,
+        }
+    }
+
     pub(crate) fn matches(&self, hep: &HostEndpoint) -> bool {
         self.node
             .as_deref()

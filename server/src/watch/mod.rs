@@ -24,7 +24,10 @@ use tonic::Status;
 use tracing::{Instrument as _, debug_span};
 
 use self::{filter::Filter, stream::Watcher};
-use crate::store::{Error, Store};
+use crate::{
+    metrics::WatchMetrics,
+    store::{Error, Store},
+};
 
 /// The default interval between BOOKMARK events.
 pub const DEFAULT_BOOKMARK_INTERVAL: Duration = Duration::from_secs(30);
@@ -43,12 +46,15 @@ pub const MAX_BATCH_BYTES: usize = 32 * 1024;
 pub struct WatchConfig {
     /// The interval between BOOKMARK events.
     pub bookmark_interval: Duration,
+    /// Where watches are counted.
+    pub metrics: WatchMetrics,
 }
 
 impl Default for WatchConfig {
     fn default() -> Self {
         Self {
             bookmark_interval: DEFAULT_BOOKMARK_INTERVAL,
+            metrics: WatchMetrics::default(),
         }
     }
 }
@@ -59,6 +65,7 @@ pub struct Watches<S> {
     store: Arc<S>,
     ticks: watch::Receiver<u64>,
     shutdown: CancellationToken,
+    metrics: WatchMetrics,
 }
 
 /// The response stream of one watch.
@@ -69,6 +76,7 @@ pub type WatchStream = std::pin::Pin<
 impl<S: Store> Watches<S> {
     /// Starts the bookmark clock; every watch ends when `shutdown` is cancelled.
     pub fn new(store: Arc<S>, config: WatchConfig, shutdown: CancellationToken) -> Arc<Self> {
+        let metrics = config.metrics.clone();
         let (tick, ticks) = watch::channel(0u64);
         let stop = shutdown.clone();
         tokio::spawn(
@@ -88,6 +96,7 @@ impl<S: Store> Watches<S> {
             store,
             ticks,
             shutdown,
+            metrics,
         })
     }
 
@@ -137,19 +146,22 @@ impl<S: Store> Watches<S> {
     async fn check_retained(&self, after: Revision) -> Result<(), Status> {
         match self.store.history(after, 1).await {
             Ok(_) => Ok(()),
-            Err(err) => Err(history_status(err)),
+            Err(err) => Err(self.history_status(err)),
         }
     }
-}
 
-/// The status for a failed history read.
-fn history_status(err: Error) -> Status {
-    match err {
-        Error::Compacted {
-            requested,
-            oldest,
-            current,
-        } => status::compacted(requested, oldest, current, status::RELIST),
-        other => other.into(),
+    /// The status for a failed history read; counts the compacted ones.
+    fn history_status(&self, err: Error) -> Status {
+        match err {
+            Error::Compacted {
+                requested,
+                oldest,
+                current,
+            } => {
+                self.metrics.compacted.inc();
+                status::compacted(requested, oldest, current, status::RELIST)
+            }
+            other => other.into(),
+        }
     }
 }

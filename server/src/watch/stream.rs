@@ -21,8 +21,11 @@ use tokio::sync::broadcast::{self, error::TryRecvError};
 use tonic::Status;
 use tracing::debug;
 
-use super::{MAX_BATCH_BYTES, MAX_BATCH_EVENTS, Watches, filter::Filter, history_status, status};
-use crate::store::{Availability, Change, Snapshot, Store};
+use super::{MAX_BATCH_BYTES, MAX_BATCH_EVENTS, Watches, filter::Filter, status};
+use crate::{
+    metrics::store::OpenWatch,
+    store::{Availability, Change, Snapshot, Store},
+};
 
 type Changes = broadcast::Receiver<Arc<Change>>;
 type Item = Result<pb::WatchHostEndpointsResponse, Status>;
@@ -38,6 +41,8 @@ pub(super) struct Watcher<S> {
     epoch: u64,
     /// The view's published revision: every change up to it is in the broadcast.
     published: tokio::sync::watch::Receiver<Revision>,
+    /// Counts this watch in `hostendpointd_watchers` while it lives.
+    _open: OpenWatch,
 }
 
 /// How far a drain of the broadcast got.
@@ -119,6 +124,7 @@ impl<S: Store> Watcher<S> {
         let availability = watches.store.view().watch_availability();
         let epoch = availability.borrow().epoch;
         let published = watches.store.view().watch_revision();
+        let _open = watches.metrics.open_watch(filter.kind());
         Self {
             watches,
             filter,
@@ -128,6 +134,7 @@ impl<S: Store> Watcher<S> {
             availability,
             epoch,
             published,
+            _open,
         }
     }
 
@@ -163,8 +170,12 @@ impl<S: Store> Watcher<S> {
                 Phase::Live(live) => self.live(live).await,
             };
             self.phase = next;
-            if item.is_some() {
-                return item;
+            if let Some(item) = item {
+                if let Ok(response) = &item {
+                    let events = response.frames().len() + response.events.len();
+                    self.watches.metrics.events_sent.inc_by(events as u64);
+                }
+                return Some(item);
             }
         }
     }
@@ -228,7 +239,7 @@ impl<S: Store> Watcher<S> {
             .await
         {
             Ok(changes) => changes,
-            Err(err) => return (Phase::Done, Some(Err(history_status(err)))),
+            Err(err) => return (Phase::Done, Some(Err(self.watches.history_status(err)))),
         };
         if changes.is_empty() {
             let next = match live {
@@ -262,6 +273,7 @@ impl<S: Store> Watcher<S> {
                 Ok(change) => self.handle(&change, &mut batch),
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     debug!(missed, cursor = self.cursor, "watch lagged; catching up from history");
+                    self.watches.metrics.catchups.inc();
                     return (Phase::CatchUp { live: None }, None);
                 }
                 Err(broadcast::error::RecvError::Closed) => return self.close(),
@@ -282,11 +294,22 @@ impl<S: Store> Watcher<S> {
                     self.cursor = self.cursor.max(published);
                 }
                 batch.push(EventFrame::marker(EventType::Bookmark, self.cursor));
-                return (after_drain(live, drained), batch.into_item());
+                return (self.after_drain(live, drained), batch.into_item());
             }
         }
         let drained = self.drain(&mut live, &mut batch);
-        (after_drain(live, drained), batch.into_item())
+        (self.after_drain(live, drained), batch.into_item())
+    }
+
+    /// Where a drain leaves the watch; a lag is counted as a catch-up.
+    fn after_drain(&self, live: Changes, drained: Drained) -> Phase {
+        match drained {
+            Drained::Lagged => {
+                self.watches.metrics.catchups.inc();
+                Phase::CatchUp { live: None }
+            }
+            Drained::Empty | Drained::Full => Phase::Live(live),
+        }
     }
 
     /// Adds the changes already received to `batch`, up to its limits.
@@ -325,12 +348,5 @@ impl<S: Store> Watcher<S> {
         let mut batch = Batch::default();
         batch.push(EventFrame::marker(EventType::Bookmark, self.cursor));
         (Phase::Closing(status), batch.into_item())
-    }
-}
-
-fn after_drain(live: Changes, drained: Drained) -> Phase {
-    match drained {
-        Drained::Lagged => Phase::CatchUp { live: None },
-        Drained::Empty | Drained::Full => Phase::Live(live),
     }
 }

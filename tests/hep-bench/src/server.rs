@@ -224,9 +224,17 @@ impl Process {
     /// hostendpointd on port 0 with the datastore arguments `store`; the port comes from its
     /// `listening` log line.
     fn hostendpointd(settings: &Settings, store: Vec<String>) -> anyhow::Result<Self> {
-        let mut args = ["--listen", "127.0.0.1:0", "--log-format", "json"]
-            .map(str::to_owned)
-            .to_vec();
+        // Metrics on, as by default, but on a free port.
+        let mut args = [
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ]
+        .map(str::to_owned)
+        .to_vec();
         args.extend(store);
         Self::spawn("hostendpointd", &settings.hostendpointd, args)
     }

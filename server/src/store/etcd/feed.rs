@@ -119,6 +119,8 @@ pub(super) async fn run(shared: Weak<Shared>) {
         };
         let from = store.view.revision();
         let outcome = follow(&store, from, failures > 0).await;
+        // Whatever ended it, the watch is opened again.
+        store.metrics.watch_restarts.inc();
         match outcome {
             Outcome::Compacted => {
                 info!(

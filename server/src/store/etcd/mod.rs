@@ -46,6 +46,7 @@ use crate::etcd::etcdserverpb::{
     compare::{CompareResult, CompareTarget, TargetUnion},
     request_op::Request as Op,
 };
+use crate::metrics::{EtcdMetrics, StoreProbe, StoreSample, store::BackendSample};
 
 /// How often a write re-reads and retries after another writer changed the object first (for
 /// writes without a resource_version precondition) or after an ambiguous transport error.
@@ -64,6 +65,8 @@ pub struct EtcdConfig {
     pub change_buffer: usize,
     /// TLS for https:// endpoints.
     pub tls: EtcdTls,
+    /// Where the watch's restarts are counted.
+    pub metrics: EtcdMetrics,
 }
 
 impl EtcdConfig {
@@ -74,6 +77,7 @@ impl EtcdConfig {
             prefix: codec::DEFAULT_PREFIX.into(),
             change_buffer: super::view::DEFAULT_CHANGE_BUFFER,
             tls: EtcdTls::default(),
+            metrics: EtcdMetrics::default(),
         }
     }
 }
@@ -113,6 +117,7 @@ struct Shared {
     view: Arc<View>,
     /// Values skipped because they are not valid host endpoints.
     skipped: AtomicU64,
+    metrics: EtcdMetrics,
 }
 
 impl EtcdStore {
@@ -144,6 +149,7 @@ impl EtcdStore {
             store_uid: listing.store_uid,
             view,
             skipped,
+            metrics: config.metrics.clone(),
         });
         tokio::spawn(feed::run(Arc::downgrade(&shared)));
         Ok(Self { shared })
@@ -186,6 +192,22 @@ impl EtcdStore {
     /// How many stored values were skipped as invalid since start-up.
     pub fn skipped_values(&self) -> u64 {
         self.shared.skipped.load(Ordering::Relaxed)
+    }
+}
+
+impl StoreProbe for EtcdStore {
+    fn sample(&self) -> StoreSample {
+        let snapshot = self.shared.view.snapshot();
+        let availability = self.shared.view.availability();
+        StoreSample {
+            revision: snapshot.revision(),
+            objects: snapshot.len(),
+            writable: availability.serving(),
+            backend: BackendSample::Etcd {
+                up: availability.unavailable.is_none(),
+                invalid_values: self.skipped_values(),
+            },
+        }
     }
 }
 

@@ -24,6 +24,7 @@ impl Shared {
         }
         // Every change up to `revision` was applied to sled before it was counted, so this
         // sync covers it.
+        let start = std::time::Instant::now();
         let synced = self
             .files
             .lock()
@@ -37,6 +38,9 @@ impl Shared {
         }
         synced?;
         checkpoint::record(&self.wal_dir, revision)?;
+        self.metrics
+            .checkpoint_seconds
+            .observe(start.elapsed().as_secs_f64());
         self.checkpointed.store(revision, Ordering::Release);
         Ok(())
     }

@@ -44,6 +44,7 @@ use super::{
     Change, Error, Object, Result, Store, View,
     write::{Plan, Write},
 };
+use crate::metrics::{StoreProbe, StoreSample, WalMetrics, store::BackendSample};
 
 /// The default size of sled's page cache. Reads are served from the in-memory view, so sled's
 /// cache only serves writes and history reads.
@@ -73,6 +74,8 @@ pub struct SledConfig {
     /// Start even when the write-ahead log is damaged: it is cut at the damage and the store
     /// gets a new `store_uid`. Otherwise damage stops the start.
     pub discard_damaged_wal: bool,
+    /// Where the log's syncs and the checkpoints are recorded.
+    pub metrics: WalMetrics,
 }
 
 impl SledConfig {
@@ -85,6 +88,7 @@ impl SledConfig {
             compaction_interval: DEFAULT_COMPACTION_INTERVAL,
             change_buffer: crate::store::view::DEFAULT_CHANGE_BUFFER,
             discard_damaged_wal: false,
+            metrics: WalMetrics::default(),
         }
     }
 }
@@ -180,6 +184,7 @@ struct Shared {
     /// Resumes after older revisions are refused (the history keeps what compaction has not
     /// removed yet, but no more than `--retained-revisions` are promised).
     compacted: AtomicU64,
+    metrics: WalMetrics,
 }
 
 /// What the writer lock protects.
@@ -247,6 +252,21 @@ impl Store for SledStore {
         .await
         .map_err(backend)?
         .map_err(backend)
+    }
+}
+
+impl StoreProbe for SledStore {
+    fn sample(&self) -> StoreSample {
+        let snapshot = self.shared.view.snapshot();
+        StoreSample {
+            revision: snapshot.revision(),
+            objects: snapshot.len(),
+            writable: self.shared.view.availability().cannot_write.is_none(),
+            backend: BackendSample::Sled {
+                // Unreadable only while the directory is being removed: then nothing is kept.
+                wal_bytes: wal::disk_bytes(&self.shared.wal_dir).unwrap_or(0),
+            },
+        }
     }
 }
 

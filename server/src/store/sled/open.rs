@@ -75,7 +75,9 @@ impl SledStore {
             }
             (None, Continuity::Continues) => {}
         }
-        let wal = Wal::create(&wal_dir, revision + 1).map_err(io_err)?;
+        let wal = Wal::create(&wal_dir, revision + 1)
+            .map_err(io_err)?
+            .with_metrics(config.metrics.clone());
         info!(
             path = %path.display(), %store_uid, revision, objects = snapshot.len(),
             replayed_from = from, "opened sled store"
@@ -102,6 +104,7 @@ impl SledStore {
             checkpointed: AtomicU64::new(revision),
             sled_failed: AtomicBool::new(false),
             compacted: AtomicU64::new(0),
+            metrics: config.metrics.clone(),
         });
         let sink = SledSink {
             db: db.clone(),

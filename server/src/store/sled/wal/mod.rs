@@ -27,6 +27,7 @@ use std::{
     os::unix::fs::{FileExt as _, MetadataExt as _},
     path::{Path, PathBuf},
     thread::JoinHandle,
+    time::Instant,
 };
 
 use hostendpoint_api::model::Revision;
@@ -37,6 +38,7 @@ pub(super) use self::{
     history::History,
     replay::{NewestSegment, ReplayError, replay},
 };
+use crate::metrics::WalMetrics;
 
 /// The length and CRC in front of every record.
 const HEADER_BYTES: usize = 8;
@@ -57,6 +59,7 @@ pub(super) struct Wal {
     active_first: Revision,
     /// Where the log ended when a group that failed began, until its bytes are undone.
     undo: Option<Position>,
+    metrics: WalMetrics,
 }
 
 /// A place in the log: a segment (by its first revision) and an offset in it.
@@ -96,6 +99,7 @@ impl Wal {
             buffer: Vec::new(),
             active_first: next,
             undo: None,
+            metrics: WalMetrics::default(),
         };
         // A sparse segment is created on a full disk too: the log could take no write.
         if !zeroed && segment::free_bytes(dir)? < segment::PROBE_FREE_BYTES {
@@ -108,6 +112,12 @@ impl Wal {
             wal.prepare_next();
         }
         Ok(wal)
+    }
+
+    /// Records the log's syncs and groups in `metrics`.
+    pub(super) fn with_metrics(mut self, metrics: WalMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Appends `records` (encoded changes in revision order) and syncs them. On failure the
@@ -124,7 +134,12 @@ impl Wal {
         });
         let appended = self.append_synced(records);
         match &appended {
-            Ok(()) => self.undo = None,
+            Ok(()) => {
+                self.undo = None;
+                self.metrics
+                    .group_commit_writes
+                    .observe(records.len() as f64);
+            }
             Err(err) => {
                 if let Err(undo) = self.finish_undo() {
                     warn!(error = %err, %undo, "cannot undo a failed write in the log yet");
@@ -157,7 +172,7 @@ impl Wal {
             let used = self.offset + self.buffer.len() as u64;
             if used > 0 && used + (HEADER_BYTES + entry.len()) as u64 > SEGMENT_BYTES {
                 self.write_buffer()?;
-                self.active.sync_data()?;
+                self.sync()?;
                 self.rotate(revision)?;
             }
             let len = u32::try_from(entry.len())
@@ -168,11 +183,21 @@ impl Wal {
             self.buffer.extend_from_slice(entry);
         }
         self.write_buffer()?;
-        self.active.sync_data()?;
+        self.sync()?;
         self.check_linked()?;
         if self.offset > SEGMENT_BYTES / 2 {
             self.prepare_next();
         }
+        Ok(())
+    }
+
+    /// Syncs the active segment's data, timed.
+    fn sync(&mut self) -> io::Result<()> {
+        let start = Instant::now();
+        self.active.sync_data()?;
+        self.metrics
+            .fsync_seconds
+            .observe(start.elapsed().as_secs_f64());
         Ok(())
     }
 
@@ -282,6 +307,14 @@ pub(super) fn remove_covered(dir: &Path, upto: Revision) -> io::Result<()> {
         fs::remove_file(path)?;
     }
     Ok(())
+}
+
+/// The bytes the log's files in `dir` take on disk: its segments, and the next one while it is
+/// zero-filled in advance.
+pub(super) fn disk_bytes(dir: &Path) -> io::Result<u64> {
+    fs::read_dir(dir)?.try_fold(0, |total, entry| {
+        Ok(total + entry?.metadata()?.blocks() * 512)
+    })
 }
 
 /// Removes every segment: the history starts anew.
