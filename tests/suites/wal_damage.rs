@@ -206,7 +206,8 @@ async fn a_damaged_record_in_an_older_segment_stops_the_start() {
     // More than one 16 MiB segment; sled holds every record after the clean stop.
     let acked = create_many(&mut client, 130, BIG_ANNOTATION).await;
     let uid = store_uid(&mut client).await;
-    assert!(server.terminate().await.success());
+    let status = server.terminate().await;
+    assert!(status.success(), "{status}\n{}", server.log_text());
     let segments = segments(&server.data_dir());
     assert!(segments.len() >= 2, "{segments:?}");
     let oldest = &segments[0];

@@ -22,6 +22,14 @@ impl Shared {
         if revision == self.checkpointed.load(Ordering::Acquire) {
             return Ok(());
         }
+        // A failed sync is never retried on the same files: Linux reports a writeback error
+        // once, so a second sync could succeed over data that never reached the disk. sled
+        // is reopened first (the flag is cleared only then).
+        if self.sled_failed.load(Ordering::Acquire) {
+            return Err(std::io::Error::other(
+                "sled's last flush failed; it is being reopened, and the log keeps every write",
+            ));
+        }
         // Every change up to `revision` was applied to sled before it was counted, so this
         // sync covers it.
         let start = std::time::Instant::now();

@@ -83,12 +83,16 @@ impl SledSink {
         loop {
             let failed = match groups.recv_timeout(SLED_CHECK) {
                 Ok(changes) => apply(&db, &applied, &changes).err().map(|e| e.to_string()),
-                Err(RecvTimeoutError::Timeout) => shared
-                    .upgrade()
-                    .filter(|shared| shared.sled_failed.swap(false, Ordering::AcqRel))
-                    .map(|_| "a checkpoint's flush failed".to_owned()),
+                Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => return,
             };
+            // Checked after every group too: under steady writes the wait never times out.
+            let failed = failed.or_else(|| {
+                shared
+                    .upgrade()
+                    .filter(|shared| shared.sled_failed.load(Ordering::Acquire))
+                    .map(|_| "a checkpoint's flush failed".to_owned())
+            });
             let Some(err) = failed else { continue };
             error!(error = %err, "sled failed; writes go on in the write-ahead log; reopening sled");
             // Moved, not cloned: sled lets go of its files only once every handle is gone.

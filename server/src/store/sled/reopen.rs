@@ -76,6 +76,8 @@ impl SledOpener {
         let files = SledFiles::open(reopened.clone(), &self.path)?;
         *lock_files(shared) = Some(files);
         shared.sled_applied.store(applied, Ordering::Release);
+        // Only now: until the new files are in place, checkpoints must not sync the old ones.
+        shared.sled_failed.store(false, Ordering::Release);
         Ok(reopened)
     }
 }
@@ -96,6 +98,15 @@ fn apply_log(db: &sled::Db, shared: &Shared, from: Revision) -> std::io::Result<
         let change = codec::decode_change(&record.entry).map_err(std::io::Error::other)?;
         apply_to_sled(db, &change).map_err(std::io::Error::other)?;
         last = record.revision;
+    }
+    // sled must hold every published change before it takes new ones: a log that stops short
+    // (damage) keeps sled closed, so checkpoints cannot move past the hole and compaction
+    // cannot remove the evidence; the attempts go on, loudly.
+    if last < published {
+        return Err(std::io::Error::other(format!(
+            "the write-ahead log holds revisions up to {last} only, not {published}: it may be \
+             damaged; sled stays closed and the log is kept"
+        )));
     }
     Ok(last)
 }
