@@ -255,3 +255,31 @@ async fn a_torn_last_record_is_cut_with_a_warning_and_nothing_acknowledged_is_lo
         "the cut is logged with its size:\n{log}"
     );
 }
+
+#[tokio::test]
+async fn a_missing_log_directory_stops_the_start() {
+    if etcd_backend() {
+        return;
+    }
+    let mut server = ServerProcess::start();
+    let mut client = server.client().await;
+    create_many(&mut client, 5, 0).await;
+    let uid = store_uid(&mut client).await;
+    // SIGKILL: the writes may be in the log only.
+    server.kill().await;
+    std::fs::remove_dir_all(server.data_dir().join("wal")).expect("the log is removed");
+    let output = run_to_exit(&server.data_dir(), &[]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the start must fail:\n{stderr}");
+    assert!(
+        stderr.contains("the write-ahead log directory is missing"),
+        "says why:\n{stderr}"
+    );
+    server.start_again_with(&["--discard-damaged-wal"]);
+    let mut client = server.client().await;
+    assert_ne!(
+        store_uid(&mut client).await,
+        uid,
+        "a new store_uid: agents relist"
+    );
+}

@@ -49,15 +49,24 @@ impl SledStore {
             cache_bytes: config.cache_bytes,
         };
         let db = opener.open().map_err(sled_err)?;
-        let (store_uid, sled_revision) = read_or_init_meta(&db, path)?;
+        let (store_uid, sled_revision, had_log) = read_or_init_meta(&db, path)?;
         let wal_dir = path.join("wal");
+        // A store that kept its writes in the log has a `wal/` from its first start on.
+        let log_missing = (had_log && !wal_dir.exists()).then(|| {
+            format!(
+                "{}: the write-ahead log directory is missing; writes acknowledged since sled's \
+                 last checkpoint (revision {sled_revision}) may be lost",
+                wal_dir.display()
+            )
+        });
         let checkpointed = checkpoint::recorded(&wal_dir);
         let from = checkpointed.map_or(sled_revision, |c| c.min(sled_revision));
         let replay = replay_log(&db, path, &wal_dir, from, config.discard_damaged_wal)?;
         let revision = replay.last.unwrap_or(0).max(sled_revision);
         // What the log must reach: sled's revision, and what a checkpoint found durable there.
         let held = revision.max(checkpointed.unwrap_or(0));
-        let continuity = settle_damage(&replay, held, path, config.discard_damaged_wal)?;
+        let continuity =
+            settle_damage(&replay, held, log_missing, path, config.discard_damaged_wal)?;
         let store_uid = match continuity {
             Continuity::Continues => store_uid,
             Continuity::Restarts => renew_store_uid(&db).map_err(sled_err)?,
@@ -222,6 +231,7 @@ fn replay_log(
 fn settle_damage(
     replay: &Replayed,
     held: Revision,
+    log_missing: Option<String>,
     path: &Path,
     discard: bool,
 ) -> Result<Continuity, OpenError> {
@@ -237,7 +247,7 @@ fn settle_damage(
                 newest.valid_bytes
             )
         });
-    let what = match (&replay.discarded, behind) {
+    let what = match (&replay.discarded, behind.or(log_missing)) {
         (Some(damage), _) => damage.to_string(),
         (None, Some(behind)) => behind,
         (None, None) => return Ok(Continuity::Continues),
@@ -284,7 +294,9 @@ fn end_log_at_its_last_record(newest: &wal::NewestSegment) -> std::io::Result<()
 }
 
 /// Reads the store's identity and revision, or writes them for a new store.
-fn read_or_init_meta(db: &sled::Db, path: &Path) -> Result<(String, Revision), OpenError> {
+/// The store's uid, sled's revision, and whether the store already kept its writes in the
+/// log (format 3 before this start): then a missing log means lost writes.
+fn read_or_init_meta(db: &sled::Db, path: &Path) -> Result<(String, Revision, bool), OpenError> {
     let corrupt = |what: &str, reason: String| OpenError::Corrupt {
         path: path.to_owned(),
         what: what.to_owned(),
@@ -307,7 +319,7 @@ fn read_or_init_meta(db: &sled::Db, path: &Path) -> Result<(String, Revision), O
         batch.insert(KEY_STORE_UID, store_uid.as_bytes());
         batch.insert(KEY_REVISION, &codec::encode_u64(0));
         db.apply_batch(batch).map_err(sled_err)?;
-        return Ok((store_uid, 0));
+        return Ok((store_uid, 0, false));
     };
     let found = codec::decode_u32("meta/format", &format)
         .map_err(|e| corrupt("meta/format", e.to_string()))?;
@@ -330,7 +342,7 @@ fn read_or_init_meta(db: &sled::Db, path: &Path) -> Result<(String, Revision), O
             codec::decode_u64("meta/revision", &b)
                 .map_err(|e| corrupt("meta/revision", e.to_string()))
         })?;
-    Ok((store_uid, revision))
+    Ok((store_uid, revision, found == FORMAT_VERSION))
 }
 
 /// Formats 1 and 2 kept the history in sled; format 3 keeps it in the log. The old history is
