@@ -1,5 +1,10 @@
 //! The audit log: one JSON line per write and per denied call, appended to a file (reopened on
 //! SIGHUP, for logrotate) or written to stdout.
+//!
+//! Lines are written by a thread of their own, from a bounded queue: a stalled disk or stdout
+//! pipe must not stall the calls (or the runtime's threads) that record them. A full queue
+//! drops lines, and says so in the server's log with the count, as the Kubernetes API server's
+//! batching audit backend does.
 
 use std::{
     fs::{File, OpenOptions},
@@ -7,19 +12,35 @@ use std::{
     net::SocketAddr,
     os::unix::fs::OpenOptionsExt as _,
     path::PathBuf,
-    sync::{Mutex, PoisonError},
-    time::SystemTime,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        mpsc::{self, RecvTimeoutError, SyncSender, TrySendError},
+    },
+    time::{Duration, SystemTime},
 };
 
 use serde::Serialize;
 use tonic::Code;
 use tracing::{error, info};
 
+/// Lines waiting for the writer thread; beyond this, lines are dropped and counted.
+const QUEUE_LINES: usize = 65_536;
+/// How often the writer looks for a reopen request while no line comes.
+const REOPEN_CHECK: Duration = Duration::from_millis(200);
+
 /// Where audit lines go.
 #[derive(Debug)]
 pub struct AuditLog {
-    target: Target,
-    sink: Mutex<Sink>,
+    lines: SyncSender<Vec<u8>>,
+    shared: Arc<Shared>,
+}
+
+/// What the recorders and the writer thread share.
+#[derive(Debug, Default)]
+struct Shared {
+    reopen: AtomicBool,
+    dropped: AtomicU64,
 }
 
 #[derive(Clone, Debug)]
@@ -65,21 +86,89 @@ pub struct AuditRecord {
 }
 
 impl AuditLog {
-    /// Opens the log: `-` is stdout, anything else a file appended to (created 0600).
+    /// Opens the log: `-` is stdout, anything else a file appended to (created 0600), and
+    /// starts its writer thread.
     pub fn open(target: &str) -> io::Result<Self> {
         let target = match target {
             "-" => Target::Stdout,
             path => Target::File(PathBuf::from(path)),
         };
-        let sink = Mutex::new(open(&target)?);
-        Ok(Self { target, sink })
+        let sink = open(&target)?;
+        let (lines, queue) = mpsc::sync_channel(QUEUE_LINES);
+        let shared = Arc::new(Shared::default());
+        let writer = Writer {
+            target,
+            sink,
+            shared: Arc::clone(&shared),
+        };
+        std::thread::Builder::new()
+            .name("audit-log".into())
+            .spawn(move || writer.run(&queue))?;
+        Ok(Self { lines, shared })
     }
 
-    /// Opens the file again under its name, so that a rotated file is let go.
+    /// Asks for the file to be opened again under its name, so that a rotated file is let go.
     pub fn reopen(&self) {
+        self.shared.reopen.store(true, Ordering::Release);
+    }
+
+    /// Queues one record.
+    pub fn record(&self, mut record: AuditRecord) {
+        record.time = humantime::format_rfc3339_micros(SystemTime::now()).to_string();
+        let mut line = match serde_json::to_vec(&record) {
+            Ok(line) => line,
+            Err(err) => return error!(error = %err, "cannot encode an audit record"),
+        };
+        line.push(b'\n');
+        match self.lines.try_send(line) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                let dropped = self.shared.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                // Said once per thousand, so that the server's own log does not flood too.
+                if dropped % 1000 == 1 {
+                    error!(
+                        dropped,
+                        ?record,
+                        "the audit log cannot keep up; records are dropped"
+                    );
+                }
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                error!(?record, "the audit log's writer is gone; record dropped");
+            }
+        }
+    }
+}
+
+/// The writer thread's state.
+#[derive(Debug)]
+struct Writer {
+    target: Target,
+    sink: Sink,
+    shared: Arc<Shared>,
+}
+
+impl Writer {
+    fn run(mut self, queue: &mpsc::Receiver<Vec<u8>>) {
+        loop {
+            let line = match queue.recv_timeout(REOPEN_CHECK) {
+                Ok(line) => Some(line),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            if self.shared.reopen.swap(false, Ordering::AcqRel) {
+                self.reopen();
+            }
+            if let Some(line) = line {
+                self.write(&line);
+            }
+        }
+    }
+
+    fn reopen(&mut self) {
         match open(&self.target) {
             Ok(sink) => {
-                *self.lock() = sink;
+                self.sink = sink;
                 info!("audit log reopened");
             }
             Err(err) => {
@@ -88,25 +177,15 @@ impl AuditLog {
         }
     }
 
-    /// Appends one record. A failed write is logged: the call it records has happened.
-    pub fn record(&self, mut record: AuditRecord) {
-        record.time = humantime::format_rfc3339_micros(SystemTime::now()).to_string();
-        let mut line = match serde_json::to_vec(&record) {
-            Ok(line) => line,
-            Err(err) => return error!(error = %err, "cannot encode an audit record"),
-        };
-        line.push(b'\n');
-        let written = match &mut *self.lock() {
-            Sink::Stdout => io::stdout().lock().write_all(&line),
-            Sink::File(file) => file.write_all(&line),
+    /// A failed write is logged: the call it records has happened.
+    fn write(&mut self, line: &[u8]) {
+        let written = match &mut self.sink {
+            Sink::Stdout => io::stdout().lock().write_all(line),
+            Sink::File(file) => file.write_all(line),
         };
         if let Err(err) = written {
-            error!(error = %err, ?record, "cannot write the audit log");
+            error!(error = %err, line = %String::from_utf8_lossy(line), "cannot write the audit log");
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Sink> {
-        self.sink.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

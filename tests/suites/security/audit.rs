@@ -12,6 +12,15 @@ use hostendpoint_tests::mtls::{MtlsServer, path_str};
 
 use super::{RELOAD_DEADLINE, eventually};
 
+/// The audit log's lines once it holds `count` (its writer runs behind the calls).
+async fn audit_lines_when(path: &Path, count: usize) -> Vec<Value> {
+    eventually(RELOAD_DEADLINE, "the audit lines are written", || async {
+        let lines = audit_lines(path);
+        (lines.len() >= count).then_some(lines)
+    })
+    .await
+}
+
 fn audit_lines(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -77,7 +86,7 @@ async fn writes_and_denials_are_audited_and_sighup_reopens_the_file() {
         .expect_err("denied: nodes do not write");
     delete(&mut admin, "web", rv + 1, "").await.expect("delete");
 
-    let lines = audit_lines(&audit);
+    let lines = audit_lines_when(&audit, 7).await;
     let summaries: Vec<String> = lines.iter().map(summary).collect();
     let (r1, r2, r3) = (rv, rv + 1, rv + 2);
     assert_eq!(
@@ -116,12 +125,12 @@ async fn writes_and_denials_are_audited_and_sighup_reopens_the_file() {
     })
     .await;
     create(&mut admin, mk_hep("after-rotation", "node-a")).await;
+    let fresh = audit_lines_when(&audit, 1).await;
     assert_eq!(
         audit_lines(&rotated).len(),
         7,
         "the rotated file is left alone"
     );
-    let fresh = audit_lines(&audit);
     assert_eq!(fresh.len(), 1);
     assert_eq!(fresh[0]["name"], "after-rotation");
 }
