@@ -113,6 +113,10 @@ pub(crate) struct Args {
     /// the previous value from its store once per event and watcher).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     etcd_prev_kv: bool,
+    /// Whether hostendpointd serves its metrics, as it does by default; `false` runs it with
+    /// `--metrics-listen ''`, to show what the metrics cost.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    metrics: bool,
     /// Page size of the list scenarios, the same on every system.
     #[arg(long, default_value_t = 500)]
     page_size: u32,
@@ -165,6 +169,8 @@ pub(crate) struct Settings {
     pub(crate) page_size: u32,
     /// Whether etcd watchers ask for `prev_kv`.
     pub(crate) etcd_prev_kv: bool,
+    /// Whether hostendpointd serves its metrics.
+    pub(crate) metrics: bool,
     /// The scenarios to run.
     pub(crate) scenarios: BTreeSet<u8>,
     /// The systems to run, in the order of [`SystemKind`]'s variants.
@@ -198,6 +204,7 @@ impl Args {
             watch_write_rate,
             drain,
             etcd_prev_kv,
+            metrics,
             page_size,
             scenarios,
             systems,
@@ -261,6 +268,7 @@ impl Args {
             drain: drain.unwrap_or(pick.of(Duration::from_secs(10), Duration::from_secs(2))),
             page_size: page_size.max(1),
             etcd_prev_kv,
+            metrics,
             scenarios,
             systems,
             hostendpointd,

@@ -224,12 +224,13 @@ impl Process {
     /// hostendpointd on port 0 with the datastore arguments `store`; the port comes from its
     /// `listening` log line.
     fn hostendpointd(settings: &Settings, store: Vec<String>) -> anyhow::Result<Self> {
-        // Metrics on, as by default, but on a free port.
+        // Metrics on, as by default, but on a free port (or off, to measure their cost).
+        let metrics = if settings.metrics { "127.0.0.1:0" } else { "" };
         let mut args = [
             "--listen",
             "127.0.0.1:0",
             "--metrics-listen",
-            "127.0.0.1:0",
+            metrics,
             "--log-format",
             "json",
         ]

@@ -164,7 +164,7 @@ impl Report {
         let _ = writeln!(
             out,
             "\nhep-bench: {} cores ({}), {:.1} GiB; load average {}; {} objects on {} nodes, \
-             {:?} phases, etcd watches {} prev_kv\n",
+             {:?} phases, etcd watches {} prev_kv, hostendpointd metrics {}\n",
             machine.cores,
             machine.cpu,
             machine.memory_gib,
@@ -176,7 +176,8 @@ impl Report {
                 "with"
             } else {
                 "without"
-            }
+            },
+            if settings.metrics { "on" } else { "off" },
         );
         out.push_str(&header());
         for scenario in self.scenarios() {
