@@ -10,11 +10,15 @@
 //! - [`responses`]: the get and list response messages, built from pre-encoded objects.
 //! - [`selector`]: Calico's label selector language: parsing, matching labels, canonical text.
 //! - [`calico`]: Calico's v3 HostEndpoint JSON document, to and from the domain model.
+//! - `metrics_http` (feature `metrics-http`): the `/metrics` endpoint of the server and the
+//!   agent.
 
 pub mod calico;
 pub mod convert;
 mod encoded;
 pub mod frames;
+#[cfg(feature = "metrics-http")]
+pub mod metrics_http;
 pub mod model;
 pub mod responses;
 pub mod selector;

@@ -8,7 +8,7 @@ use hostendpoint_api::{
 };
 use tonic::transport::Channel;
 
-use crate::{Error, Result, TlsFiles, endpoint};
+use crate::{Error, Result, TlsFiles, tls::Target};
 
 /// A connection to hostendpointd. Cheap to clone: clones share the connection.
 #[derive(Clone, Debug)]
@@ -50,20 +50,17 @@ pub struct ListPage {
 }
 
 impl Client {
-    /// Connects to `server`, such as `http://127.0.0.1:50051` (see [`endpoint`] for the
-    /// forms).
+    /// Connects to `server`, such as `http://127.0.0.1:50051`, or `host:port` (plaintext
+    /// here, TLS with [`Self::connect_with`] and TLS files).
     pub async fn connect(server: impl Into<String>) -> Result<Self> {
         Self::connect_with(&server.into(), &TlsFiles::default()).await
     }
 
-    /// Connects to `server` with TLS files: an `https://` URL, or `host:port`.
+    /// Connects to `server` with TLS files: an `https://` URL, or `host:port`. The files are
+    /// read again for every new connection, so a rotated certificate is presented from the
+    /// next reconnect on.
     pub async fn connect_with(server: &str, tls: &TlsFiles) -> Result<Self> {
-        let endpoint = endpoint(server, tls)?;
-        let channel = endpoint.connect().await.map_err(|source| Error::Connect {
-            endpoint: server.to_owned(),
-            source,
-        })?;
-        Ok(Self::new(channel))
+        Ok(Self::new(Target::new(server, tls)?.connect().await?))
     }
 
     /// A client that connects on first use and reconnects by itself: for daemons that must
@@ -74,7 +71,7 @@ impl Client {
 
     /// [`Self::connect_lazy`] with TLS files.
     pub fn connect_lazy_with(server: &str, tls: &TlsFiles) -> Result<Self> {
-        Ok(Self::new(endpoint(server, tls)?.connect_lazy()))
+        Ok(Self::new(Target::new(server, tls)?.connect_lazy()))
     }
 
     /// A client over an existing channel.

@@ -17,7 +17,7 @@
 //!
 //! # Layout
 //! - [`Client`]: typed create, get, update, delete and paged list over the domain model.
-//! - [`TlsFiles`], [`endpoint`]: server addresses and TLS.
+//! - [`TlsFiles`]: server addresses and TLS, with the files re-read for each connection.
 //! - [`Error`]: typed errors (not found, already exists, conflict with both versions, invalid
 //!   with the field violations, unavailable, ...).
 //! - [`watcher`]: a resuming, relisting stream of watch events.
@@ -34,6 +34,6 @@ pub use self::{
     backoff::BackoffConfig,
     client::{Client, ListPage, ListParams, Preconditions},
     error::{Error, Result},
-    tls::{TlsFiles, endpoint},
+    tls::TlsFiles,
 };
 pub use hostendpoint_api::model;

@@ -8,8 +8,17 @@
 //! - OUT_OF_RANGE (the revision was compacted) or FAILED_PRECONDITION (the store was replaced)
 //!   starts over with a fresh listing: `Init`, `InitApply`s, `InitDone`.
 //! - Any other error is yielded, and the watcher tries again after the backoff.
+//!
+//! [`Stats`] counts those recoveries while the watcher runs, for a caller's metrics.
 
-use std::{collections::VecDeque, time::Instant};
+use std::{
+    collections::VecDeque,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
+};
 
 use futures::Stream;
 use hostendpoint_api::{
@@ -49,6 +58,24 @@ pub struct Config {
     pub selector: Option<String>,
     /// Spacing of reconnection attempts.
     pub backoff: BackoffConfig,
+    /// Where the watcher counts its recoveries; keep a clone to read them.
+    pub stats: Stats,
+}
+
+/// What a watcher has recovered from, readable while it runs. Clones share the counts, so a
+/// caller keeps one and hands the other to the watcher in [`Config::stats`]; atomics, because
+/// a metrics scrape reads them from another task.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    reconnects: Arc<AtomicU64>,
+}
+
+impl Stats {
+    /// How many times the watch stream ended with an error, or could not be opened, and the
+    /// watcher opened it again (resuming, or relisting when the position was gone).
+    pub fn reconnects(&self) -> u64 {
+        self.reconnects.load(Ordering::Relaxed)
+    }
 }
 
 /// The header in which the server names its store.
@@ -90,6 +117,7 @@ pub fn watcher(
         listing: false,
         pending: VecDeque::new(),
         healthy_since: None,
+        stats: config.stats,
     };
     futures::stream::unfold(state, |mut watcher| async move {
         let item = watcher.next_event().await;
@@ -111,6 +139,7 @@ struct Watcher {
     listing: bool,
     pending: VecDeque<Event>,
     healthy_since: Option<Instant>,
+    stats: Stats,
 }
 
 /// What to do after a failed call.
@@ -223,6 +252,8 @@ impl Watcher {
             self.position = None;
             self.listing = false;
         }
+        // Every error leads to another open below, whichever recovery it gets.
+        self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
         let delay = self.backoff.next_delay();
         match &recovery {
             Recovery::Resume => {

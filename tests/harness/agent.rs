@@ -2,6 +2,7 @@
 
 use std::{
     io::{BufRead, BufReader},
+    net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
     sync::{Arc, Mutex},
@@ -31,6 +32,14 @@ impl AgentProcess {
         if let Some(exec) = exec {
             args.extend(["--exec".to_owned(), exec.to_owned()]);
         }
+        Self::spawn(args, state_file.to_owned())
+    }
+
+    /// Starts the agent like [`Self::start`] (without `--exec`), serving its metrics on a
+    /// port of its choice: see [`Self::metrics_addr`].
+    pub fn start_with_metrics(node: &str, server: &str, state_file: &Path) -> Self {
+        let mut args = Self::args(node, server, state_file);
+        args.extend(["--metrics-listen".to_owned(), "127.0.0.1:0".to_owned()]);
         Self::spawn(args, state_file.to_owned())
     }
 
@@ -94,6 +103,35 @@ impl AgentProcess {
     /// Everything the agent logged so far.
     pub fn log_text(&self) -> String {
         self.log.lock().expect("log lock").join("\n")
+    }
+
+    /// The address of the metrics endpoint, from the agent's log line `metrics listening
+    /// addr=…`; waits for it up to [`CONVERGE_TIMEOUT`].
+    pub async fn metrics_addr(&self) -> SocketAddr {
+        let deadline = tokio::time::Instant::now() + CONVERGE_TIMEOUT;
+        loop {
+            let logged = self
+                .log_text()
+                .lines()
+                .filter(|line| line.contains("metrics listening"))
+                .find_map(|line| {
+                    line.split_once("addr=")?
+                        .1
+                        .split_whitespace()
+                        .next()?
+                        .parse()
+                        .ok()
+                });
+            if let Some(addr) = logged {
+                return addr;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the agent did not announce its metrics endpoint:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Kills the agent with SIGKILL.

@@ -1,7 +1,12 @@
 //! hep-agent: the state file always converges to the server's truth for the agent's node,
-//! across changes, server restarts (resuming without a relist) and agent restarts.
+//! across changes, server restarts (resuming without a relist) and agent restarts; its
+//! metrics say so.
 
-use hostendpoint_tests::{agent::AgentProcess, *};
+use hostendpoint_tests::{
+    agent::AgentProcess,
+    metrics::{Scrape, promtool_check, wait_for_scrape},
+    *,
+};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -130,4 +135,59 @@ async fn the_agent_starts_before_its_server_and_catches_up() {
     create(&mut client, mk_hep("a", "n1")).await;
     let state = converge(&agent, &mut client).await;
     assert_eq!(state_objects(&state), [("a".to_owned(), "1".to_owned())]);
+}
+
+#[tokio::test]
+async fn the_agent_reports_sync_reconnects_and_relists_as_metrics() {
+    let mut server = ServerProcess::start();
+    let mut client = server.client().await;
+    create(&mut client, mk_hep("a", "n1")).await;
+    create(&mut client, mk_hep("b", "n1")).await;
+    create(&mut client, mk_hep("c", "n2")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let agent =
+        AgentProcess::start_with_metrics("n1", &server.endpoint(), &dir.path().join("state.json"));
+    let addr = agent.metrics_addr().await;
+    let state = converge(&agent, &mut client).await;
+    let gauge = |scrape: &Scrape, name: &str| scrape.get(&format!("hep_agent_{name}"), &[]);
+
+    let scrape = wait_for_scrape(addr, "the agent is in sync with n1's two", |s| {
+        gauge(s, "synced") == 1.0 && gauge(s, "host_endpoints") == 2.0
+    })
+    .await;
+    let revision = state["revision"].as_f64().expect("a numeric revision");
+    assert_eq!(gauge(&scrape, "revision"), revision, "{}", scrape.text);
+    assert_eq!(gauge(&scrape, "reconnects_total"), 0.0);
+    assert_eq!(gauge(&scrape, "relists_total"), 0.0);
+    let written = gauge(&scrape, "state_file_last_write_timestamp_seconds");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after the epoch")
+        .as_secs_f64();
+    assert!(
+        (now - 60.0..=now).contains(&written),
+        "the state file was written just now: {written} (now {now})"
+    );
+    promtool_check(&scrape.text).expect("promtool accepts the agent's exposition");
+
+    // The server restarts: the watch resumes, counted as a reconnect, not a relist.
+    server.terminate().await;
+    server.start_again_on_same_port();
+    let mut client = server.client().await;
+    create(&mut client, mk_hep("d", "n1")).await;
+    let scrape = wait_for_scrape(addr, "the agent reconnected and saw d", |s| {
+        gauge(s, "reconnects_total") >= 1.0 && gauge(s, "host_endpoints") == 3.0
+    })
+    .await;
+    assert_eq!(gauge(&scrape, "relists_total"), 0.0, "{}", scrape.text);
+
+    // The store is replaced: the agent's position means nothing there, so it relists.
+    server.terminate().await;
+    server.replace_store_on_same_port();
+    wait_for_scrape(addr, "the agent relisted the empty store", |s| {
+        gauge(s, "relists_total") == 1.0
+            && gauge(s, "synced") == 1.0
+            && gauge(s, "host_endpoints") == 0.0
+    })
+    .await;
 }

@@ -1,6 +1,7 @@
 //! Rotation without a restart: new TLS material (a Kubernetes Secret volume's symlink swap, a
 //! write in place) and a new policy are used for new handshakes and calls within seconds, open
-//! watches go on, and contents that do not parse are logged and ignored.
+//! watches go on, and contents that do not parse are logged and ignored; hep-agent presents
+//! its rotated certificate when it reconnects.
 
 use std::{os::unix::fs::symlink, path::Path};
 
@@ -11,7 +12,10 @@ use hostendpoint_tests::{
     watching,
 };
 
-use hostendpoint_tests::mtls::{MtlsServer, POLICY, path_str, tls_args};
+use hostendpoint_tests::{
+    agent::AgentProcess,
+    mtls::{ADMIN_CN, MtlsServer, POLICY, path_str, tls_args},
+};
 
 use super::{RELOAD_DEADLINE, eventually, replace_file};
 
@@ -217,4 +221,77 @@ async fn a_policy_change_ends_the_watches_it_no_longer_allows() {
         "the authorization policy changed: URI:spiffe://cluster.local/ns/monitoring/sa/prometheus \
          may no longer watch every node"
     );
+}
+
+/// Replaces `to`'s certificate and key with `from`'s, each file renamed over the old one.
+fn install(from: &CertFiles, to: &CertFiles) {
+    for (src, dst) in [(&from.cert, &to.cert), (&from.key, &to.key)] {
+        replace_file(dst, &std::fs::read(src).expect("the new file reads"));
+    }
+}
+
+#[tokio::test]
+async fn hep_agent_presents_its_rotated_certificate_when_it_reconnects() {
+    let old = Pki::new("agent-old");
+    let new = Pki::new("agent-new");
+    let dir = tempfile::tempdir().expect("a directory for the installed files");
+    let files = |name: &str| CertFiles {
+        cert: dir.path().join(format!("{name}.crt")),
+        key: dir.path().join(format!("{name}.key")),
+    };
+    let (server_files, agent_files) = (files("server"), files("node"));
+    let (client_ca, agent_ca) = (dir.path().join("client-ca.crt"), dir.path().join("ca.crt"));
+    let install_ca = |pki: &Pki| {
+        let ca = std::fs::read(pki.ca_file()).expect("the CA reads");
+        replace_file(&client_ca, &ca);
+        replace_file(&agent_ca, &ca);
+    };
+    install(&old.server("server"), &server_files);
+    install(&old.client_cn("node-a", "system:node:node-a"), &agent_files);
+    install_ca(&old);
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, POLICY).expect("policy written");
+    let mut args = tls_args(&server_files, &client_ca);
+    args.extend(["--authz-policy".into(), path_str(&policy).to_owned()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut server = ServerProcess::start_with(&args);
+    let state = dir.path().join("state.json");
+    let agent = AgentProcess::start_tls(
+        "node-a",
+        &server.addr.to_string(),
+        &state,
+        &agent_ca,
+        &agent_files,
+    );
+    let has = |name: &'static str| {
+        move |state: &serde_json::Value| {
+            state["hostEndpoints"]
+                .as_array()
+                .is_some_and(|items| items.iter().any(|h| h["metadata"]["name"] == name))
+        }
+    };
+    let old_admin = old.client_cn("admin", ADMIN_CN);
+    let mut admin = server.tls_client(&old.ca_file(), &old_admin).await;
+    create(&mut admin, mk_hep("before-rotation", "node-a")).await;
+    agent.wait_for_state(has("before-rotation")).await;
+
+    // Everything moves to the new CA, the agent's files included.
+    install(&new.server("server"), &server_files);
+    install(&new.client_cn("node-a", "system:node:node-a"), &agent_files);
+    install_ca(&new);
+    // The agent's connection predates the rotation and would go on: a restart makes it
+    // handshake again, with whatever its files hold now.
+    server.terminate().await;
+    server.start_again_on_same_port();
+    let old_node = old.client_cn("old-node-a", "system:node:node-a");
+    if let Ok(channel) = server.tls_channel(&new.ca_file(), Some(&old_node)).await {
+        let mut client = hostendpoint_tests::ApiClient::new(channel);
+        get(&mut client, "before-rotation")
+            .await
+            .expect_err("the old CA is no longer trusted");
+    }
+    let new_admin = new.client_cn("admin", ADMIN_CN);
+    let mut admin = server.tls_client(&new.ca_file(), &new_admin).await;
+    create(&mut admin, mk_hep("after-rotation", "node-a")).await;
+    agent.wait_for_state(has("after-rotation")).await;
 }

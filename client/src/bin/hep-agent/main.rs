@@ -2,15 +2,20 @@
 //!
 //! It follows the server with the client library's watcher, which resumes after outages
 //! without a relist where the server still has the history. On every change it rewrites the
-//! state file atomically and then runs the `--exec` command, if any.
+//! state file atomically and then runs the `--exec` command, if any. With `--metrics-listen`
+//! it serves Prometheus metrics.
 //!
 //! # Layout
 //! - `main.rs`: flags, logging, the event loop, signals.
 //! - [`state_file`]: the state file's format and its atomic replacement.
+//! - [`metrics`]: the `hep_agent_*` metrics.
 
+mod metrics;
 mod state_file;
 
-use std::{collections::BTreeMap, io::IsTerminal as _, path::PathBuf, process::Stdio};
+use std::{
+    collections::BTreeMap, io::IsTerminal as _, net::SocketAddr, path::PathBuf, process::Stdio,
+};
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -20,6 +25,7 @@ use hostendpoint_client::{
     model::{HostEndpoint, Revision},
     watcher::{self, Event},
 };
+use metrics::AgentMetrics;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
@@ -59,6 +65,10 @@ struct Args {
     /// revision in HEP_AGENT_STATE_FILE and HEP_AGENT_REVISION.
     #[arg(long, env = "HEP_AGENT_EXEC")]
     exec: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (`hep_agent_*`); off when not given.
+    /// The bound address is logged (`metrics listening`), so port 0 picks a free one.
+    #[arg(long, env = "HEP_AGENT_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// Log filter, in tracing's EnvFilter syntax.
     #[arg(long, env = "HEP_AGENT_LOG", default_value = "info")]
     log_level: String,
@@ -71,6 +81,8 @@ struct Known {
     /// The objects of a listing in progress.
     listing: Option<BTreeMap<String, HostEndpoint>>,
     revision: Revision,
+    /// A listing completed and no relist is under way.
+    synced: bool,
 }
 
 #[tokio::main]
@@ -102,6 +114,17 @@ async fn follow(args: &Args) -> anyhow::Result<()> {
         node: Some(args.node.clone()),
         ..watcher::Config::default()
     };
+    let mut metrics = AgentMetrics::new(config.stats.clone());
+    // Kept until the agent exits: dropping it stops the endpoint.
+    let _endpoint = match args.metrics_listen {
+        Some(addr) => Some(
+            metrics
+                .serve(addr)
+                .await
+                .with_context(|| format!("cannot serve metrics on {addr}"))?,
+        ),
+        None => None,
+    };
     info!(node = %args.node, server = %args.server, "following");
     // Events that arrived together are written once.
     let mut batches = std::pin::pin!(watcher::watcher(client, config).ready_chunks(1024));
@@ -110,12 +133,19 @@ async fn follow(args: &Args) -> anyhow::Result<()> {
         let mut changed = false;
         for event in batch {
             match event {
-                Ok(event) => changed |= known.apply(event),
+                Ok(event) => {
+                    if matches!(event, Event::Init) {
+                        metrics.listing_started();
+                    }
+                    changed |= known.apply(event);
+                }
                 Err(error) => warn!(%error, "watch error; the watcher retries"),
             }
         }
+        metrics.known(known.synced, known.revision, known.objects.len());
         if changed {
             publish(args, &known).await?;
+            metrics.state_file_written();
         }
     }
     Ok(())
@@ -128,6 +158,7 @@ impl Known {
             Event::Init => {
                 info!("listing");
                 self.listing = Some(BTreeMap::new());
+                self.synced = false;
                 false
             }
             Event::InitApply(hep) => {
@@ -138,6 +169,7 @@ impl Known {
             Event::InitDone(revision) => {
                 self.objects = self.listing.take().unwrap_or_default();
                 self.revision = revision;
+                self.synced = true;
                 info!(revision, host_endpoints = self.objects.len(), "in sync");
                 true
             }
