@@ -80,7 +80,7 @@ impl SystemKind {
 #[deny(missing_docs)]
 pub(crate) struct Args {
     /// A tiny run that only shows the harness works: 300 objects, 10 and 20 watchers, 0.5 s
-    /// phases.
+    /// phases; 20 stalled watchers on 2 connections for 1 s.
     #[arg(long)]
     quick: bool,
     /// Objects stored for the read, watch and restart scenarios [default: 100000].
@@ -120,7 +120,23 @@ pub(crate) struct Args {
     /// Page size of the list scenarios, the same on every system.
     #[arg(long, default_value_t = 500)]
     page_size: u32,
-    /// Scenarios to run (1 to 8), comma-separated [default: all].
+    /// Watchers of scenario 9 that read their first message and then stop reading
+    /// [default: 2000].
+    #[arg(long)]
+    stalled_watchers: Option<usize>,
+    /// HTTP/2 connections scenario 9's stalled watchers share, on every system [default: 10].
+    #[arg(long)]
+    stalled_connections: Option<usize>,
+    /// Writes per second of scenario 9's one writer.
+    #[arg(long, default_value_t = 30)]
+    stalled_write_rate: u32,
+    /// Bytes of the annotation that scenario 9's writer gives every object it updates.
+    #[arg(long, default_value_t = 4096)]
+    stalled_object_bytes: usize,
+    /// How long scenario 9's writer writes while the watchers stall [default: 60s].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    stalled_phase: Option<Duration>,
+    /// Scenarios to run (1 to 9), comma-separated [default: all].
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<u8>,
     /// Systems to run, comma-separated [default: hostendpointd,hostendpointd-etcd,etcd;
@@ -144,12 +160,38 @@ pub(crate) struct Args {
     keep: bool,
 }
 
+/// The number of the last scenario.
+const LAST_SCENARIO: u8 = 9;
+
+/// Scenario 9: watchers that read their first message and then stop reading, while one writer
+/// updates objects with a large annotation.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub(crate) struct Stalled {
+    /// How many watchers stall.
+    pub(crate) watchers: usize,
+    /// Over how many HTTP/2 connections (the watchers spread evenly).
+    pub(crate) connections: usize,
+    /// Writes per second.
+    pub(crate) write_rate: u32,
+    /// Bytes of the annotation every written object gets.
+    pub(crate) object_bytes: usize,
+    /// How long the writer writes.
+    pub(crate) phase: Duration,
+}
+
+impl Stalled {
+    /// Watchers per connection: the last connection may have fewer.
+    pub(crate) fn per_connection(&self) -> usize {
+        self.watchers.div_ceil(self.connections)
+    }
+}
+
 /// Everything a run needs to know, resolved from [`Args`].
 #[derive(Debug, Serialize)]
 pub(crate) struct Settings {
     /// Whether this is the `--quick` smoke run.
     pub(crate) quick: bool,
-    /// Objects stored for scenarios 3 to 8.
+    /// Objects stored for scenarios 3 to 9.
     pub(crate) objects: usize,
     /// Nodes the objects are spread over.
     pub(crate) nodes: usize,
@@ -171,6 +213,8 @@ pub(crate) struct Settings {
     pub(crate) etcd_prev_kv: bool,
     /// Whether hostendpointd serves its metrics.
     pub(crate) metrics: bool,
+    /// Scenario 9: the stalled watchers, their connections and the writes they stop reading.
+    pub(crate) stalled: Stalled,
     /// The scenarios to run.
     pub(crate) scenarios: BTreeSet<u8>,
     /// The systems to run, in the order of [`SystemKind`]'s variants.
@@ -206,6 +250,11 @@ impl Args {
             etcd_prev_kv,
             metrics,
             page_size,
+            stalled_watchers,
+            stalled_connections,
+            stalled_write_rate,
+            stalled_object_bytes,
+            stalled_phase,
             scenarios,
             systems,
             hostendpointd,
@@ -225,13 +274,24 @@ impl Args {
         if watchers.first() == Some(&0) || watchers.is_empty() || watchers_per_connection == 0 {
             bail!("--watchers and --watchers-per-connection must be positive");
         }
+        let stalled = Stalled {
+            watchers: stalled_watchers.unwrap_or(pick.of(2000, 20)),
+            connections: stalled_connections.unwrap_or(pick.of(10, 2)),
+            write_rate: stalled_write_rate.max(1),
+            object_bytes: stalled_object_bytes,
+            phase: stalled_phase
+                .unwrap_or(pick.of(Duration::from_secs(60), Duration::from_secs(1))),
+        };
+        if stalled.watchers == 0 || stalled.connections == 0 {
+            bail!("--stalled-watchers and --stalled-connections must be positive");
+        }
         let scenarios: BTreeSet<u8> = if scenarios.is_empty() {
-            (1..=8).collect()
+            (1..=LAST_SCENARIO).collect()
         } else {
             scenarios.into_iter().collect()
         };
-        if let Some(bad) = scenarios.iter().find(|s| !(1..=8).contains(*s)) {
-            bail!("there is no scenario {bad}: they are 1 to 8");
+        if let Some(bad) = scenarios.iter().find(|s| !(1..=LAST_SCENARIO).contains(*s)) {
+            bail!("there is no scenario {bad}: they are 1 to {LAST_SCENARIO}");
         }
         let mut systems = if systems.is_empty() {
             SystemKind::COMPARED.to_vec()
@@ -269,6 +329,7 @@ impl Args {
             page_size: page_size.max(1),
             etcd_prev_kv,
             metrics,
+            stalled,
             scenarios,
             systems,
             hostendpointd,

@@ -181,6 +181,24 @@ impl Server {
             .map_or(Ok(Usage::default()), Process::usage)
     }
 
+    /// The sockets the process clients talk to has open (hostendpointd-etcd: hostendpointd's,
+    /// its connections to its etcd included): connections that clients closed are gone from
+    /// it once the server has noticed.
+    pub(crate) fn sockets(&self) -> anyhow::Result<usize> {
+        let dir = format!("/proc/{}/fd", self.front.child.id());
+        let mut sockets = 0;
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot read {dir}"))? {
+            // A descriptor closed between the listing and the look is not a socket any more.
+            let Ok(target) = std::fs::read_link(entry?.path()) else {
+                continue;
+            };
+            if target.to_string_lossy().starts_with("socket:") {
+                sockets += 1;
+            }
+        }
+        Ok(sockets)
+    }
+
     /// Resets the peak resident memory (`VmHWM`) of every process to its current one.
     pub(crate) fn reset_peak(&self) -> anyhow::Result<()> {
         self.front.reset_peak()?;

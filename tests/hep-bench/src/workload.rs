@@ -26,6 +26,9 @@ pub(crate) struct Workload {
     created: String,
 }
 
+/// The key of the annotation that makes an object large (scenario 9).
+const PADDING_ANNOTATION: &str = "hep-bench.example.com/padding";
+
 /// An object's content at one moment: `generation` is a label that every update changes, so
 /// that every update is a real change (a write that changes nothing makes no revision).
 #[derive(Clone, Copy, Debug)]
@@ -34,6 +37,20 @@ pub(crate) struct Version {
     pub(crate) index: usize,
     /// The value of its `generation` label.
     pub(crate) generation: u64,
+    /// Bytes of the [`PADDING_ANNOTATION`] value; 0: no annotation (the objects of every
+    /// scenario but 9).
+    pub(crate) padding: usize,
+}
+
+impl Version {
+    /// Version `generation` of object `index`, without padding.
+    pub(crate) fn new(index: usize, generation: u64) -> Self {
+        Self {
+            index,
+            generation,
+            padding: 0,
+        }
+    }
 }
 
 impl Workload {
@@ -83,6 +100,7 @@ impl Workload {
             metadata: Some(pb::ObjectMeta {
                 name: Self::name(version.index),
                 labels: self.labels(version).into_iter().collect::<HashMap<_, _>>(),
+                annotations: annotations(version).into_iter().collect::<HashMap<_, _>>(),
                 resource_version,
                 ..Default::default()
             }),
@@ -113,6 +131,7 @@ impl Workload {
                 uid: uid(version.index),
                 creation_timestamp: self.created.clone(),
                 labels: self.labels(version),
+                annotations: annotations(version),
             },
             spec: self.spec(version.index),
         };
@@ -160,6 +179,14 @@ impl Workload {
     }
 }
 
+/// The object's annotations: the padding, if it has any.
+fn annotations(version: Version) -> BTreeMap<String, String> {
+    (version.padding > 0)
+        .then(|| (PADDING_ANNOTATION.to_owned(), "x".repeat(version.padding)))
+        .into_iter()
+        .collect()
+}
+
 /// A stable v4-shaped UUID for object `index`, as Calico sets one at creation.
 fn uid(index: usize) -> String {
     let mut x = (index as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -193,6 +220,8 @@ struct Metadata {
     uid: String,
     creation_timestamp: String,
     labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    annotations: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -232,10 +261,7 @@ mod tests {
     #[test]
     fn calico_json_has_the_v3_shape_without_a_resource_version() {
         let workload = Workload::new(10);
-        let json = workload.calico_json(Version {
-            index: 13,
-            generation: 2,
-        });
+        let json = workload.calico_json(Version::new(13, 2));
         let value: serde_json::Value = serde_json::from_slice(&json).expect("valid JSON");
         assert_eq!(value["kind"], "HostEndpoint");
         assert_eq!(value["apiVersion"], "projectcalico.org/v3");
@@ -255,14 +281,14 @@ mod tests {
     fn objects_are_valid_host_endpoints() {
         let workload = Workload::new(10);
         for index in [0, 1, 70_000] {
-            let hep = workload.pb(
-                Version {
-                    index,
-                    generation: 0,
-                },
-                0,
-            );
-            hostendpoint_api::validation::host_endpoint(hep).expect("the workload is valid");
+            for padding in [0, 4096] {
+                let version = Version {
+                    padding,
+                    ..Version::new(index, 0)
+                };
+                let hep = workload.pb(version, 0);
+                hostendpoint_api::validation::host_endpoint(hep).expect("the workload is valid");
+            }
         }
     }
 }

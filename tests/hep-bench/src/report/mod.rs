@@ -48,6 +48,9 @@ pub(crate) enum Unit {
     /// KiB of server memory per watch stream.
     #[serde(rename = "KiB/stream")]
     KibPerStream,
+    /// MiB of server memory.
+    #[serde(rename = "MiB")]
+    Mib,
 }
 
 impl Unit {
@@ -60,6 +63,7 @@ impl Unit {
             Self::Millis => "ms",
             Self::Seconds => "s",
             Self::KibPerStream => "KiB/stream",
+            Self::Mib => "MiB",
         }
     }
 }

@@ -8,7 +8,8 @@
 //!    etcd, as for etcd), then the server is killed and restarted (hostendpointd on etcd:
 //!    hostendpointd only, once it has caught up; its etcd keeps running);
 //! 6. idle watch streams, on a fresh empty server of each system; 5. fan-out with every
-//!    watcher count; 8. a stalled watcher.
+//!    watcher count; 8. a stalled watcher; 9. many stalled watchers while large objects are
+//!    written (last: it leaves the objects large).
 //!
 //! hostendpointd (mTLS) runs scenarios 1 to 4 only ([`SystemKind::runs`]), right after
 //! plaintext hostendpointd in each, and its server is stopped after them.
@@ -117,7 +118,7 @@ pub(crate) async fn run_all(settings: &Settings) -> anyhow::Result<Report> {
         writes::creates(&mut suts, settings, &mut report).await?;
     }
     // Scenario 6 runs on servers of its own.
-    if [2, 3, 4, 5, 7, 8].iter().any(|&n| settings.runs(n)) {
+    if [2, 3, 4, 5, 7, 8, 9].iter().any(|&n| settings.runs(n)) {
         writes::fill(&mut suts, settings).await?;
     }
     if settings.runs(2) {
@@ -130,12 +131,12 @@ pub(crate) async fn run_all(settings: &Settings) -> anyhow::Result<Report> {
         reads::lists(&mut suts, settings, &mut report).await?;
     }
     // The systems that run no later scenario are done: their servers stop here.
-    suts.retain(|sut| [5, 6, 7, 8].into_iter().any(|n| sut.kind.runs(n)));
+    suts.retain(|sut| [5, 6, 7, 8, 9].into_iter().any(|n| sut.kind.runs(n)));
     if settings.runs(7) {
         let histories = writes::fill_log(&mut suts, settings).await?;
         restart::restart(&mut suts, &histories, settings, &mut report).await?;
     }
-    if [5, 6, 8].iter().any(|&n| settings.runs(n)) {
+    if [5, 6, 8, 9].iter().any(|&n| settings.runs(n)) {
         watch::scenarios(&mut suts, settings, &mut report).await?;
     }
     drop(suts);

@@ -49,10 +49,7 @@ impl Worker for Creator {
         let Ok(index) = claimed else {
             return Ok(false);
         };
-        let version = Version {
-            index,
-            generation: 0,
-        };
+        let version = Version::new(index, 0);
         let revision = self.client.create(&self.shared.workload, version).await?;
         self.shared.wrote(index, revision);
         Ok(true)
@@ -67,6 +64,8 @@ pub(super) struct Updater {
     pub(super) first: usize,
     pub(super) stride: usize,
     pub(super) rng: StdRng,
+    /// Bytes of the annotation each new version gets (0: none).
+    pub(super) padding: usize,
 }
 
 impl Updater {
@@ -87,8 +86,8 @@ impl Updater {
             }
         };
         let version = Version {
-            index,
-            generation: self.shared.next_generation(),
+            padding: self.padding,
+            ..Version::new(index, self.shared.next_generation())
         };
         match self
             .client
@@ -208,6 +207,7 @@ pub(super) async fn updaters(sut: &Sut, count: usize) -> anyhow::Result<Vec<Upda
             first,
             stride: count,
             rng: StdRng::seed_from_u64(rand::random()),
+            padding: 0,
         })
         .collect())
 }
@@ -243,9 +243,9 @@ pub(crate) async fn fill_log(suts: &mut [Sut], settings: &Settings) -> anyhow::R
                 let mut batch_no = task;
                 while shared.writes.load(Relaxed) < target {
                     let versions: Vec<Version> = (0..HISTORY_BATCH)
-                        .map(|k| Version {
-                            index: (batch_no * HISTORY_BATCH + k) % objects,
-                            generation: shared.next_generation(),
+                        .map(|k| {
+                            let index = (batch_no * HISTORY_BATCH + k) % objects;
+                            Version::new(index, shared.next_generation())
                         })
                         .collect();
                     // etcd's revisions are hostendpointd-etcd's resource_versions, so later

@@ -17,6 +17,7 @@ use hostendpointd::etcd::{
 };
 use prost::bytes::Bytes;
 use serde::Deserialize;
+use tokio::sync::oneshot;
 use tonic::{Streaming, codegen::http::uri::PathAndQuery, transport::Channel};
 
 use super::WatchSpec;
@@ -35,6 +36,10 @@ pub(crate) struct EtcdClient {
 pub(crate) struct EtcdWatch {
     stream: Streaming<WatchResponse>,
     node: Option<String>,
+    /// Ends the request side of the stream when the watcher is dropped. Without it the
+    /// request side stays open for good (hyper keeps sending a request body that never ends),
+    /// the HTTP/2 stream is never reset, and the connection outlives the watcher.
+    _close: oneshot::Sender<()>,
 }
 
 /// `etcdserverpb.WatchResponse` with what the watchers need; the values are shared slices of
@@ -242,8 +247,8 @@ fn revision(
 
 impl EtcdWatch {
     /// Opens a `Watch` stream, asks for a prefix watch from `spec.after_revision + 1` (with
-    /// `prev_kv` unless told otherwise), and waits for etcd's `created` answer. The request side stays open for the
-    /// stream's life.
+    /// `prev_kv` unless told otherwise), and waits for etcd's `created` answer. The request side
+    /// stays open for the watcher's life.
     pub(super) async fn open(channel: Channel, spec: WatchSpec) -> anyhow::Result<Self> {
         let create = WatchRequest {
             request_union: Some(watch_request::RequestUnion::CreateRequest(
@@ -256,7 +261,9 @@ impl EtcdWatch {
                 },
             )),
         };
-        let requests = futures::stream::once(async { create }).chain(futures::stream::pending());
+        let (close, closed) = oneshot::channel::<()>();
+        let requests = futures::stream::once(async { create })
+            .chain(futures::stream::once(closed).filter_map(|_| async { None }));
         let mut grpc = tonic::client::Grpc::new(channel);
         grpc.ready().await?;
         let codec = tonic_prost::ProstCodec::<WatchRequest, WatchResponse>::default();
@@ -278,6 +285,7 @@ impl EtcdWatch {
         Ok(Self {
             stream,
             node: spec.node,
+            _close: close,
         })
     }
 

@@ -1,5 +1,5 @@
-//! Scenarios 5 (watch fan-out), 6 (memory per idle watch stream) and 8 (one watcher that
-//! stops reading).
+//! Scenarios 5 (watch fan-out), 6 (memory per idle watch stream), 8 (one watcher that
+//! stops reading) and 9 (many watchers that stop reading, [`stalled`]).
 //!
 //! Watchers resume from the current revision (no snapshot), each on its own stream,
 //! `--watchers-per-connection` streams to an HTTP/2 connection, on every system. A watcher
@@ -16,6 +16,7 @@
 //! does not load the next.
 
 mod record;
+mod stalled;
 mod stream;
 mod watchers;
 
@@ -26,7 +27,7 @@ use tokio::sync::watch;
 use self::{
     record::Record,
     stream::{Outcome, fan_out},
-    watchers::{Selection, Watchers, read},
+    watchers::{Plan, Selection, Stop, Watchers, read},
 };
 use super::{
     Sut,
@@ -47,9 +48,9 @@ const IDLE_SETTLE: Duration = Duration::from_secs(1);
 /// soon has to hold what the watcher does not read.
 const STALLED_WINDOW: u32 = 65_535;
 
-/// Runs scenarios 6, 5 and 8, as far as the settings ask for them: 6 first, then 5 with the
-/// watcher counts in ascending order, and 8 right after 5's smallest all-objects run, which
-/// is its baseline.
+/// Runs scenarios 6, 5, 8 and 9, as far as the settings ask for them: 6 first, then 5 with
+/// the watcher counts in ascending order, 8 right after 5's smallest all-objects run, which
+/// is its baseline, and 9 last (its writes make the objects large).
 pub(crate) async fn scenarios(
     suts: &mut [Sut],
     settings: &Settings,
@@ -83,17 +84,28 @@ pub(crate) async fn scenarios(
             }
         }
     }
+    if settings.runs(9) {
+        for sut in suts.iter() {
+            let stalling = stalled::stalled_watchers(sut, settings).await?;
+            for figure in stalling.figures(sut.kind, settings) {
+                report.push(figure);
+            }
+        }
+    }
     Ok(())
 }
 
-/// A record starting at the system's current revision, with room for every write a phase
-/// can make.
-async fn new_record(sut: &Sut, settings: &Settings) -> anyhow::Result<Arc<Record>> {
+/// A record starting at the system's current revision, with room for every write that
+/// `rate` writes per second for `phase` can make.
+async fn new_record(sut: &Sut, rate: u32, phase: Duration) -> anyhow::Result<Arc<Record>> {
     let base = sut.client().await?.revision().await?;
-    let capacity = (f64::from(settings.watch_write_rate) * settings.phase.as_secs_f64() * 2.0)
-        as usize
-        + 10_000;
+    let capacity = (f64::from(rate) * phase.as_secs_f64() * 2.0) as usize + 10_000;
     Ok(Arc::new(Record::new(base, capacity)))
+}
+
+/// [`new_record`] for the fan-out's writes.
+async fn fan_out_record(sut: &Sut, settings: &Settings) -> anyhow::Result<Arc<Record>> {
+    new_record(sut, settings.watch_write_rate, settings.phase).await
 }
 
 /// Scenario 6: starts a fresh, empty server of the system (an idle stream's cost does not
@@ -109,10 +121,11 @@ async fn idle(sut: &Sut, settings: &Settings) -> anyhow::Result<Figure> {
         dir: sut.dir.clone(),
     };
     until_ready(&mut fresh).await?;
-    let record = new_record(&fresh, settings).await?;
+    let record = fan_out_record(&fresh, settings).await?;
     let count = settings.max_watchers();
     let before = fresh.server.usage()?.rss_bytes;
-    let watchers = Watchers::open(&fresh, settings, count, Selection::All, &record).await?;
+    let plan = Plan::reading_all(settings, count, Selection::All);
+    let watchers = Watchers::open(&fresh, settings, plan, &record).await?;
     tokio::time::sleep(IDLE_SETTLE.min(settings.phase)).await;
     let usage = fresh.server.usage()?;
     drop(watchers);
@@ -147,8 +160,9 @@ async fn measure(
     report: &mut Report,
 ) -> anyhow::Result<Outcome> {
     settle(&sut.server, settings).await?;
-    let record = new_record(sut, settings).await?;
-    let watchers = Watchers::open(sut, settings, count, selection, &record).await?;
+    let record = fan_out_record(sut, settings).await?;
+    let plan = Plan::reading_all(settings, count, selection);
+    let watchers = Watchers::open(sut, settings, plan, &record).await?;
     let outcome = fan_out(sut, settings, &record, &watchers).await?;
     report.push(fan_out_figure(sut.kind, &watchers, settings, &outcome));
     Ok(outcome)
@@ -157,9 +171,9 @@ async fn measure(
 /// Scenario 8: the smallest watcher count selecting everything, plus one watcher on its own
 /// connection that stops reading when the writes start.
 async fn stalled(sut: &Sut, settings: &Settings) -> anyhow::Result<Outcome> {
-    let record = new_record(sut, settings).await?;
-    let count = settings.min_watchers();
-    let watchers = Watchers::open(sut, settings, count, Selection::All, &record).await?;
+    let record = fan_out_record(sut, settings).await?;
+    let plan = Plan::reading_all(settings, settings.min_watchers(), Selection::All);
+    let watchers = Watchers::open(sut, settings, plan, &record).await?;
     let channel = connect_with(&sut.server.target(), Some(STALLED_WINDOW)).await?;
     let spec = WatchSpec {
         after_revision: record.base,
@@ -170,7 +184,7 @@ async fn stalled(sut: &Sut, settings: &Settings) -> anyhow::Result<Outcome> {
     // Its own record: what it received before it stalled does not count.
     let own = Arc::new(Record::new(record.base, 0));
     let (stall, stall_rx) = watch::channel(false);
-    let stalled = tokio::spawn(read(stream, own, Some(stall_rx)));
+    let stalled = tokio::spawn(read(stream, own, Stop::When(stall_rx)));
     stall.send_replace(true);
     let outcome = fan_out(sut, settings, &record, &watchers).await;
     stalled.abort();

@@ -32,6 +32,8 @@ pub(super) struct Record {
     last_delivery_ns: AtomicU64,
     /// Streams that ended or failed while they should have been open.
     pub(super) broken: AtomicU64,
+    /// Watchers that read their first message and stopped reading.
+    pub(super) stalled: AtomicU64,
 }
 
 /// The latencies of the deliveries.
@@ -59,6 +61,7 @@ impl Record {
             deliveries: AtomicU64::new(0),
             last_delivery_ns: AtomicU64::new(0),
             broken: AtomicU64::new(0),
+            stalled: AtomicU64::new(0),
         }
     }
 

@@ -60,16 +60,68 @@ pub(super) async fn fan_out(
     watchers: &Watchers,
 ) -> anyhow::Result<Outcome> {
     let writers = updaters(sut, WRITERS).await?;
-    let receivers: Arc<Vec<u64>> = Arc::new(
-        (0..sut.shared.objects())
-            .map(|i| watchers.receivers(&sut.shared.workload, i))
-            .collect(),
-    );
-    let tally = Arc::new(Tally::default());
-    let period = Duration::from_secs_f64(WRITERS as f64 / f64::from(settings.watch_write_rate));
+    let receivers: Vec<u64> = (0..sut.shared.objects())
+        .map(|i| watchers.receivers(&sut.shared.workload, i))
+        .collect();
     let meter = Meter::start(&sut.server)?;
     let start_ns = record.now_ns();
-    let deadline = Instant::now() + settings.phase;
+    let written = write_for(
+        writers,
+        settings.watch_write_rate,
+        settings.phase,
+        record,
+        receivers,
+    )
+    .await?;
+    let drain_deadline = Instant::now() + settings.drain;
+    while record.deliveries() < written.expected && Instant::now() < drain_deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let cost = meter.stop(&sut.server)?;
+    let delivering = Duration::from_nanos(record.last_delivery_ns().saturating_sub(start_ns));
+    let write_latency = written.latency;
+    Ok(Outcome {
+        writes: write_latency.count,
+        failed_writes: written.failed,
+        writes_per_sec: write_latency.count as f64 / written.elapsed.as_secs_f64(),
+        write_latency,
+        expected: written.expected,
+        delivered: record.deliveries(),
+        deliveries_per_sec: record.deliveries() as f64 / delivering.as_secs_f64().max(1e-3),
+        latency: record.latencies(),
+        broken: record.broken.load(Relaxed),
+        cost,
+    })
+}
+
+/// What the writers of a write stream did.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Written {
+    /// The latency of the acknowledged writes (their count is `latency.count`).
+    pub(super) latency: Latency,
+    /// Writes the server did not do in time.
+    pub(super) failed: u64,
+    /// Deliveries the acknowledged writes call for.
+    pub(super) expected: u64,
+    /// From the first write until the last writer stopped.
+    pub(super) elapsed: Duration,
+}
+
+/// Lets `writers` update their objects at `rate` writes per second in total (or slower, when
+/// the acknowledgements come slower) for `phase`, noting every acknowledged write in the
+/// record; a write of object `i` calls for `receivers[i]` deliveries.
+pub(super) async fn write_for(
+    writers: Vec<Updater>,
+    rate: u32,
+    phase: Duration,
+    record: &Arc<Record>,
+    receivers: Vec<u64>,
+) -> anyhow::Result<Written> {
+    let tally = Arc::new(Tally::default());
+    let receivers = Arc::new(receivers);
+    let period = Duration::from_secs_f64(writers.len() as f64 / f64::from(rate.max(1)));
+    let start_ns = record.now_ns();
+    let deadline = Instant::now() + phase;
     let tasks: Vec<_> = writers
         .into_iter()
         .map(|writer| {
@@ -84,26 +136,11 @@ pub(super) async fn fan_out(
     for task in tasks {
         task.await??;
     }
-    let writes_elapsed = Duration::from_nanos(record.now_ns() - start_ns);
-    let expected = tally.expected.load(Relaxed);
-    let drain_deadline = Instant::now() + settings.drain;
-    while record.deliveries() < expected && Instant::now() < drain_deadline {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let cost = meter.stop(&sut.server)?;
-    let delivering = Duration::from_nanos(record.last_delivery_ns().saturating_sub(start_ns));
-    let write_latency = tally.latency.latency();
-    Ok(Outcome {
-        writes: write_latency.count,
-        failed_writes: tally.failed.load(Relaxed),
-        writes_per_sec: write_latency.count as f64 / writes_elapsed.as_secs_f64(),
-        write_latency,
-        expected,
-        delivered: record.deliveries(),
-        deliveries_per_sec: record.deliveries() as f64 / delivering.as_secs_f64().max(1e-3),
-        latency: record.latencies(),
-        broken: record.broken.load(Relaxed),
-        cost,
+    Ok(Written {
+        latency: tally.latency.latency(),
+        failed: tally.failed.load(Relaxed),
+        expected: tally.expected.load(Relaxed),
+        elapsed: Duration::from_nanos(record.now_ns() - start_ns),
     })
 }
 

@@ -25,6 +25,41 @@ pub(super) enum Selection {
     OneNode,
 }
 
+/// How a watcher reads its stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Reading {
+    /// Every message, until the stream ends.
+    All,
+    /// Its first message of events, then nothing: the stream stays open, unpolled.
+    FirstMessage,
+}
+
+/// The watchers to open: how many, how they share connections, what they select and how they
+/// read.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Plan {
+    /// How many watchers.
+    pub(super) count: usize,
+    /// Watch streams per HTTP/2 connection.
+    pub(super) per_connection: usize,
+    /// What each selects.
+    pub(super) selection: Selection,
+    /// How each reads.
+    pub(super) reading: Reading,
+}
+
+impl Plan {
+    /// `count` watchers that read everything, `--watchers-per-connection` to a connection.
+    pub(super) fn reading_all(settings: &Settings, count: usize, selection: Selection) -> Self {
+        Self {
+            count,
+            per_connection: settings.watchers_per_connection,
+            selection,
+            reading: Reading::All,
+        }
+    }
+}
+
 /// Open watch streams; closed when dropped.
 #[derive(Debug)]
 pub(super) struct Watchers {
@@ -40,16 +75,21 @@ pub(super) struct Watchers {
 }
 
 impl Watchers {
-    /// Opens `count` watchers, `--watchers-per-connection` to a connection, resuming after
-    /// the record's base revision, and waits until the server has set up every one.
+    /// Opens the plan's watchers, resuming after the record's base revision, and waits until
+    /// the server has set up every one.
     pub(super) async fn open(
         sut: &Sut,
         settings: &Settings,
-        count: usize,
-        selection: Selection,
+        plan: Plan,
         record: &Arc<Record>,
     ) -> anyhow::Result<Self> {
-        let connections = count.div_ceil(settings.watchers_per_connection);
+        let Plan {
+            count,
+            per_connection,
+            selection,
+            reading,
+        } = plan;
+        let connections = count.div_ceil(per_connection);
         let mut channels = Vec::with_capacity(connections);
         for _ in 0..connections {
             channels.push(connect(&sut.server.target()).await?);
@@ -67,7 +107,7 @@ impl Watchers {
                     node,
                     prev_kv: settings.etcd_prev_kv,
                 };
-                (channels[j / settings.watchers_per_connection].clone(), spec)
+                (channels[j / per_connection].clone(), spec)
             })
             .collect();
         let kind = sut.kind;
@@ -76,7 +116,11 @@ impl Watchers {
             .buffer_unordered(OPEN_CONCURRENCY);
         let mut tasks = Vec::with_capacity(count);
         while let Some(stream) = opened.next().await {
-            tasks.push(tokio::spawn(read(stream?, Arc::clone(record), None)));
+            let stop = match reading {
+                Reading::All => Stop::Never,
+                Reading::FirstMessage => Stop::AfterFirstMessage,
+            };
+            tasks.push(tokio::spawn(read(stream?, Arc::clone(record), stop)));
         }
         Ok(Self {
             tasks,
@@ -104,25 +148,29 @@ impl Drop for Watchers {
     }
 }
 
-/// Reads a watch stream until it ends, or until `stall` turns true: then it holds the stream
-/// open without reading, until the task is aborted.
-pub(super) async fn read(
-    mut stream: WatchStream,
-    record: Arc<Record>,
-    mut stall: Option<watch::Receiver<bool>>,
-) {
+/// When a reader stops reading (and holds its stream open, unpolled, until it is aborted).
+#[derive(Debug)]
+pub(super) enum Stop {
+    /// It reads until the stream ends.
+    Never,
+    /// When this turns true.
+    When(watch::Receiver<bool>),
+    /// After its first message of events.
+    AfterFirstMessage,
+}
+
+/// Reads a watch stream until it ends, or until `stop` says so: then it holds the stream open
+/// without reading, until the task is aborted.
+pub(super) async fn read(mut stream: WatchStream, record: Arc<Record>, mut stop: Stop) {
     let mut revisions = Vec::new();
     loop {
         revisions.clear();
-        let next = match &mut stall {
-            Some(stall) => tokio::select! {
+        let next = match &mut stop {
+            Stop::When(stall) => tokio::select! {
                 next = stream.next_batch(&mut revisions) => next,
-                _ = async { stall.wait_for(|stalled| *stalled).await.is_ok() } => {
-                    std::future::pending::<()>().await;
-                    return;
-                }
+                _ = async { stall.wait_for(|stalled| *stalled).await.is_ok() } => break,
             },
-            None => stream.next_batch(&mut revisions).await,
+            Stop::Never | Stop::AfterFirstMessage => stream.next_batch(&mut revisions).await,
         };
         match next {
             Ok(true) => record.delivered(&revisions),
@@ -131,5 +179,13 @@ pub(super) async fn read(
                 return;
             }
         }
+        // etcd's progress notifications and hostendpointd's bookmarks carry no revision of a
+        // write: only a message with events counts as the first.
+        if matches!(stop, Stop::AfterFirstMessage) && !revisions.is_empty() {
+            record.stalled.fetch_add(1, Relaxed);
+            break;
+        }
     }
+    // The stream stays open, unread, until the task is aborted.
+    std::future::pending::<()>().await;
 }
