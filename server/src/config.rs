@@ -21,9 +21,10 @@ use crate::{
 #[command(name = "hostendpointd", version, about, long_about)]
 #[deny(missing_docs)]
 pub struct Args {
-    /// Address to serve gRPC on (port 0 picks a free port).
+    /// Address to serve gRPC on, `host:port` (a host name is resolved, and the first address
+    /// it resolves to is used; port 0 picks a free port).
     #[arg(long, env = "HOSTENDPOINTD_LISTEN", default_value = "127.0.0.1:50051")]
-    pub listen: SocketAddr,
+    pub listen: String,
 
     /// Where objects are kept: the embedded sled store, or etcd v3 in Calico's key layout.
     #[arg(long, env = "DATASTORE_TYPE", value_enum, default_value_t = DatastoreType::Sled)]

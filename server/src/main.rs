@@ -59,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
         metrics_listen,
         ..
     } = args;
-    let listener = TcpListener::bind(listen)
+    let listener = TcpListener::bind(listen.as_str())
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let datastore = match datastore {

@@ -172,3 +172,11 @@ async fn idle_connections_are_closed_but_open_watches_are_calls() {
         "after-idle"
     );
 }
+
+#[tokio::test]
+async fn a_host_name_in_listen_is_resolved() {
+    let server = ServerProcess::start_listening("localhost:0", &[]);
+    assert!(server.addr.ip().is_loopback(), "{}", server.addr);
+    let mut client = server.client().await;
+    create(&mut client, mk_hep("by-name", "n1")).await;
+}
