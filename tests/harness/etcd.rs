@@ -15,6 +15,8 @@ use crate::pki::{CertFiles, Pki};
 
 /// How long a member may take to serve clients.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many times a new cluster is started before its failure fails the test.
+const START_ATTEMPTS: usize = 3;
 
 /// The etcd binary: `$ETCD`, else the one on PATH.
 pub fn etcd_binary() -> PathBuf {
@@ -110,7 +112,43 @@ impl EtcdCluster {
         Self::start_with(size, Some(tls))
     }
 
+    /// Starts the cluster; when a member dies before it serves (a port picked free was taken
+    /// by another test's process before etcd bound it), starts it again on new ports.
     fn start_with(size: usize, tls: Option<EtcdTls>) -> Self {
+        for _ in 1..START_ATTEMPTS {
+            let mut cluster = Self::spawn_members(size, tls.clone());
+            if cluster.serves_or_dies() {
+                return cluster;
+            }
+        }
+        let cluster = Self::spawn_members(size, tls);
+        cluster.wait_ready();
+        cluster
+    }
+
+    /// Whether the new cluster serves clients; `false` as soon as a member has exited.
+    fn serves_or_dies(&mut self) -> bool {
+        let deadline = std::time::Instant::now() + READY_TIMEOUT;
+        while std::time::Instant::now() < deadline {
+            let died = self.members.iter_mut().any(|m| {
+                m.child
+                    .as_mut()
+                    .is_some_and(|child| matches!(child.try_wait(), Ok(Some(_))))
+            });
+            if died {
+                return false;
+            }
+            let url = &self.members[0].client_url;
+            let health = self.etcdctl(url, &["endpoint", "health", "--command-timeout=1s"]);
+            if health.status.success() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    fn spawn_members(size: usize, tls: Option<EtcdTls>) -> Self {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let dir = std::sync::Arc::new(tempfile::tempdir().expect("tempdir"));
         let ports: Vec<(u16, u16)> = (0..size).map(|_| (free_port(), free_port())).collect();
@@ -148,9 +186,7 @@ impl EtcdCluster {
                 member
             })
             .collect();
-        let cluster = Self { members, tls };
-        cluster.wait_ready();
-        cluster
+        Self { members, tls }
     }
 
     /// The members' client URLs, comma-separated, as `--etcd-endpoints` takes them.
