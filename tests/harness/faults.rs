@@ -7,7 +7,6 @@ use std::{
     io::Write as _,
     path::{Path, PathBuf},
     process::Command,
-    time::{Duration, Instant},
 };
 
 use hostendpoint_api::pb;
@@ -65,22 +64,6 @@ pub fn fill_disk(dir: &Path) -> PathBuf {
     }
     let _ = file.sync_all();
     path
-}
-
-/// Runs `probe` until it returns `Some`, or panics naming `what` after `timeout`.
-pub async fn wait_for<T, F: Future<Output = Option<T>>>(
-    what: &str,
-    timeout: Duration,
-    mut probe: impl FnMut() -> F,
-) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// The overall health status the server reports.

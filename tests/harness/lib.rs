@@ -16,11 +16,13 @@ pub mod mtls;
 pub mod pki;
 pub mod server;
 pub mod tools;
+pub mod wait;
 pub mod watching;
 
 pub use calls::*;
 pub use fixtures::*;
 pub use server::{ServerProcess, binary, etcd_backend, rev, run_to_exit};
+pub use wait::wait_for;
 
 /// The generated client of the API, connected over a tonic channel.
 pub type ApiClient = hostendpoint_api::pb::host_endpoint_service_client::HostEndpointServiceClient<

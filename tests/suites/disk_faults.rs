@@ -14,7 +14,8 @@ use std::{
 
 use hostendpoint_api::pb;
 use hostendpoint_tests::{
-    faults::{Tmpfs, assert_acknowledged, fill_disk, health, wait_for},
+    faults::{Tmpfs, assert_acknowledged, fill_disk, health},
+    wait_for,
     watching::watch,
     *,
 };

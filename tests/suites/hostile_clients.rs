@@ -2,10 +2,7 @@
 //! client takes, page tokens that were edited or come from another store, listings crowded by
 //! other clients' paging, and requests over the size limit.
 
-use std::{
-    collections::HashMap,
-    time::{Duration, Instant},
-};
+use std::{collections::HashMap, time::Duration};
 
 use hostendpoint_api::pb;
 use hostendpoint_tests::{watching::*, *};
@@ -26,15 +23,6 @@ fn mk_large(name: &str, bytes: usize, version: usize) -> pb::HostEndpoint {
 /// The encoded size of a list answer.
 fn encoded_len(response: &pb::ListHostEndpointsResponse) -> usize {
     prost::Message::encoded_len(response)
-}
-
-/// Waits until `condition` holds, polling every 100 ms, or fails after `deadline` with `what`.
-async fn wait_until(deadline: Duration, what: &str, mut condition: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !condition() {
-        assert!(start.elapsed() < deadline, "{what} within {deadline:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 // === Watchers that stop reading ===
@@ -120,8 +108,8 @@ async fn stalled_watchers_hold_bounded_memory_and_catch_up_when_they_read_again(
 
     // Their memory is returned once the clients are gone.
     drop(stalled);
-    wait_until(Duration::from_secs(60), "memory is returned", || {
-        server.memory_kib("VmRSS") < baseline + 32 * 1024
+    wait_for("memory is returned", Duration::from_secs(60), || {
+        std::future::ready((server.memory_kib("VmRSS") < baseline + 32 * 1024).then_some(()))
     })
     .await;
 }

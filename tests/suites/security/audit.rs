@@ -10,11 +10,13 @@ use tonic::Code;
 
 use hostendpoint_tests::mtls::{MtlsServer, path_str};
 
-use super::{RELOAD_DEADLINE, eventually};
+use hostendpoint_tests::wait_for;
+
+use super::RELOAD_DEADLINE;
 
 /// The audit log's lines once it holds `count` (its writer runs behind the calls).
 async fn audit_lines_when(path: &Path, count: usize) -> Vec<Value> {
-    eventually(RELOAD_DEADLINE, "the audit lines are written", || async {
+    wait_for("the audit lines are written", RELOAD_DEADLINE, || async {
         let lines = audit_lines(path);
         (lines.len() >= count).then_some(lines)
     })
@@ -116,7 +118,7 @@ async fn writes_and_denials_are_audited_and_sighup_reopens_the_file() {
     let rotated = dir.path().join("audit.log.1");
     std::fs::rename(&audit, &rotated).expect("rotated");
     secured.server.send_signal(libc::SIGHUP);
-    eventually(RELOAD_DEADLINE, "the audit log is reopened", || async {
+    wait_for("the audit log is reopened", RELOAD_DEADLINE, || async {
         secured
             .server
             .log_text()
@@ -157,7 +159,7 @@ async fn each_identity_has_a_bounded_number_of_watches() {
         .expect("the admin's watch");
 
     drop(first);
-    eventually(RELOAD_DEADLINE, "a closed watch frees its slot", || {
+    wait_for("a closed watch frees its slot", RELOAD_DEADLINE, || {
         let mut node_a = node_a.clone();
         async move { watching::watch(&mut node_a, "", 0).await.ok() }
     })

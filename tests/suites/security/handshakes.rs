@@ -29,7 +29,7 @@ async fn handshakes_without_a_valid_client_certificate_fail() {
     let ca = secured.pki.ca_file();
     assert_refused(secured.server.tls_channel(&ca, None).await).await;
     // The operator sees why, as etcd logs a rejected connection.
-    super::eventually(super::RELOAD_DEADLINE, "the refusal is logged", || async {
+    hostendpoint_tests::wait_for("the refusal is logged", super::RELOAD_DEADLINE, || async {
         let log = secured.server.log_text();
         log.lines()
             .any(|l| l.contains("rejected connection") && l.contains("peer sent no certificates"))

@@ -14,10 +14,7 @@ mod readme;
 mod reload;
 mod roles;
 
-use std::{
-    path::Path,
-    time::{Duration, Instant},
-};
+use std::{path::Path, time::Duration};
 
 use hostendpoint_tests::{mtls::MtlsServer, pki::CertFiles};
 
@@ -27,22 +24,6 @@ const RELOAD_DEADLINE: Duration = Duration::from_secs(15);
 /// A client certificate whose identity the policy does not name.
 fn stranger(secured: &MtlsServer) -> CertFiles {
     secured.pki.client_cn("stranger", "someone-else")
-}
-
-/// Retries `attempt` until it returns `Some`, failing after `deadline` with `what`.
-async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut attempt: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(value) = attempt().await {
-            return value;
-        }
-        assert!(start.elapsed() < deadline, "{what} within {deadline:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Writes `contents` to `path` the way tools replace files: a new file renamed over it.

@@ -17,7 +17,9 @@ use hostendpoint_tests::{
     mtls::{ADMIN_CN, MtlsServer, POLICY, path_str, tls_args},
 };
 
-use super::{RELOAD_DEADLINE, eventually, replace_file};
+use hostendpoint_tests::wait_for;
+
+use super::{RELOAD_DEADLINE, replace_file};
 
 /// A Secret volume as the kubelet lays it out: `<dir>/..data` points to a timestamped
 /// directory, and each file is a symlink through `..data`.
@@ -84,7 +86,7 @@ async fn new_tls_material_is_used_for_new_handshakes_while_watches_go_on() {
 
     volume.publish(&new.server("server"), &new.ca_file());
     let new_admin = new.client_cn("admin", "calico-admin");
-    let mut admin = eventually(RELOAD_DEADLINE, "the new CA is trusted", || async {
+    let mut admin = wait_for("the new CA is trusted", RELOAD_DEADLINE, || async {
         let channel = server
             .tls_channel(&new.ca_file(), Some(&new_admin))
             .await
@@ -118,9 +120,9 @@ async fn new_tls_material_is_used_for_new_handshakes_while_watches_go_on() {
         "-----BEGIN CERTIFICATE-----\ngarbage",
     )
     .expect("written in place");
-    eventually(
-        RELOAD_DEADLINE,
+    wait_for(
         "the bad certificate is reported",
+        RELOAD_DEADLINE,
         || async {
             server
                 .log_text()
@@ -154,7 +156,7 @@ async fn a_policy_change_applies_to_the_next_call() {
         )
         .as_bytes(),
     );
-    eventually(RELOAD_DEADLINE, "ops-team becomes a reader", || {
+    wait_for("ops-team becomes a reader", RELOAD_DEADLINE, || {
         let mut client = client.clone();
         async move {
             client
@@ -166,7 +168,7 @@ async fn a_policy_change_applies_to_the_next_call() {
     .await;
 
     replace_file(&secured.policy, b"admin: [\"CN:unterminated\n");
-    eventually(RELOAD_DEADLINE, "the broken policy is reported", || async {
+    wait_for("the broken policy is reported", RELOAD_DEADLINE, || async {
         let log = secured.server.log_text();
         (log.contains("authorization policy") && log.contains("new contents rejected"))
             .then_some(())
@@ -192,7 +194,7 @@ async fn a_policy_change_ends_the_watches_it_no_longer_allows() {
         &secured.policy,
         POLICY.replace("reader:", "# reader:").as_bytes(),
     );
-    eventually(RELOAD_DEADLINE, "the new policy is loaded", || async {
+    wait_for("the new policy is loaded", RELOAD_DEADLINE, || async {
         let log = secured.server.log_text();
         log.lines()
             .any(|l| l.contains("authorization policy") && l.contains("reloaded"))
