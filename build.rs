@@ -1,5 +1,6 @@
 //! Compiles `proto/` with protox (a pure-Rust protobuf compiler, so no system `protoc` is
-//! needed) and generates the prost messages and tonic client and server code.
+//! needed) and generates the prost messages and tonic client and server code; records the git
+//! commit the binaries are built from (`VERGEN_GIT_SHA`, see `src/build_info.rs`).
 
 use std::{env, fs, path::PathBuf};
 
@@ -9,6 +10,11 @@ const PROTOS: &[&str] = &["hostendpoint/v1/hostendpoint.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
+    // Outside a git checkout (a source tarball) vergen records a placeholder and warns.
+    let git = vergen_gitcl::GitclBuilder::default().sha(true).build()?;
+    vergen_gitcl::Emitter::default()
+        .add_instructions(&git)?
+        .emit()?;
     let descriptors = protox::compile(PROTOS, ["proto"])?;
     // Server reflection serves this set, so grpcurl needs no proto files.
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);

@@ -1,6 +1,7 @@
 //! The hostendpoint.v1 API shared by the server and its clients.
 //!
 //! # Layout
+//! - [`build_info`]: the version and git commit of the build.
 //! - [`pb`]: the code generated from `proto/` (messages, tonic client and server).
 //! - [`model`]: plain domain types for a HostEndpoint, with validated fields.
 //! - [`validation`]: Calico's rules, turning a [`pb::HostEndpoint`] into a [`model::HostEndpoint`]
@@ -10,13 +11,17 @@
 //! - [`responses`]: the get and list response messages, built from pre-encoded objects.
 //! - [`selector`]: Calico's label selector language: parsing, matching labels, canonical text.
 //! - [`calico`]: Calico's v3 HostEndpoint JSON document, to and from the domain model.
+//! - `logging` (feature `logging`): the log set-up of the server and the agent.
 //! - `metrics_http` (feature `metrics-http`): the `/metrics` endpoint of the server and the
 //!   agent.
 
+pub mod build_info;
 pub mod calico;
 pub mod convert;
 mod encoded;
 pub mod frames;
+#[cfg(feature = "logging")]
+pub mod logging;
 #[cfg(feature = "metrics-http")]
 pub mod metrics_http;
 pub mod model;

@@ -3,6 +3,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, ValueEnum};
+use hostendpoint_api::logging::LogFormat;
 
 use crate::{
     listener::DEFAULT_MAX_CONNECTIONS,
@@ -18,7 +19,7 @@ use crate::{
 /// The largest request message accepted is 4 MiB (gRPC's default); larger ones are answered
 /// RESOURCE_EXHAUSTED.
 #[derive(Clone, Debug, Parser)]
-#[command(name = "hostendpointd", version, about, long_about)]
+#[command(name = "hostendpointd", version = hostendpoint_api::build_info::long_version(), about, long_about)]
 #[deny(missing_docs)]
 pub struct Args {
     /// Address to serve gRPC on, `host:port` (a host name is resolved, and the first address
@@ -164,7 +165,8 @@ pub struct Args {
     #[arg(long, env = "HOSTENDPOINTD_METRICS_LISTEN", default_value = DEFAULT_METRICS_LISTEN)]
     pub metrics_listen: MetricsListen,
 
-    /// Log filter, in tracing's EnvFilter syntax (`info`, `hostendpointd=debug,info`).
+    /// Log filter, in tracing's EnvFilter syntax (`info`, `debug`, `hostendpointd=debug,info`).
+    /// Other crates' debug lines (sled, h2, hyper, tonic, rustls) only when named: `sled=debug`.
     #[arg(long, env = "HOSTENDPOINTD_LOG", default_value = "info")]
     pub log_level: String,
 
@@ -217,13 +219,4 @@ pub enum DatastoreType {
     Sled,
     /// etcd v3 (calicoctl's `DATASTORE_TYPE=etcdv3`).
     Etcdv3,
-}
-
-/// How log lines are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
 }

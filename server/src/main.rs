@@ -1,13 +1,13 @@
 //! The `hostendpointd` binary: parses flags, sets up logging, and runs the server until
 //! SIGTERM or SIGINT.
 
-use std::io::IsTerminal as _;
+use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Parser as _;
+use hostendpoint_api::{build_info, logging};
 use hostendpointd::{
     Datastore, ServerConfig,
-    config::{Args, DatastoreType, LogFormat},
+    config::{Args, DatastoreType},
     security::{SecurityConfig, tls::TlsFiles},
     serve::ConnectionConfig,
     store::{
@@ -17,18 +17,46 @@ use hostendpointd::{
     watch::WatchConfig,
 };
 use tokio::{net::TcpListener, signal::unix};
-use tracing::info;
-use tracing_subscriber::EnvFilter;
+use tracing::{error, info};
 
 // jemalloc's background thread hands freed memory back to the system: with glibc's malloc, a
 // GiB that stalled watchers had used stayed resident after they were gone.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let args = Args::parse();
-    init_tracing(&args.log_level, args.log_format)?;
+    if let Err(err) = logging::init(&args.log_level, args.log_format) {
+        eprintln!("hostendpointd: {err:#}");
+        return ExitCode::FAILURE;
+    }
+    info!(
+        version = build_info::VERSION,
+        commit = build_info::COMMIT,
+        "hostendpointd starting"
+    );
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            error!("cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(start(args));
+    // The store is flushed and the audit log written by now: exit without waiting for a
+    // periodic checkpoint that may be running on the blocking pool.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // Every error states its cause in its own message: the chain is said once.
+            error!("{err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start(args: Args) -> anyhow::Result<()> {
     let Args {
         listen,
         datastore,
@@ -61,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
     } = args;
     let listener = TcpListener::bind(listen.as_str())
         .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+        .map_err(|err| anyhow::anyhow!("cannot listen on {listen}: {err}"))?;
     let datastore = match datastore {
         DatastoreType::Sled => Datastore::Sled(SledConfig {
             cache_bytes: sled_cache_mb * 1024 * 1024,
@@ -113,20 +141,6 @@ async fn main() -> anyhow::Result<()> {
         },
     };
     hostendpointd::run(config, listener, termination()?).await?;
-    Ok(())
-}
-
-fn init_tracing(filter: &str, format: LogFormat) -> anyhow::Result<()> {
-    let filter =
-        EnvFilter::try_new(filter).with_context(|| format!("bad log filter {filter:?}"))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
     Ok(())
 }
 

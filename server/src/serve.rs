@@ -10,7 +10,7 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use tracing::{info, warn};
 
 use crate::{
-    api::{self, HostEndpointApi, PageTokens},
+    api::{self, HostEndpointApi, PageTokens, UntilOpen},
     listener::{self, ListenConfig},
     metrics::{self, GrpcMetricsLayer, Metrics, http::MetricsServer},
     security::{Security, SecurityConfig, SecurityError},
@@ -88,10 +88,10 @@ pub enum ServeError {
     OpenEtcd(#[from] etcd::OpenError),
     /// The reflection service could not be built from the descriptors.
     #[error("cannot build the reflection service: {0}")]
-    Reflection(#[from] tonic_reflection::server::Error),
+    Reflection(tonic_reflection::server::Error),
     /// The transport failed.
     #[error("the gRPC transport failed: {0}")]
-    Transport(#[from] tonic::transport::Error),
+    Transport(tonic::transport::Error),
     /// The security settings cannot be used.
     #[error(transparent)]
     Security(#[from] SecurityError),
@@ -99,17 +99,16 @@ pub enum ServeError {
     #[error("cannot load the page-token secret: {0}")]
     PageTokenSecret(String),
     /// The metrics endpoint could not listen.
-    #[error("cannot serve metrics on {addr}: {source}")]
+    #[error("cannot serve metrics on {addr}: {cause}")]
     MetricsListen {
         /// The address.
         addr: std::net::SocketAddr,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The store could not be flushed at shutdown.
     #[error("cannot flush the store at shutdown: {0}")]
-    Close(#[from] crate::store::Error),
+    Close(crate::store::Error),
 }
 
 /// The HTTP/2 connection receive window. h2 limits the small DATA frames a connection may have
@@ -154,38 +153,69 @@ pub async fn run(
     let (metrics, _endpoint) = start_metrics(&config, &front.draining).await?;
     let mut config = config;
     config.watch.metrics = metrics.watch.clone();
-    match &config.datastore {
+    match config.datastore.clone() {
         Datastore::Sled(sled) => {
             let sled = SledConfig {
                 metrics: metrics.wal.clone(),
-                ..sled.clone()
+                ..sled
             };
-            let store = Arc::new(SledStore::open(&sled)?);
-            metrics.attach_store(store.clone(), store.view().watch_availability());
-            let secret = api::load_or_create_secret(&sled.path.join(PAGE_TOKEN_SECRET_FILE))
-                .map_err(|err| ServeError::PageTokenSecret(err.to_string()))?;
-            let tokens = PageTokens::new(&secret, store.store_uid());
-            serve(store, tokens, config, front, &metrics, shutdown).await
+            let waiting_for = format!("its data directory {} to open", sled.path.display());
+            let opening = open_sled(sled, Arc::clone(&metrics));
+            serve(opening, waiting_for, config, front, &metrics, shutdown).await
         }
         Datastore::Etcd(etcd) => {
             let etcd = EtcdConfig {
                 metrics: metrics.etcd.clone(),
-                ..etcd.clone()
+                ..etcd
             };
-            let store = Arc::new(EtcdStore::open(&etcd).await?);
-            let secret = store
-                .shared_value(PAGE_TOKEN_SECRET_KEY, api::random_secret().to_vec())
-                .await
-                .map_err(|err| ServeError::PageTokenSecret(err.to_string()))?;
-            let secret = <[u8; api::SECRET_LEN]>::try_from(secret).map_err(|_| {
-                ServeError::PageTokenSecret("the secret in etcd has the wrong length".into())
-            })?;
-            let tokens = PageTokens::new(&secret, store.store_uid());
-            // After the page-token secret: a replica that cannot read it is not ready.
-            metrics.attach_store(store.clone(), store.view().watch_availability());
-            serve(store, tokens, config, front, &metrics, shutdown).await
+            let waiting_for = format!("etcd at {}", etcd.endpoints.join(","));
+            let opening = open_etcd(etcd, Arc::clone(&metrics));
+            serve(opening, waiting_for, config, front, &metrics, shutdown).await
         }
     }
+}
+
+/// An open store and the page tokens it signs.
+type Opened<S> = (Arc<S>, PageTokens);
+
+/// Opens the sled store (on a blocking thread: replaying the log takes a while) and its
+/// page-token secret.
+async fn open_sled(
+    sled: SledConfig,
+    metrics: Arc<Metrics>,
+) -> Result<Opened<SledStore>, ServeError> {
+    let opened = tokio::task::spawn_blocking(move || {
+        let store = Arc::new(SledStore::open(&sled)?);
+        let secret = api::load_or_create_secret(&sled.path.join(PAGE_TOKEN_SECRET_FILE))
+            .map_err(|err| ServeError::PageTokenSecret(err.to_string()))?;
+        Ok::<_, ServeError>((store, secret))
+    })
+    .await
+    .map_err(|err| ServeError::PageTokenSecret(format!("the opening thread failed: {err}")))?;
+    let (store, secret) = opened?;
+    metrics.attach_store(store.clone(), store.view().watch_availability());
+    let tokens = PageTokens::new(&secret, store.store_uid());
+    Ok((store, tokens))
+}
+
+/// Opens the etcd store, waiting for etcd as long as it takes, and reads (or creates) the
+/// page-token secret every replica shares.
+async fn open_etcd(
+    etcd: EtcdConfig,
+    metrics: Arc<Metrics>,
+) -> Result<Opened<EtcdStore>, ServeError> {
+    let store = Arc::new(EtcdStore::open(&etcd).await?);
+    let secret = store
+        .shared_value(PAGE_TOKEN_SECRET_KEY, api::random_secret().to_vec())
+        .await
+        .map_err(|err| ServeError::PageTokenSecret(err.to_string()))?;
+    let secret = <[u8; api::SECRET_LEN]>::try_from(secret).map_err(|_| {
+        ServeError::PageTokenSecret("the secret in etcd has the wrong length".into())
+    })?;
+    let tokens = PageTokens::new(&secret, store.store_uid());
+    // After the page-token secret: a replica that cannot read it is not ready.
+    metrics.attach_store(store.clone(), store.view().watch_availability());
+    Ok((store, tokens))
 }
 
 /// The metrics, and their endpoint when `config.metrics_listen` names one (serving until
@@ -204,7 +234,7 @@ async fn start_metrics(
     let metrics = Arc::new(metrics);
     let endpoint = metrics::http::serve(addr, Arc::clone(&metrics))
         .await
-        .map_err(|source| ServeError::MetricsListen { addr, source })?;
+        .map_err(|cause| ServeError::MetricsListen { addr, cause })?;
     Ok((metrics, Some(endpoint)))
 }
 
@@ -232,9 +262,11 @@ fn warn_if_open(listener: &TcpListener, security: &SecurityConfig) {
     }
 }
 
+/// Serves from the start: health says NOT_SERVING and the API answers UNAVAILABLE until
+/// `opening` completes; then until `shutdown`, draining and flushing the store at the end.
 async fn serve<S: Store>(
-    store: Arc<S>,
-    tokens: PageTokens,
+    opening: impl Future<Output = Result<Opened<S>, ServeError>>,
+    waiting_for: String,
     config: ServerConfig,
     front: Front,
     metrics: &Metrics,
@@ -246,22 +278,11 @@ async fn serve<S: Store>(
         authz,
         draining,
     } = front;
-    // Announced once the store is open, so "listening" means ready.
-    if let Ok(addr) = listener.local_addr() {
-        info!(%addr, tls = listen.tls.is_some(), "listening");
-    }
+    let addr = listener.local_addr().ok();
+    let tls = listen.tls.is_some();
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_service_status("", ServingStatus::Serving).await;
-    health
-        .set_service_status(API_SERVICE, ServingStatus::Serving)
-        .await;
-
-    tokio::spawn(follow_availability(
-        store.view().watch_availability(),
-        health.clone(),
-        draining.clone(),
-    ));
-    let signal = {
+    set_all(&health, ServingStatus::NotServing).await;
+    tokio::spawn({
         let (draining, health) = (draining.clone(), health.clone());
         async move {
             shutdown.await;
@@ -269,9 +290,11 @@ async fn serve<S: Store>(
             set_all(&health, ServingStatus::NotServing).await;
             draining.cancel();
         }
-    };
-    let watches = Watches::new(Arc::clone(&store), config.watch.clone(), draining.clone());
-    let api = HostEndpointApi::new(Arc::clone(&store), watches, tokens, authz);
+    });
+    if let Some(addr) = addr {
+        info!(%addr, tls, "accepting connections; ready once the store is open");
+    }
+    let api = UntilOpen::new(waiting_for);
     let connections = &config.connections;
     let incoming = listener::incoming(listener, listen, draining.clone());
     let server = Server::builder()
@@ -286,23 +309,68 @@ async fn serve<S: Store>(
         .layer(listener::CallsLayer)
         .layer(api::too_large_layer())
         .add_service(health_service)
-        .add_service(reflection_v1()?)
-        .add_service(reflection_v1alpha()?)
-        .add_service(
-            HostEndpointServiceServer::new(api).max_decoding_message_size(api::MAX_REQUEST_BYTES),
-        )
-        .serve_with_incoming_shutdown(incoming, signal);
+        .add_service(reflection_v1().map_err(ServeError::Reflection)?)
+        .add_service(reflection_v1alpha().map_err(ServeError::Reflection)?)
+        .add_service(api.clone())
+        .serve_with_incoming_shutdown(incoming, draining.clone().cancelled_owned());
     tokio::pin!(server);
+
+    let (store, tokens) = tokio::select! {
+        // Biased: the server ends only once draining, so a stop is always seen as one.
+        biased;
+        () = draining.cancelled() => {
+            let stopped = tokio::time::timeout(config.drain_timeout, &mut server).await;
+            info!("stopped before the store was open");
+            return match stopped {
+                Ok(result) => result.map_err(ServeError::Transport),
+                Err(_) => Ok(()),
+            };
+        }
+        opened = opening => match opened {
+            Ok(opened) => opened,
+            Err(err) => {
+                draining.cancel();
+                let _ = server.await;
+                return Err(err);
+            }
+        },
+        result = &mut server => return result.map_err(ServeError::Transport),
+    };
+    let watches = Watches::new(Arc::clone(&store), config.watch.clone(), draining.clone());
+    api.open(
+        HostEndpointServiceServer::new(HostEndpointApi::new(
+            Arc::clone(&store),
+            watches,
+            tokens,
+            Arc::clone(&authz),
+        ))
+        .max_decoding_message_size(api::MAX_REQUEST_BYTES),
+    );
+    tokio::spawn(follow_availability(
+        store.view().watch_availability(),
+        health.clone(),
+        draining.clone(),
+    ));
+    // Announced once the store is open, so "listening" means ready.
+    if let Some(addr) = addr {
+        info!(%addr, tls, "listening");
+    }
     tokio::select! {
-        result = &mut server => result?,
+        result = &mut server => result.map_err(ServeError::Transport)?,
         () = draining.cancelled() => {
             match tokio::time::timeout(config.drain_timeout, &mut server).await {
-                Ok(result) => result?,
-                Err(_) => warn!(timeout = ?config.drain_timeout, "drain timed out; closing anyway"),
+                Ok(result) => result.map_err(ServeError::Transport)?,
+                Err(_) => warn!(
+                    timeout = %humantime::format_duration(config.drain_timeout),
+                    "drain timed out; closing anyway"
+                ),
             }
         }
     }
-    store.close().await?;
+    let closed = store.close().await.map_err(ServeError::Close);
+    // The drained calls' audit lines, before the process (and the writer thread) ends.
+    let _ = tokio::task::spawn_blocking(move || authz.flush_audit()).await;
+    closed?;
     info!("store flushed; bye");
     Ok(())
 }

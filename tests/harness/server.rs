@@ -34,6 +34,11 @@ pub fn rev(n: u64) -> u64 {
 /// How long a server may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The line that says the server is ready, with its address.
+const LISTENING: &str = "listening";
+/// The line that says the server accepts connections (its store may not be open yet).
+const ACCEPTING: &str = "accepting connections; ready once the store is open";
+
 /// How long a server that must refuse to start may take to exit.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -127,6 +132,18 @@ impl ServerProcess {
         Self::spawn_on("127.0.0.1:0", Arc::new(dir), args, None)
     }
 
+    /// [`Self::start_on_etcd`], returning once the server accepts connections, before it is
+    /// ready: for an etcd that is not up yet.
+    pub fn start_on_etcd_unready(endpoints: &str, extra_args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory can be created");
+        let args = ["--datastore", "etcdv3", "--etcd-endpoints", endpoints]
+            .iter()
+            .chain(extra_args)
+            .map(|a| (*a).to_owned())
+            .collect();
+        Self::spawn_until("127.0.0.1:0", Arc::new(dir), args, None, ACCEPTING)
+    }
+
     /// Starts a server on the etcd cluster at `endpoints` (comma-separated client URLs),
     /// whatever `HEP_TEST_DATASTORE` says: for suites that run their own etcd clusters.
     pub fn start_on_etcd(endpoints: &str, extra_args: &[&str]) -> Self {
@@ -149,6 +166,17 @@ impl ServerProcess {
         data_dir: Arc<TempDir>,
         extra_args: Vec<String>,
         etcd: Option<Arc<EtcdCluster>>,
+    ) -> Self {
+        Self::spawn_until(listen, data_dir, extra_args, etcd, LISTENING)
+    }
+
+    /// Starts the server and returns once it logs `announced` with its address.
+    fn spawn_until(
+        listen: &str,
+        data_dir: Arc<TempDir>,
+        extra_args: Vec<String>,
+        etcd: Option<Arc<EtcdCluster>>,
+        announced: &'static str,
     ) -> Self {
         let mut command = Command::new(binary("hostendpointd"));
         command.args(["--listen", listen, "--log-format", "json"]);
@@ -186,7 +214,7 @@ impl ServerProcess {
                 if let Some(addr) = logged_addr(&line, "metrics listening") {
                     *metrics_sink.lock().expect("metrics address lock") = Some(addr);
                 }
-                if let Some(addr) = logged_addr(&line, "listening") {
+                if let Some(addr) = logged_addr(&line, announced) {
                     let _ = addr_tx.send(addr);
                 }
                 sink.lock().expect("log lock").push(line);

@@ -645,6 +645,37 @@ async fn invalid_values_are_logged_and_skipped_and_the_server_keeps_serving() {
     );
 }
 
+#[tokio::test]
+async fn an_invalid_value_is_warned_about_once_however_often_it_is_read() {
+    let cluster = EtcdCluster::start(1);
+    let url = cluster.running_url().to_owned();
+    put(&url, "garbage", "not json at all");
+    let garbage = mod_revision(&url, "garbage");
+    // A one-change buffer: a watch from before the value reads etcd's history, where it is.
+    let server = ServerProcess::start_on_etcd(&cluster.endpoints(), &["--watch-buffer", "1"]);
+    let mut client = server.client().await;
+    create(&mut client, mk_hep("a", "n1")).await;
+    let last = create(&mut client, mk_hep("b", "n1")).await;
+    let last = last.metadata.expect("metadata").resource_version;
+    for _ in 0..2 {
+        let mut resumed = watch(&mut client, "", garbage - 1).await.expect("watch");
+        let events = resumed.object_events_until(last).await;
+        assert_eq!(
+            event_names(&events)
+                .iter()
+                .map(|(_, name, _)| name.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+    }
+    let log = server.log_text();
+    assert_eq!(
+        log.matches("skipping an invalid value").count(),
+        1,
+        "warned once, at the listing:\n{log}"
+    );
+}
+
 /// Waits until the health watch reports `want`.
 async fn health_turns(updates: &mut Streaming<HealthCheckResponse>, want: ServingStatus) {
     let turned = tokio::time::timeout(EVENT_TIMEOUT, async {

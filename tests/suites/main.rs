@@ -12,6 +12,7 @@ mod grpcurl;
 mod hepctl;
 mod hostile_clients;
 mod metrics;
+mod operator;
 mod python;
 mod security;
 mod selectors;

@@ -105,7 +105,10 @@ async fn counters_and_gauges_follow_a_known_sequence_of_calls() {
     assert_eq!(
         scrape.get(
             "hostendpointd_build_info",
-            &[("version", env!("CARGO_PKG_VERSION"))]
+            &[
+                ("version", env!("CARGO_PKG_VERSION")),
+                ("commit", hostendpoint_api::build_info::COMMIT)
+            ]
         ),
         1.0
     );

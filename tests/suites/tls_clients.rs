@@ -2,7 +2,7 @@
 //! against a server that requires client certificates and authorizes them by a policy, and
 //! hostendpointd itself as a client of an etcd that requires client certificates.
 
-use std::{ffi::OsStr, process::Output};
+use std::{ffi::OsStr, process::Output, time::Duration};
 
 use hostendpoint_tests::{
     agent::AgentProcess,
@@ -359,25 +359,29 @@ async fn hostendpointd_stores_in_an_etcd_that_requires_client_certificates() {
 }
 
 #[tokio::test]
-async fn hostendpointd_without_a_client_certificate_for_etcd_fails_at_start_up() {
+async fn hostendpointd_without_a_client_certificate_for_etcd_waits_and_says_why() {
     let pki = Pki::new("etcd");
     let cluster = EtcdCluster::start_tls(1, EtcdTls::issue(&pki));
     let ca = pki.ca_file();
-    let mut args = vec!["--datastore", "etcdv3", "--etcd-endpoints"];
     let url = cluster.endpoints();
-    args.push(&url);
-    args.extend(etcd_tls_flags(&ca, None));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let output = run_to_exit(&dir.path().join("data"), &args).await;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "must not start: {stderr}");
-    // etcd drops the connection without a certificate: the cause is a transport error.
-    assert!(
-        stderr.contains(&format!(
-            "Error: cannot list /calico/resources/v3/projectcalico.org/hostendpoints/ from \
-             etcd at {url}: "
-        )),
-        "names etcd: {stderr}"
+    let server = ServerProcess::start_on_etcd_unready(&url, &etcd_tls_flags(&ca, None));
+    // etcd refuses the handshake: as for an etcd not up yet, the server waits, and says why.
+    let line = wait_for("the refusal logged", Duration::from_secs(30), || {
+        let log = server.log_text();
+        async move {
+            log.lines()
+                .find(|line| line.contains("cannot reach etcd for the first listing"))
+                .map(str::to_owned)
+        }
+    })
+    .await;
+    assert!(line.contains(&url), "names etcd: {line}");
+    let mut client = server.client().await;
+    let refused = get(&mut client, "web-1").await.expect_err("not ready");
+    assert_eq!(refused.code(), tonic::Code::Unavailable);
+    assert_eq!(
+        refused.message(),
+        format!("the server is not ready: it is waiting for etcd at {url}")
     );
 }
 

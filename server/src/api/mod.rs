@@ -9,6 +9,7 @@ mod list;
 mod page_token;
 mod status;
 mod too_large;
+mod until_open;
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ pub use self::{
     list::{DEFAULT_PAGE_SIZE, MAX_PAGE_BYTES, MAX_PAGE_SIZE},
     page_token::{PageTokens, SECRET_LEN, load_or_create_secret, random_secret},
     too_large::{MAX_REQUEST_BYTES, TooLarge, layer as too_large_layer},
+    until_open::UntilOpen,
 };
 use crate::{
     security::authz::{Authorizer, Caller},

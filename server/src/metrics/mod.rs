@@ -118,10 +118,14 @@ impl Metrics {
     }
 }
 
-/// `hostendpointd_build_info{version}`, always 1: joins the version onto other series.
+/// `hostendpointd_build_info{version,commit}`, always 1: joins the build onto other series.
 fn register_build_info(registry: &mut Registry) {
+    use hostendpoint_api::build_info;
     let info = Family::<Vec<(String, String)>, Gauge>::default();
-    info.get_or_create(&vec![("version".into(), env!("CARGO_PKG_VERSION").into())])
-        .set(1);
+    let labels = vec![
+        ("version".into(), build_info::VERSION.into()),
+        ("commit".into(), build_info::COMMIT.into()),
+    ];
+    info.get_or_create(&labels).set(1);
     registry.register("build_info", "The version of this build; always 1", info);
 }

@@ -28,12 +28,23 @@ use tracing::{error, info};
 const QUEUE_LINES: usize = 65_536;
 /// How often the writer looks for a reopen request while no line comes.
 const REOPEN_CHECK: Duration = Duration::from_millis(200);
+/// How long shutdown waits for the queued lines to be written.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where audit lines go.
 #[derive(Debug)]
 pub struct AuditLog {
-    lines: SyncSender<Vec<u8>>,
+    lines: SyncSender<Queued>,
     shared: Arc<Shared>,
+}
+
+/// What waits for the writer thread, in order.
+#[derive(Debug)]
+enum Queued {
+    /// A line to write.
+    Line(Vec<u8>),
+    /// Every earlier line is written once this is answered.
+    Flush(mpsc::SyncSender<()>),
 }
 
 /// What the recorders and the writer thread share.
@@ -107,6 +118,17 @@ impl AuditLog {
         Ok(Self { lines, shared })
     }
 
+    /// Waits (blocking, up to a few seconds) until every line queued so far is written: at
+    /// shutdown, so that the last calls' lines are not lost with the process.
+    pub fn flush(&self) {
+        let (done, written) = mpsc::sync_channel(1);
+        if self.lines.send(Queued::Flush(done)).is_ok()
+            && written.recv_timeout(FLUSH_TIMEOUT).is_err()
+        {
+            error!("the audit log's last lines were not written within {FLUSH_TIMEOUT:?}");
+        }
+    }
+
     /// Asks for the file to be opened again under its name, so that a rotated file is let go.
     pub fn reopen(&self) {
         self.shared.reopen.store(true, Ordering::Release);
@@ -120,22 +142,32 @@ impl AuditLog {
             Err(err) => return error!(error = %err, "cannot encode an audit record"),
         };
         line.push(b'\n');
-        match self.lines.try_send(line) {
+        match self.lines.try_send(Queued::Line(line)) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
+            Err(TrySendError::Full(queued)) => {
                 let dropped = self.shared.dropped.fetch_add(1, Ordering::Relaxed) + 1;
                 // Said once per thousand, so that the server's own log does not flood too.
                 if dropped % 1000 == 1 {
                     error!(
                         dropped,
-                        ?record,
+                        record = %queued.text(),
                         "the audit log cannot keep up; records are dropped"
                     );
                 }
             }
-            Err(TrySendError::Disconnected(_)) => {
-                error!(?record, "the audit log's writer is gone; record dropped");
+            Err(TrySendError::Disconnected(queued)) => {
+                error!(record = %queued.text(), "the audit log's writer is gone; record dropped");
             }
+        }
+    }
+}
+
+impl Queued {
+    /// A line as the server's log quotes it.
+    fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Self::Line(line) => String::from_utf8_lossy(line.trim_ascii_end()),
+            Self::Flush(_) => "(flush)".into(),
         }
     }
 }
@@ -149,18 +181,23 @@ struct Writer {
 }
 
 impl Writer {
-    fn run(mut self, queue: &mpsc::Receiver<Vec<u8>>) {
+    fn run(mut self, queue: &mpsc::Receiver<Queued>) {
         loop {
-            let line = match queue.recv_timeout(REOPEN_CHECK) {
-                Ok(line) => Some(line),
+            let queued = match queue.recv_timeout(REOPEN_CHECK) {
+                Ok(queued) => Some(queued),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => return,
             };
             if self.shared.reopen.swap(false, Ordering::AcqRel) {
                 self.reopen();
             }
-            if let Some(line) = line {
-                self.write(&line);
+            match queued {
+                Some(Queued::Line(line)) => self.write(&line),
+                // Lines are written through (a LineWriter, or stdout's lock): answering is all.
+                Some(Queued::Flush(done)) => {
+                    let _ = done.send(());
+                }
+                None => {}
             }
         }
     }

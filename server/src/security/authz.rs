@@ -83,6 +83,14 @@ impl Authorizer {
         }
     }
 
+    /// Waits until the audit log has written every line recorded so far (blocking): at
+    /// shutdown.
+    pub fn flush_audit(&self) {
+        if let Some(audit) = &self.audit {
+            audit.flush();
+        }
+    }
+
     /// The caller of `request`, an RPC of method `rpc`.
     pub fn caller<T>(&self, request: &Request<T>, rpc: &'static str) -> Caller {
         let peer = request

@@ -103,7 +103,11 @@ impl<S: Store> Watcher<S> {
         let view = watches.store.view();
         let live = view.subscribe(filter.node.as_deref());
         let snapshot = view.snapshot();
-        debug!(revision = snapshot.revision(), node = ?filter.node, "watch starts with a snapshot");
+        debug!(
+            revision = snapshot.revision(),
+            node = filter.node.as_deref().unwrap_or(""),
+            "watch starts with a snapshot"
+        );
         let phase = Phase::Snapshot {
             after: None,
             live,
@@ -114,7 +118,11 @@ impl<S: Store> Watcher<S> {
 
     /// A watch that resumes after `after`, from the history.
     pub(super) fn resuming(watches: Arc<Watches<S>>, filter: Filter, after: Revision) -> Self {
-        debug!(after, node = ?filter.node, "watch resumes");
+        debug!(
+            after,
+            node = filter.node.as_deref().unwrap_or(""),
+            "watch resumes"
+        );
         Self::new(watches, filter, after, Phase::CatchUp { live: None })
     }
 

@@ -32,7 +32,11 @@ use tracing_subscriber::EnvFilter;
 
 /// Keeps the host endpoints of one node in a local JSON state file, following hostendpointd.
 #[derive(Debug, Parser)]
-#[command(name = "hep-agent", version, about)]
+#[command(
+    name = "hep-agent",
+    version = hostendpoint_api::build_info::long_version(),
+    about
+)]
 #[deny(missing_docs)]
 struct Args {
     /// The node whose host endpoints to keep.

@@ -13,7 +13,11 @@ use crate::connect::DEFAULT_SERVER;
 /// `HostEndpoint`, several separated by `---`, a `HostEndpointList`, or a list. Resource types
 /// on the command line are hostendpoint, hostendpoints, hep and heps, in any case.
 #[derive(Debug, Parser)]
-#[command(name = "hepctl", version, propagate_version = true)]
+#[command(
+    name = "hepctl",
+    version = hostendpoint_api::build_info::long_version(),
+    propagate_version = true
+)]
 pub(crate) struct Cli {
     /// The hostendpointd gRPC endpoint: an http:// or https:// URL, or host:port (TLS when a
     /// TLS file is given).

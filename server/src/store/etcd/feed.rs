@@ -2,10 +2,7 @@
 //! that feeds the view in revision order, reconnection, and history reads for watch catch-up.
 
 use std::{
-    sync::{
-        Arc, Weak,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, Weak},
     time::Duration,
 };
 
@@ -17,7 +14,8 @@ use tracing::{info, warn};
 
 use super::{
     Shared, codec,
-    members::{Members, request},
+    invalid::InvalidValues,
+    members::{self, Members, request},
 };
 use crate::{
     etcd::{
@@ -47,7 +45,7 @@ pub(super) struct Listing {
 pub(super) async fn list_all(
     members: &Members,
     prefix: &str,
-    skipped: &AtomicU64,
+    invalid: &InvalidValues,
 ) -> Result<Listing, Status> {
     let end = prefix_end(prefix.as_bytes());
     let mut from = prefix.as_bytes().to_vec();
@@ -72,7 +70,7 @@ pub(super) async fn list_all(
             at = header.revision;
         }
         for kv in &page.kvs {
-            objects.extend(decode(prefix, kv, skipped));
+            objects.extend(decode(prefix, kv, invalid));
         }
         match page.kvs.last() {
             Some(last) if page.more => {
@@ -90,20 +88,21 @@ pub(super) async fn list_all(
     }
 }
 
-/// A valid object from a key-value, or `None` (logged and counted) when someone stored a value
-/// that is not one.
+/// A valid object from a key-value, or `None` (logged and counted once) when someone stored a
+/// value that is not one.
 fn decode(
     prefix: &str,
     kv: &KeyValue,
-    skipped: &AtomicU64,
+    invalid: &InvalidValues,
 ) -> Option<hostendpoint_api::model::HostEndpoint> {
     let name = codec::name_of(prefix, &kv.key)?;
     let revision = Revision::try_from(kv.mod_revision).unwrap_or(0);
     match codec::decode(name, &kv.value, revision) {
         Ok(hep) => Some(hep),
         Err(err) => {
-            skipped.fetch_add(1, Ordering::Relaxed);
-            warn!(key = %String::from_utf8_lossy(&kv.key), revision, error = %err, "skipping an invalid value");
+            if invalid.first_sighting(&kv.key, kv.mod_revision) {
+                warn!(key = %String::from_utf8_lossy(&kv.key), revision, error = %err, "skipping an invalid value");
+            }
             None
         }
     }
@@ -127,7 +126,7 @@ pub(super) async fn run(shared: Weak<Shared>) {
                     from,
                     "etcd compacted past this replica's revision; relisting"
                 );
-                match list_all(&store.members, &store.prefix, &store.skipped).await {
+                match list_all(&store.members, &store.prefix, &store.invalid).await {
                     Ok(listing) => {
                         store.view.reset(listing.snapshot);
                         failures = 0;
@@ -140,16 +139,21 @@ pub(super) async fn run(shared: Weak<Shared>) {
         }
         failures = failures.saturating_add(1);
         drop(store);
-        let delay = Duration::from_millis(100 * 2u64.saturating_pow(failures.min(6)));
-        tokio::time::sleep(delay.min(MAX_RETRY_DELAY)).await;
+        tokio::time::sleep(retry_delay(failures)).await;
     }
+}
+
+/// The pause before the next attempt after `failures` in a row: from 200 ms, doubling, at
+/// most [`MAX_RETRY_DELAY`].
+pub(super) fn retry_delay(failures: u32) -> Duration {
+    Duration::from_millis(100 * 2u64.saturating_pow(failures.min(6))).min(MAX_RETRY_DELAY)
 }
 
 fn lost(store: &Shared, status: &Status) {
     let reason = format!(
         "etcd is unreachable at {}: {}",
         store.members.endpoints(),
-        status.message()
+        members::describe(status)
     );
     warn!(%reason, "watch of etcd lost; reconnecting");
     store.view.set_unavailable(Some(reason));
@@ -235,7 +239,7 @@ fn changes_of(store: &Shared, events: &[EtcdEvent]) -> Vec<Arc<Change>> {
         let revision = Revision::try_from(kv.mod_revision).unwrap_or(0);
         let prev = state.get(name).cloned();
         let next = match EventType::try_from(event.r#type) {
-            Ok(EventType::Put) => decode(&store.prefix, kv, &store.skipped).map(Object::new),
+            Ok(EventType::Put) => decode(&store.prefix, kv, &store.invalid).map(Object::new),
             _ => None,
         };
         if prev.is_none() && next.is_none() {
@@ -268,7 +272,7 @@ pub(super) async fn history(
         return Ok(Vec::new());
     }
     let unavailable = |status: Status| Error::Unavailable {
-        reason: format!("etcd is unreachable: {}", status.message()),
+        reason: format!("etcd is unreachable: {}", members::describe(&status)),
     };
     let mut responses = open_watch(store, after, true, false)
         .await
@@ -302,9 +306,9 @@ pub(super) async fn history(
             let prev = event
                 .prev_kv
                 .as_ref()
-                .and_then(|p| decode(&store.prefix, p, &AtomicU64::new(0)));
+                .and_then(|p| decode(&store.prefix, p, &store.invalid));
             let next = match EventType::try_from(event.r#type) {
-                Ok(EventType::Put) => decode(&store.prefix, kv, &AtomicU64::new(0)),
+                Ok(EventType::Put) => decode(&store.prefix, kv, &store.invalid),
                 _ => None,
             };
             if prev.is_some() || next.is_some() {

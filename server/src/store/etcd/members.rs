@@ -140,6 +140,27 @@ pub(super) fn unreachable(status: &Status) -> bool {
     )
 }
 
+/// What went wrong in `status`, in words: tonic's transport errors say "tcp connect error"
+/// and keep the cause ("connection refused") in their source chain.
+pub(super) fn describe(status: &Status) -> String {
+    let mut cause = None;
+    let mut source = std::error::Error::source(status);
+    while let Some(err) = source {
+        cause = Some(match err.downcast_ref::<std::io::Error>() {
+            Some(io) if io.kind() != std::io::ErrorKind::Other => io.kind().to_string(),
+            _ => err.to_string(),
+        });
+        source = err.source();
+    }
+    let message = status.message();
+    match (message, cause) {
+        ("tcp connect error", Some(cause)) => format!("cannot connect: {cause}"),
+        ("" | "transport error", Some(cause)) => cause,
+        (_, Some(cause)) if !message.contains(&cause) => format!("{message}: {cause}"),
+        _ => message.to_owned(),
+    }
+}
+
 /// A request with the unary call timeout.
 pub(super) fn request<T>(message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);

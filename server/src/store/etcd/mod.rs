@@ -16,27 +16,29 @@
 //! - [`codec`]: keys and Calico's v3 JSON.
 //! - [`members`]: connections to the cluster members, with failover.
 //! - [`feed`]: the initial listing, the etcd watch that feeds the view, and history reads.
+//! - [`startup`]: waiting for an etcd that is not up yet.
+//! - [`invalid`]: the invalid values seen, each warned about once.
 
 pub mod codec;
 mod feed;
+mod invalid;
 mod lost_delete;
 mod members;
+mod startup;
 mod tls;
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
+use futures::TryFutureExt as _;
 use hostendpoint_api::model::{HostEndpoint, Revision};
 use tonic::Status;
 use tracing::{info, instrument, warn};
 
-use self::members::{Members, request};
 pub use self::tls::EtcdTls;
+use self::{
+    invalid::InvalidValues,
+    members::{Members, request},
+};
 use super::{
     Change, Error, Result, Store, View,
     write::{Plan, Write},
@@ -87,20 +89,10 @@ impl EtcdConfig {
 pub enum OpenError {
     /// An endpoint is not a URL.
     #[error("invalid etcd endpoint: {0}")]
-    Endpoint(#[from] tonic::transport::Error),
+    Endpoint(tonic::transport::Error),
     /// The TLS settings cannot be used.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
-    /// etcd did not answer the initial listing.
-    #[error("cannot list {prefix} from etcd at {endpoints}: {status}")]
-    Unreachable {
-        /// The endpoints tried.
-        endpoints: String,
-        /// The key prefix.
-        prefix: String,
-        /// What etcd (or the transport) said.
-        status: Status,
-    },
 }
 
 /// The etcd backend. Cheap to clone.
@@ -116,7 +108,7 @@ struct Shared {
     store_uid: String,
     view: Arc<View>,
     /// Values skipped because they are not valid host endpoints.
-    skipped: AtomicU64,
+    invalid: InvalidValues,
     metrics: EtcdMetrics,
 }
 
@@ -124,17 +116,15 @@ impl EtcdStore {
     /// Lists the prefix, builds the view and starts the watch that keeps it. Must be called
     /// within a Tokio runtime.
     pub async fn open(config: &EtcdConfig) -> Result<Self, OpenError> {
+        // Mistakes in the settings fail at once; an etcd that is not up yet is waited for.
         let tls = config.tls.for_endpoints(&config.endpoints)?;
-        let members = Members::new(&config.endpoints, tls)?;
-        let unreachable = |status| OpenError::Unreachable {
-            endpoints: members.endpoints(),
-            prefix: config.prefix.clone(),
-            status,
-        };
-        let skipped = AtomicU64::new(0);
-        let listing = feed::list_all(&members, &config.prefix, &skipped)
-            .await
-            .map_err(unreachable)?;
+        let members = Members::new(&config.endpoints, tls).map_err(OpenError::Endpoint)?;
+        let invalid = InvalidValues::default();
+        let listing = startup::until_ok("the first listing", &members.endpoints(), || {
+            feed::list_all(&members, &config.prefix, &invalid)
+                .map_err(|status| members::describe(&status))
+        })
+        .await;
         info!(
             endpoints = %members.endpoints(),
             cluster_id = %listing.store_uid,
@@ -148,7 +138,7 @@ impl EtcdStore {
             prefix: config.prefix.clone(),
             store_uid: listing.store_uid,
             view,
-            skipped,
+            invalid,
             metrics: config.metrics.clone(),
         });
         tokio::spawn(feed::run(Arc::downgrade(&shared)));
@@ -191,7 +181,7 @@ impl EtcdStore {
 
     /// How many stored values were skipped as invalid since start-up.
     pub fn skipped_values(&self) -> u64 {
-        self.shared.skipped.load(Ordering::Relaxed)
+        self.shared.invalid.count()
     }
 }
 
@@ -276,7 +266,7 @@ impl Store for EtcdStore {
                 // Someone else changed the object first: decide again on the new state.
                 Ok(None) => continue,
                 Err(status) if members::unreachable(&status) => {
-                    warn!(error = %status.message(), "etcd write interrupted; re-reading");
+                    warn!(error = %members::describe(&status), "etcd write interrupted; re-reading");
                     unconfirmed_delete = if put { None } else { expected };
                     unconfirmed = put.then_some(result);
                     continue;
@@ -403,7 +393,7 @@ impl Shared {
 fn etcd_error(status: Status) -> Error {
     if members::unreachable(&status) {
         Error::Unavailable {
-            reason: format!("etcd is unreachable: {}", status.message()),
+            reason: format!("etcd is unreachable: {}", members::describe(&status)),
         }
     } else {
         Error::Backend(Box::new(status))

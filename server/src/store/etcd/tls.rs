@@ -21,12 +21,12 @@ pub struct EtcdTls {
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// A file cannot be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Read {
         /// The file.
         path: String,
         /// The OS error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// An endpoint's scheme is neither http nor https.
     #[error("etcd endpoint {0}: the scheme must be http:// or https://")]
@@ -79,8 +79,8 @@ impl EtcdTls {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
+    std::fs::read(path).map_err(|cause| TlsError::Read {
         path: path.display().to_string(),
-        source,
+        cause,
     })
 }

@@ -16,6 +16,7 @@ mod background;
 mod checkpoint;
 mod codec;
 mod commit;
+mod lock;
 mod open;
 mod reopen;
 mod wal;
@@ -97,13 +98,18 @@ impl SledConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     /// sled could not open the directory.
-    #[error("cannot open the data directory {path}: {source}")]
+    #[error("cannot open the data directory {path}: {cause}")]
     Sled {
         /// The data directory.
         path: PathBuf,
         /// What sled said.
-        #[source]
-        source: sled::Error,
+        cause: sled::Error,
+    },
+    /// Another process holds the data directory's lock.
+    #[error("another hostendpointd is using {path}")]
+    Locked {
+        /// The data directory.
+        path: PathBuf,
     },
     /// The directory holds a store of another format version.
     #[error(
@@ -127,13 +133,12 @@ pub enum OpenError {
         reason: String,
     },
     /// The write-ahead log could not be read back.
-    #[error("cannot replay the write-ahead log in {path}: {source}")]
+    #[error("cannot replay the write-ahead log in {path}: {cause}")]
     Replay {
         /// The data directory.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: wal::ReplayError,
+        cause: wal::ReplayError,
     },
     /// The write-ahead log is damaged: acknowledged writes may be lost. Nothing was changed.
     #[error(
@@ -149,13 +154,12 @@ pub enum OpenError {
         what: String,
     },
     /// The files could not be synced.
-    #[error("cannot sync the data directory {path}: {source}")]
+    #[error("cannot sync the data directory {path}: {cause}")]
     Io {
         /// The data directory.
         path: PathBuf,
         /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -167,6 +171,8 @@ pub struct SledStore {
 
 #[derive(Debug)]
 struct Shared {
+    /// Held while the store is open: one server per data directory.
+    _lock: lock::DirLock,
     store_uid: String,
     view: Arc<View>,
     writer: Mutex<Writer>,

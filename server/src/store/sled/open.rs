@@ -20,6 +20,7 @@ use super::{
         OBJECT_PREFIX,
     },
     commit::{self, SledSink},
+    lock::DirLock,
     reopen::SledOpener,
     wal::{self, History, Wal},
 };
@@ -36,13 +37,15 @@ impl SledStore {
     /// its background tasks. Must be called within a Tokio runtime.
     pub fn open(config: &SledConfig) -> Result<Self, OpenError> {
         let path = &config.path;
-        let sled_err = |source| OpenError::Sled {
+        // First: nothing in the directory is touched while another server holds it.
+        let lock = DirLock::acquire(path)?;
+        let sled_err = |cause| OpenError::Sled {
             path: path.clone(),
-            source,
+            cause,
         };
-        let io_err = |source| OpenError::Io {
+        let io_err = |cause| OpenError::Io {
             path: path.clone(),
-            source,
+            cause,
         };
         let opener = SledOpener {
             path: path.clone(),
@@ -99,6 +102,7 @@ impl SledStore {
         let sled_applied = Arc::new(AtomicU64::new(revision));
         let (commits, queue) = std::sync::mpsc::channel();
         let shared = Arc::new(Shared {
+            _lock: lock,
             store_uid,
             view: Arc::clone(&view),
             writer: Mutex::new(Writer {
@@ -192,10 +196,10 @@ fn replay_log(
     let replay = wal::replay(wal_dir, from, discard_damaged, |entry| {
         codec::change_revision(entry).map_err(|err| err.to_string())
     })
-    .map_err(|source| match source {
+    .map_err(|cause| match cause {
         wal::ReplayError::Io(_) => OpenError::Replay {
             path: path.to_owned(),
-            source,
+            cause,
         },
         damage => OpenError::Damaged {
             path: path.to_owned(),
@@ -212,9 +216,9 @@ fn replay_log(
             })?;
             add_to_batch(&mut batch, &change);
         }
-        db.apply_batch(batch).map_err(|source| OpenError::Sled {
+        db.apply_batch(batch).map_err(|cause| OpenError::Sled {
             path: path.to_owned(),
-            source,
+            cause,
         })?;
     }
     Ok(Replayed {
@@ -302,9 +306,9 @@ fn read_or_init_meta(db: &sled::Db, path: &Path) -> Result<(String, Revision, bo
         what: what.to_owned(),
         reason,
     };
-    let sled_err = |source| OpenError::Sled {
+    let sled_err = |cause| OpenError::Sled {
         path: path.to_owned(),
-        source,
+        cause,
     };
     let Some(format) = db.get(KEY_FORMAT).map_err(sled_err)? else {
         if !db.is_empty() {
@@ -365,9 +369,9 @@ fn load_objects(db: &sled::Db, path: &Path, revision: Revision) -> Result<Snapsh
     let stored = db
         .scan_prefix(OBJECT_PREFIX)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| OpenError::Sled {
+        .map_err(|cause| OpenError::Sled {
             path: path.to_owned(),
-            source,
+            cause,
         })?;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let chunk = stored.len().div_ceil(threads).max(1);

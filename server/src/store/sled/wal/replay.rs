@@ -29,7 +29,7 @@ pub(in crate::store::sled) struct Record {
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     /// A segment could not be read.
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] io::Error),
     /// A record fails its checksum while valid records follow it, or a sealed segment ends
     /// in a bad record: the disk lost data that was written before.
