@@ -61,12 +61,12 @@ pub enum SecurityError {
     #[error("--authz-policy needs --tls-client-ca-file: roles are given to client certificates")]
     PolicyWithoutClientCa,
     /// The audit log cannot be opened.
-    #[error("cannot open the audit log {path}: {source}")]
+    #[error("cannot open the audit log {path}: {cause}")]
     Audit {
         /// The file.
         path: String,
         /// The OS error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -103,9 +103,9 @@ impl Security {
             .audit_log
             .as_deref()
             .map(|path| {
-                AuditLog::open(path).map_err(|source| SecurityError::Audit {
+                AuditLog::open(path).map_err(|cause| SecurityError::Audit {
                     path: path.to_owned(),
-                    source,
+                    cause,
                 })
             })
             .transpose()?

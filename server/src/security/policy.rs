@@ -40,7 +40,7 @@ pub enum Access {
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     /// Not the policy's YAML shape.
-    #[error("{0}")]
+    #[error(transparent)]
     Yaml(#[from] serde_yaml_ng::Error),
     /// An identity that no certificate can carry.
     #[error("{role}: '{identity}' is not an identity: write CN:<common name> or URI:<uri>")]

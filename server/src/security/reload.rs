@@ -20,13 +20,12 @@ pub(crate) struct Watched {
 
 /// Why files could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot read {path}: {source}")]
+#[error("cannot read {path}: {cause}")]
 pub struct ReadError {
     /// The file.
     pub path: String,
     /// The OS error.
-    #[source]
-    pub source: std::io::Error,
+    pub cause: std::io::Error,
 }
 
 impl Watched {
@@ -39,9 +38,9 @@ impl Watched {
         self.paths
             .iter()
             .map(|path| {
-                std::fs::read(path).map_err(|source| ReadError {
+                std::fs::read(path).map_err(|cause| ReadError {
                     path: path.display().to_string(),
-                    source,
+                    cause,
                 })
             })
             .collect()
