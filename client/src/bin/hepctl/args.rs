@@ -91,11 +91,20 @@ pub(crate) enum Command {
     Label(LabelArgs),
     /// Print every change to host endpoints until interrupted (Ctrl-C).
     ///
-    /// Each change is one document: {"type": "ADDED" | "MODIFIED" | "DELETED", "object": the
-    /// HostEndpoint as `get -o json` prints it}. The host endpoints that exist when the watch
-    /// starts come first, each ADDED. JSON documents are indented and each ends with a newline;
-    /// YAML documents each start with `---`. After a reconnection, only what changed meanwhile
-    /// is printed.
+    /// The host endpoints that exist when the watch starts come first, each ADDED, then each
+    /// change as it happens: ADDED, MODIFIED or DELETED. After a reconnection, only what
+    /// changed meanwhile is printed.
+    ///
+    /// The table (`-o ps`, the default) has a line per event: EVENT, NAME, NODE and
+    /// RESOURCEVERSION. A SYNCED line, with the revision, follows the host endpoints that
+    /// existed at the start (and the changes found by a listing again after a long
+    /// disconnection). Columns are as wide as that first listing needs, and widen for a longer
+    /// value later.
+    ///
+    /// With `-o json` or `-o yaml`, each change is one document: {"type": "ADDED" | "MODIFIED" |
+    /// "DELETED", "object": the HostEndpoint as `get -o json` prints it}, with no SYNCED
+    /// marker. JSON documents are indented and each ends with a newline; YAML documents each
+    /// start with `---`.
     Watch(WatchArgs),
     /// Print a completion script for a shell, such as `source <(hepctl completion bash)`.
     Completion(CompletionArgs),
@@ -225,14 +234,16 @@ pub(crate) struct WatchArgs {
     #[arg(long)]
     pub(crate) selector: Option<String>,
 
-    /// Output format of the event documents.
-    #[arg(short = 'o', long, value_enum, default_value_t = WatchFormat::Json, value_name = "FORMAT")]
+    /// Output format: ps (a table, for people), json or yaml (a document per event).
+    #[arg(short = 'o', long, value_enum, default_value_t = WatchFormat::Ps, value_name = "FORMAT")]
     pub(crate) output: WatchFormat,
 }
 
 /// How `watch` prints events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum WatchFormat {
+    /// A table, one line per event, with a SYNCED line after the initial listing.
+    Ps,
     /// Indented JSON, one document per event.
     Json,
     /// YAML, one `---` document per event.
