@@ -4,6 +4,7 @@
 //! server chooses (uid, creationTimestamp, resourceVersion) masked but their quoting kept.
 //! Run with `UPDATE_GOLDEN=1` to rewrite the golden files after an intended change.
 
+mod completion;
 mod watch;
 
 use std::path::Path;
@@ -194,7 +195,7 @@ fn mask_line(line: &str) -> String {
     line.to_owned()
 }
 
-// === Help and completions ===
+// === Help ===
 
 #[test]
 fn top_level_help_matches_golden() {
@@ -222,28 +223,6 @@ fn top_level_help_matches_golden() {
         watch.contains(r#"{"type": "ADDED" | "MODIFIED" | "DELETED", "object""#)
             && watch.contains("[default: ps]"),
         "{watch}"
-    );
-}
-
-#[test]
-fn completions_are_generated_for_bash_zsh_and_fish() {
-    for shell in ["bash", "zsh", "fish"] {
-        let output = hepctl().args(["completion", shell]).output().expect("runs");
-        assert!(output.status.success(), "{shell}: {output:?}");
-        let script = String::from_utf8(output.stdout).expect("UTF-8 script");
-        assert!(
-            script.contains("hepctl") && script.contains("watch"),
-            "{shell}"
-        );
-    }
-    let unknown = hepctl()
-        .args(["completion", "tcsh"])
-        .output()
-        .expect("runs");
-    assert_eq!(
-        unknown.status.code(),
-        Some(1),
-        "usage errors exit 1 as in calicoctl"
     );
 }
 

@@ -4,8 +4,12 @@
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use clap_complete::{ArgValueCandidates, ArgValueCompleter};
 
-use crate::connect::DEFAULT_SERVER;
+use crate::{
+    commands::completion::{host_endpoint_names, kinds},
+    connect::DEFAULT_SERVER,
+};
 
 /// A calicoctl-style command line for the Calico host endpoints kept by hostendpointd.
 ///
@@ -107,6 +111,10 @@ pub(crate) enum Command {
     /// start with `---`.
     Watch(WatchArgs),
     /// Print a completion script for a shell, such as `source <(hepctl completion bash)`.
+    ///
+    /// The script runs hepctl at each TAB: host endpoint names after `get hep`, `delete hep`
+    /// and `label hep` come from the server that the line (--server, the TLS flags) or the
+    /// environment names, within 2 seconds; a server that is down completes nothing.
     Completion(CompletionArgs),
 }
 
@@ -139,11 +147,11 @@ pub(crate) struct CreateArgs {
 #[command(group(ArgGroup::new("what").required(true).args(["kind", "filename"])))]
 pub(crate) struct DeleteArgs {
     /// The resource type: hostendpoint, hostendpoints, hep or heps (any case).
-    #[arg(conflicts_with = "filename")]
+    #[arg(conflicts_with = "filename", add = ArgValueCandidates::new(kinds))]
     pub(crate) kind: Option<String>,
 
     /// The names of the host endpoints to delete.
-    #[arg(requires = "kind")]
+    #[arg(requires = "kind", add = ArgValueCompleter::new(host_endpoint_names))]
     pub(crate) names: Vec<String>,
 
     /// Delete the host endpoints this file names (`-` reads stdin); a resourceVersion in it
@@ -164,9 +172,11 @@ pub(crate) struct DeleteArgs {
 #[derive(Debug, Args)]
 pub(crate) struct GetArgs {
     /// The resource type: hostendpoint, hostendpoints, hep or heps (any case).
+    #[arg(add = ArgValueCandidates::new(kinds))]
     pub(crate) kind: String,
 
     /// The names of the host endpoints to print; none prints them all as a HostEndpointList.
+    #[arg(add = ArgValueCompleter::new(host_endpoint_names))]
     pub(crate) names: Vec<String>,
 
     /// Output format: ps, wide, yaml, json, name, or custom-columns=NAME,NODE,... (columns
@@ -197,9 +207,11 @@ pub(crate) struct GetArgs {
 #[derive(Debug, Args)]
 pub(crate) struct LabelArgs {
     /// The resource type: hostendpoint, hostendpoints, hep or heps (any case).
+    #[arg(add = ArgValueCandidates::new(kinds))]
     pub(crate) kind: String,
 
     /// The host endpoint's name.
+    #[arg(add = ArgValueCompleter::new(host_endpoint_names))]
     pub(crate) name: String,
 
     /// `key=value` to set a label, or `key` with --remove.
@@ -223,6 +235,7 @@ pub(crate) struct LabelArgs {
 #[derive(Debug, Args)]
 pub(crate) struct WatchArgs {
     /// The resource type: hostendpoint, hostendpoints, hep or heps (any case).
+    #[arg(add = ArgValueCandidates::new(kinds))]
     pub(crate) kind: String,
 
     /// Watch only the host endpoints of this node.
