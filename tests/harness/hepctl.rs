@@ -56,6 +56,12 @@ impl Run {
 /// The hepctl binary, with nothing taken from the caller's environment.
 pub fn hepctl() -> Command {
     let mut command = Command::new(binary("hepctl"));
+    without_hepctl_env(&mut command);
+    command
+}
+
+/// Keeps the caller's hepctl configuration from `command` (such as a shell that runs hepctl).
+pub fn without_hepctl_env(command: &mut Command) -> &mut Command {
     for var in HEPCTL_ENV {
         command.env_remove(var);
     }

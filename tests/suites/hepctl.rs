@@ -4,14 +4,10 @@
 //! server chooses (uid, creationTimestamp, resourceVersion) masked but their quoting kept.
 //! Run with `UPDATE_GOLDEN=1` to rewrite the golden files after an intended change.
 
-use std::{
-    io::BufReader,
-    path::Path,
-    process::{Child, Stdio},
-    sync::mpsc,
-    thread,
-    time::Duration,
-};
+mod completion;
+mod watch;
+
+use std::path::Path;
 
 use hostendpoint_tests::{
     ServerProcess,
@@ -199,7 +195,7 @@ fn mask_line(line: &str) -> String {
     line.to_owned()
 }
 
-// === Help and completions ===
+// === Help ===
 
 #[test]
 fn top_level_help_matches_golden() {
@@ -224,30 +220,9 @@ fn top_level_help_matches_golden() {
         .expect("hepctl runs");
     let watch = String::from_utf8(watch.stdout).expect("UTF-8 help");
     assert!(
-        watch.contains(r#"{"type": "ADDED" | "MODIFIED" | "DELETED", "object""#),
+        watch.contains(r#"{"type": "ADDED" | "MODIFIED" | "DELETED", "object""#)
+            && watch.contains("[default: ps]"),
         "{watch}"
-    );
-}
-
-#[test]
-fn completions_are_generated_for_bash_zsh_and_fish() {
-    for shell in ["bash", "zsh", "fish"] {
-        let output = hepctl().args(["completion", shell]).output().expect("runs");
-        assert!(output.status.success(), "{shell}: {output:?}");
-        let script = String::from_utf8(output.stdout).expect("UTF-8 script");
-        assert!(
-            script.contains("hepctl") && script.contains("watch"),
-            "{shell}"
-        );
-    }
-    let unknown = hepctl()
-        .args(["completion", "tcsh"])
-        .output()
-        .expect("runs");
-    assert_eq!(
-        unknown.status.code(),
-        Some(1),
-        "usage errors exit 1 as in calicoctl"
     );
 }
 
@@ -782,95 +757,6 @@ fn label_sets_updates_and_removes_with_calicoctl_messages() {
     );
 }
 
-// === watch ===
-
-#[test]
-fn watch_prints_one_json_document_per_change() {
-    let server = ServerProcess::start();
-    let cli = Hepctl::new(&server);
-    cli.with_file("create", &mk_doc("a", "n1"), &[]).ok();
-
-    let (mut watch, rx) = spawn_json_watch(&cli, &[]);
-    let next = |expected_type: &str, expected_name: &str| -> Value {
-        let event = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("a watch event within 30 s");
-        assert_eq!(event["type"], expected_type, "{event}");
-        assert_eq!(
-            event["object"]["metadata"]["name"], expected_name,
-            "{event}"
-        );
-        assert_eq!(event["object"]["kind"], "HostEndpoint", "{event}");
-        event
-    };
-
-    // What exists comes first; the watch is then established.
-    next("ADDED", "a");
-    cli.run(&["label", "hep", "a", "tier=web"]).ok();
-    let modified = next("MODIFIED", "a");
-    assert_eq!(modified["object"]["metadata"]["labels"]["tier"], "web");
-    cli.with_file("create", &mk_doc("b", "n2"), &[]).ok();
-    next("ADDED", "b");
-    cli.run(&["delete", "hep", "a"]).ok();
-    next("DELETED", "a");
-
-    watch.kill().expect("the watch can be stopped");
-    watch.wait().expect("the watch is reaped");
-}
-
-#[test]
-fn watch_can_follow_one_node_in_yaml() {
-    let server = ServerProcess::start();
-    let cli = Hepctl::new(&server);
-    cli.with_file(
-        "create",
-        &docs(&[mk_doc("a", "n1"), mk_doc("b", "n2")]),
-        &[],
-    )
-    .ok();
-    let mut watch = hepctl()
-        .args([
-            "--server",
-            &cli.server,
-            "watch",
-            "HEP",
-            "--node",
-            "n2",
-            "-o",
-            "yaml",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("hepctl watch starts");
-    let stdout = watch.stdout.take().expect("stdout is piped");
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        use std::io::BufRead as _;
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    while !lines.iter().any(|l: &String| l == "type: ADDED") {
-        lines.push(
-            rx.recv_timeout(Duration::from_secs(30))
-                .expect("a line within 30 s"),
-        );
-    }
-    assert_eq!(lines[0], "---");
-    assert!(lines.contains(&"    name: b".to_owned()), "{lines:?}");
-    assert!(
-        !lines.contains(&"    name: a".to_owned()),
-        "only n2: {lines:?}"
-    );
-    watch.kill().expect("the watch can be stopped");
-    watch.wait().expect("the watch is reaped");
-}
-
 // === Server address and unsupported options ===
 
 #[test]
@@ -955,59 +841,4 @@ fn selectors_filter_listings_and_are_checked_before_use() {
             "{run:?}"
         );
     }
-}
-
-#[test]
-fn a_watch_with_a_selector_sees_objects_enter_and_leave_it() {
-    let server = ServerProcess::start();
-    let cli = Hepctl::new(&server);
-    cli.with_file(
-        "create",
-        &docs(&[mk_doc("a", "n1"), mk_doc("b", "n1")]),
-        &[],
-    )
-    .ok();
-    cli.run(&["label", "hep", "b", "tier=web"]).ok();
-    let (mut watch, events) = spawn_json_watch(&cli, &["--selector", "tier == 'web'"]);
-    let next = |expected_type: &str, expected_name: &str| {
-        let event = events
-            .recv_timeout(Duration::from_secs(30))
-            .expect("a watch event within 30 s");
-        assert_eq!(
-            (&event["type"], &event["object"]["metadata"]["name"]),
-            (&Value::from(expected_type), &Value::from(expected_name)),
-            "{event}"
-        );
-    };
-    next("ADDED", "b");
-    cli.run(&["label", "hep", "a", "tier=web"]).ok();
-    next("ADDED", "a");
-    cli.run(&["label", "hep", "a", "tier=db", "--overwrite"])
-        .ok();
-    next("DELETED", "a");
-    watch.kill().expect("the watch can be stopped");
-    watch.wait().expect("the watch is reaped");
-}
-
-/// Starts `hepctl watch hep -o json <args>`, with its documents parsed on a thread.
-fn spawn_json_watch(cli: &Hepctl, args: &[&str]) -> (Child, mpsc::Receiver<Value>) {
-    let mut watch = hepctl()
-        .args(["--server", &cli.server, "watch", "hep", "-o", "json"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("hepctl watch starts");
-    let stdout = watch.stdout.take().expect("stdout is piped");
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let documents = serde_json::Deserializer::from_reader(BufReader::new(stdout));
-        for document in documents.into_iter::<Value>() {
-            if document.map(|d| tx.send(d)).is_err() {
-                break;
-            }
-        }
-    });
-    (watch, rx)
 }

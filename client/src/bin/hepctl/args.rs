@@ -4,8 +4,12 @@
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use clap_complete::{ArgValueCandidates, ArgValueCompleter};
 
-use crate::connect::DEFAULT_SERVER;
+use crate::{
+    commands::completion::{host_endpoint_names, kinds},
+    connect::DEFAULT_SERVER,
+};
 
 /// A calicoctl-style command line for the Calico host endpoints kept by hostendpointd.
 ///
@@ -95,13 +99,26 @@ pub(crate) enum Command {
     Label(LabelArgs),
     /// Print every change to host endpoints until interrupted (Ctrl-C).
     ///
-    /// Each change is one document: {"type": "ADDED" | "MODIFIED" | "DELETED", "object": the
-    /// HostEndpoint as `get -o json` prints it}. The host endpoints that exist when the watch
-    /// starts come first, each ADDED. JSON documents are indented and each ends with a newline;
-    /// YAML documents each start with `---`. After a reconnection, only what changed meanwhile
-    /// is printed.
+    /// The host endpoints that exist when the watch starts come first, each ADDED, then each
+    /// change as it happens: ADDED, MODIFIED or DELETED. After a reconnection, only what
+    /// changed meanwhile is printed.
+    ///
+    /// The table (`-o ps`, the default) has a line per event: EVENT, NAME, NODE and
+    /// RESOURCEVERSION. A SYNCED line, with the revision, follows the host endpoints that
+    /// existed at the start (and the changes found by a listing again after a long
+    /// disconnection). Columns are as wide as that first listing needs, and widen for a longer
+    /// value later.
+    ///
+    /// With `-o json` or `-o yaml`, each change is one document: {"type": "ADDED" | "MODIFIED" |
+    /// "DELETED", "object": the HostEndpoint as `get -o json` prints it}, with no SYNCED
+    /// marker. JSON documents are indented and each ends with a newline; YAML documents each
+    /// start with `---`.
     Watch(WatchArgs),
     /// Print a completion script for a shell, such as `source <(hepctl completion bash)`.
+    ///
+    /// The script runs hepctl at each TAB: host endpoint names after `get hep`, `delete hep`
+    /// and `label hep` come from the server that the line (--server, the TLS flags) or the
+    /// environment names, within 2 seconds; a server that is down completes nothing.
     Completion(CompletionArgs),
 }
 
@@ -134,11 +151,11 @@ pub(crate) struct CreateArgs {
 #[command(group(ArgGroup::new("what").required(true).args(["kind", "filename"])))]
 pub(crate) struct DeleteArgs {
     /// The resource type: hostendpoint, hostendpoints, hep or heps (any case).
-    #[arg(conflicts_with = "filename")]
+    #[arg(conflicts_with = "filename", add = ArgValueCandidates::new(kinds))]
     pub(crate) kind: Option<String>,
 
     /// The names of the host endpoints to delete.
-    #[arg(requires = "kind")]
+    #[arg(requires = "kind", add = ArgValueCompleter::new(host_endpoint_names))]
     pub(crate) names: Vec<String>,
 
     /// Delete the host endpoints this file names (`-` reads stdin); a resourceVersion in it
@@ -159,9 +176,11 @@ pub(crate) struct DeleteArgs {
 #[derive(Debug, Args)]
 pub(crate) struct GetArgs {
     /// The resource type: hostendpoint, hostendpoints, hep or heps (any case).
+    #[arg(add = ArgValueCandidates::new(kinds))]
     pub(crate) kind: String,
 
     /// The names of the host endpoints to print; none prints them all as a HostEndpointList.
+    #[arg(add = ArgValueCompleter::new(host_endpoint_names))]
     pub(crate) names: Vec<String>,
 
     /// Output format: ps, wide, yaml, json, name, or custom-columns=NAME,NODE,... (columns
@@ -192,9 +211,11 @@ pub(crate) struct GetArgs {
 #[derive(Debug, Args)]
 pub(crate) struct LabelArgs {
     /// The resource type: hostendpoint, hostendpoints, hep or heps (any case).
+    #[arg(add = ArgValueCandidates::new(kinds))]
     pub(crate) kind: String,
 
     /// The host endpoint's name.
+    #[arg(add = ArgValueCompleter::new(host_endpoint_names))]
     pub(crate) name: String,
 
     /// `key=value` to set a label, or `key` with --remove.
@@ -218,6 +239,7 @@ pub(crate) struct LabelArgs {
 #[derive(Debug, Args)]
 pub(crate) struct WatchArgs {
     /// The resource type: hostendpoint, hostendpoints, hep or heps (any case).
+    #[arg(add = ArgValueCandidates::new(kinds))]
     pub(crate) kind: String,
 
     /// Watch only the host endpoints of this node.
@@ -229,14 +251,16 @@ pub(crate) struct WatchArgs {
     #[arg(long)]
     pub(crate) selector: Option<String>,
 
-    /// Output format of the event documents.
-    #[arg(short = 'o', long, value_enum, default_value_t = WatchFormat::Json, value_name = "FORMAT")]
+    /// Output format: ps (a table, for people), json or yaml (a document per event).
+    #[arg(short = 'o', long, value_enum, default_value_t = WatchFormat::Ps, value_name = "FORMAT")]
     pub(crate) output: WatchFormat,
 }
 
 /// How `watch` prints events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum WatchFormat {
+    /// A table, one line per event, with a SYNCED line after the initial listing.
+    Ps,
     /// Indented JSON, one document per event.
     Json,
     /// YAML, one `---` document per event.

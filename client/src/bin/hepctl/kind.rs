@@ -7,7 +7,7 @@ pub(crate) const LIST_KIND: &str = "HostEndpointList";
 
 /// The names calicoctl registers for host endpoints; the command line is lower-cased before
 /// the lookup, so any case works.
-const ALIASES: [&str; 4] = ["hostendpoint", "hostendpoints", "hep", "heps"];
+pub(crate) const ALIASES: [&str; 4] = ["hostendpoint", "hostendpoints", "hep", "heps"];
 
 /// Checks a resource type given on the command line, returning calicoctl's message for any
 /// other type.

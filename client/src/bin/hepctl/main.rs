@@ -2,7 +2,8 @@
 //!
 //! It reads and prints the documents calicoctl reads and prints (`projectcalico.org/v3`
 //! `HostEndpoint` and `HostEndpointList`, in YAML or JSON), reports with calicoctl's messages
-//! and exit codes, and adds `watch` and shell completions.
+//! and exit codes, and adds `watch` and shell completions (host endpoint names from the
+//! server).
 //!
 //! # Layout
 //! - `args`: the command line (clap derive; the doc comments are the `--help` text).
@@ -25,11 +26,15 @@ mod output;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::Parser as _;
+use clap::{CommandFactory as _, Parser as _};
 
 use crate::args::Cli;
 
 fn main() -> ExitCode {
+    // A shell asking for completions gets them and nothing else (see commands::completion).
+    clap_complete::CompleteEnv::with_factory(Cli::command)
+        .var(commands::completion::COMPLETE_VAR)
+        .complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

@@ -1,7 +1,7 @@
 //! The commands, one module each (`write` has the three that write files); `report` words
 //! their outcomes.
 
-mod completion;
+pub(crate) mod completion;
 mod delete;
 mod get;
 mod label;

@@ -1,4 +1,5 @@
-//! `watch KIND`: one document per change, `{"type": ..., "object": ...}`, until Ctrl-C.
+//! `watch KIND`: a line (or a document) per change until Ctrl-C, printed by
+//! [`EventPrinter`].
 //!
 //! The library's watcher lists, then follows changes, and lists again after losing its
 //! place. A [`Tracker`] turns that into ADDED, MODIFIED and DELETED by remembering what it
@@ -15,12 +16,14 @@ use hostendpoint_client::watcher::{self, Event};
 
 use super::check_selector;
 use crate::{
-    args::{WatchArgs, WatchFormat},
+    args::WatchArgs,
     connect::{Server, connect},
     error::{self, Error, Result},
     kind,
-    manifest::encode,
-    output::{self, Node},
+    output::{
+        self,
+        events::{Change, EventPrinter},
+    },
 };
 
 /// Prints events until interrupted.
@@ -42,6 +45,7 @@ pub(crate) async fn run(server: &Server, args: WatchArgs) -> Result<()> {
     let mut events = pin!(watcher::watcher(client, config));
     let mut interrupted = pin!(tokio::signal::ctrl_c());
     let mut tracker = Tracker::default();
+    let mut printer = EventPrinter::new(format);
     loop {
         tokio::select! {
             _ = &mut interrupted => return Ok(()),
@@ -51,8 +55,9 @@ pub(crate) async fn run(server: &Server, args: WatchArgs) -> Result<()> {
                 // The watcher retries by itself after an error; say what happened meanwhile.
                 Some(Err(err)) => eprintln!("watch error: {}", error::chain(&err)),
                 Some(Ok(event)) => {
-                    for (change, hep) in tracker.apply(event) {
-                        output::print(&document(format, change, &hep))?;
+                    let text = text(&mut tracker, &mut printer, event);
+                    if !text.is_empty() {
+                        output::print(&text)?;
                     }
                 }
             },
@@ -60,37 +65,22 @@ pub(crate) async fn run(server: &Server, args: WatchArgs) -> Result<()> {
     }
 }
 
-/// What happened to a host endpoint, as Kubernetes watch events name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Change {
-    /// It is new to the watch.
-    Added,
-    /// It changed.
-    Modified,
-    /// It is gone (or left the watched node); the object is its last state.
-    Deleted,
-}
-
-impl Change {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Added => "ADDED",
-            Self::Modified => "MODIFIED",
-            Self::Deleted => "DELETED",
-        }
+/// The text an event prints: the changes it makes to what was printed, then, at the end of
+/// a listing, the printer's marker.
+fn text(tracker: &mut Tracker, printer: &mut EventPrinter, event: Event) -> String {
+    let synced = match event {
+        Event::InitDone(revision) => Some(revision),
+        _ => None,
+    };
+    let mut text: String = tracker
+        .apply(event)
+        .into_iter()
+        .map(|(change, hep)| printer.change(change, &hep))
+        .collect();
+    if let Some(revision) = synced {
+        text.push_str(&printer.synced(revision));
     }
-}
-
-/// One event document.
-fn document(format: WatchFormat, change: Change, hep: &HostEndpoint) -> String {
-    let event = Node::Map(vec![
-        ("type".to_owned(), Node::str(change.name())),
-        ("object".to_owned(), encode::host_endpoint(hep)),
-    ]);
-    match format {
-        WatchFormat::Json => output::json::to_string(&event) + "\n",
-        WatchFormat::Yaml => format!("---\n{}", output::yaml::to_string(&event)),
-    }
+    text
 }
 
 /// The host endpoints printed so far, to tell a change from a repeat.
@@ -236,20 +226,27 @@ mod tests {
     }
 
     #[test]
-    fn events_print_as_type_and_object() {
-        let json = document(WatchFormat::Json, Change::Added, &mk_hep("a", 1));
-        assert!(
-            json.starts_with(
-                "{\n  \"type\": \"ADDED\",\n  \"object\": {\n    \"kind\": \"HostEndpoint\""
-            ),
-            "{json}"
+    fn the_table_marks_the_end_of_each_listing() {
+        let mut t = Tracker::default();
+        let mut printer = EventPrinter::new(crate::args::WatchFormat::Ps);
+        let mut all = String::new();
+        for event in [
+            Event::Init,
+            Event::InitApply(mk_hep("a", 1)),
+            Event::InitDone(1),
+            Event::Init,
+            Event::InitDone(2),
+        ] {
+            all.push_str(&text(&mut t, &mut printer, event));
+        }
+        let events: Vec<&str> = all
+            .lines()
+            .filter_map(|line| line.split_whitespace().next())
+            .collect();
+        assert_eq!(
+            events,
+            ["EVENT", "ADDED", "SYNCED", "DELETED", "SYNCED"],
+            "{all}"
         );
-        assert!(json.ends_with("}\n"));
-        let yaml = document(WatchFormat::Yaml, Change::Deleted, &mk_hep("a", 1));
-        assert!(
-            yaml.starts_with("---\nobject:\n  apiVersion: projectcalico.org/v3\n"),
-            "{yaml}"
-        );
-        assert!(yaml.ends_with("type: DELETED\n"), "{yaml}");
     }
 }

@@ -1,4 +1,4 @@
-//! The printers of `get` (and `watch`), shaped as calicoctl's.
+//! The printers of `get`, shaped as calicoctl's, and of `watch` ([`events`]).
 //!
 //! - ps, wide and custom-columns: one tabwriter table per result, each followed by a blank
 //!   line ([`table`]).
@@ -7,6 +7,7 @@
 //! - name: `hostendpoint.projectcalico.org/<name>` per host endpoint, as kubectl's `-o name`
 //!   (calicoctl has no such format).
 
+pub(crate) mod events;
 pub(crate) mod json;
 pub(crate) mod table;
 pub(crate) mod yaml;

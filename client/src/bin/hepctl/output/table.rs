@@ -1,4 +1,5 @@
-//! calicoctl's ps-style tables: its column templates, written through Go's text/tabwriter.
+//! The tables: calicoctl's ps-style tables of `get` (its column templates, written through
+//! Go's text/tabwriter), and the growing table `watch` prints an event at a time.
 
 use hostendpoint_api::model::HostEndpoint;
 
@@ -20,6 +21,8 @@ pub(crate) enum Column {
     Ips,
     /// `spec.profiles`, joined by commas.
     Profiles,
+    /// `metadata.resourceVersion` (a `watch` column; calicoctl's custom columns lack it).
+    ResourceVersion,
 }
 
 impl Column {
@@ -47,16 +50,19 @@ impl Column {
             Self::Interface => "INTERFACE",
             Self::Ips => "IPS",
             Self::Profiles => "PROFILES",
+            Self::ResourceVersion => "RESOURCEVERSION",
         }
     }
 
-    fn cell(self, hep: &HostEndpoint) -> String {
+    /// The cell of a host endpoint.
+    pub(crate) fn cell(self, hep: &HostEndpoint) -> String {
         match self {
             Self::Name => hep.metadata.name.clone(),
             Self::Node => hep.spec.node.clone(),
             Self::Interface => hep.spec.interface_name.clone(),
             Self::Ips => hep.spec.expected_ips.join(","),
             Self::Profiles => hep.spec.profiles.join(","),
+            Self::ResourceVersion => hep.metadata.resource_version.to_string(),
         }
     }
 }
@@ -75,20 +81,66 @@ pub(crate) fn render(columns: &[Column], heps: &[&HostEndpoint]) -> String {
 /// after each column, the last too): each column is as wide as its widest cell plus the
 /// padding, at least the minimum, and every cell is padded to it, so lines end in spaces.
 pub(crate) fn tabwriter(rows: &[Vec<String>]) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|row| row.get(c))
-                .map(|cell| cell.chars().count() + PADDING)
-                .fold(MIN_WIDTH, usize::max)
-        })
-        .collect();
+    let mut widths = Vec::new();
+    fit(&mut widths, rows);
+    lines(rows, &widths, Last::Padded)
+}
+
+/// A table printed a few rows at a time, as `watch` prints events. Each column is as wide as
+/// the widest cell printed in it so far (by tabwriter's rule), and never narrower than its
+/// minimum: rows line up with the ones above them until a longer cell widens its column from
+/// then on. The last column is not padded, as in kubectl's tables.
+#[derive(Debug)]
+pub(crate) struct Growing {
+    widths: Vec<usize>,
+}
+
+impl Growing {
+    /// A table whose columns hold at least these many characters each.
+    pub(crate) fn new(minimums: &[usize]) -> Self {
+        Self {
+            widths: minimums
+                .iter()
+                .map(|m| (m + PADDING).max(MIN_WIDTH))
+                .collect(),
+        }
+    }
+
+    /// The lines of these rows, the columns widened to fit them first.
+    pub(crate) fn lines(&mut self, rows: &[Vec<String>]) -> String {
+        fit(&mut self.widths, rows);
+        lines(rows, &self.widths, Last::Unpadded)
+    }
+}
+
+/// Whether the last cell of a line is padded like the others (it is followed by a tab).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Last {
+    Padded,
+    Unpadded,
+}
+
+/// Widens the columns to the cells of `rows`, padding included, each at least the minimum.
+fn fit(widths: &mut Vec<usize>, rows: &[Vec<String>]) {
+    for row in rows {
+        if widths.len() < row.len() {
+            widths.resize(row.len(), MIN_WIDTH);
+        }
+        for (cell, width) in row.iter().zip(widths.iter_mut()) {
+            *width = (*width).max(cell.chars().count() + PADDING);
+        }
+    }
+}
+
+/// The rows, every cell padded to its column's width but an unpadded last one.
+fn lines(rows: &[Vec<String>], widths: &[usize], last: Last) -> String {
     let mut out = String::new();
     for row in rows {
-        for (cell, width) in row.iter().zip(&widths) {
+        for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
             out.push_str(cell);
-            out.extend(std::iter::repeat_n(' ', width - cell.chars().count()));
+            if last == Last::Padded || i + 1 < row.len() {
+                out.extend(std::iter::repeat_n(' ', width - cell.chars().count()));
+            }
         }
         out.push('\n');
     }
@@ -128,6 +180,17 @@ endpoint1        host1   eth0        192.168.0.1,fd00::1   prof1,prof2
 host1-auto-hep   host1   *           10.0.0.5              projectcalico-default-allow   
 ";
         assert_eq!(tabwriter(&rows), expected);
+    }
+
+    #[test]
+    fn a_growing_table_keeps_its_widths_and_widens_for_longer_cells() {
+        let mut table = Growing::new(&[8, 4]);
+        let first = table.lines(&[row(&["EVENT", "NAME", "RV"]), row(&["ADDED", "a", "1"])]);
+        assert_eq!(first, "EVENT      NAME   RV\nADDED      a      1\n");
+        let longer = table.lines(&[row(&["DELETED", "longer-name", "12"])]);
+        assert_eq!(longer, "DELETED    longer-name   12\n");
+        let after = table.lines(&[row(&["ADDED", "b", "13"])]);
+        assert_eq!(after, "ADDED      b             13\n");
     }
 
     #[test]
