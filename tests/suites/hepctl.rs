@@ -5,6 +5,7 @@
 //! Run with `UPDATE_GOLDEN=1` to rewrite the golden files after an intended change.
 
 mod completion;
+mod readme;
 mod watch;
 
 use std::path::Path;
