@@ -135,25 +135,23 @@ impl ServerProcess {
     /// [`Self::start_on_etcd`], returning once the server accepts connections, before it is
     /// ready: for an etcd that is not up yet.
     pub fn start_on_etcd_unready(endpoints: &str, extra_args: &[&str]) -> Self {
-        let dir = tempfile::tempdir().expect("a temporary directory can be created");
-        let args = ["--datastore", "etcdv3", "--etcd-endpoints", endpoints]
-            .iter()
-            .chain(extra_args)
-            .map(|a| (*a).to_owned())
-            .collect();
-        Self::spawn_until("127.0.0.1:0", Arc::new(dir), args, None, ACCEPTING)
+        Self::start_on_etcd_until(endpoints, extra_args, ACCEPTING)
     }
 
     /// Starts a server on the etcd cluster at `endpoints` (comma-separated client URLs),
     /// whatever `HEP_TEST_DATASTORE` says: for suites that run their own etcd clusters.
     pub fn start_on_etcd(endpoints: &str, extra_args: &[&str]) -> Self {
+        Self::start_on_etcd_until(endpoints, extra_args, LISTENING)
+    }
+
+    fn start_on_etcd_until(endpoints: &str, extra_args: &[&str], announced: &'static str) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory can be created");
         let args = ["--datastore", "etcdv3", "--etcd-endpoints", endpoints]
             .iter()
             .chain(extra_args)
             .map(|a| (*a).to_owned())
             .collect();
-        Self::spawn_on("127.0.0.1:0", Arc::new(dir), args, None)
+        Self::spawn_until("127.0.0.1:0", Arc::new(dir), args, None, announced)
     }
 
     fn spawn(data_dir: Arc<TempDir>, extra_args: Vec<String>) -> Self {
@@ -404,6 +402,21 @@ impl ServerProcess {
     /// Everything the server logged so far.
     pub fn log_text(&self) -> String {
         self.log.lock().expect("log lock").join("\n")
+    }
+
+    /// The first log line that contains `needle`, waited for up to `timeout`.
+    pub async fn wait_for_log_line(&self, needle: &str, timeout: std::time::Duration) -> String {
+        crate::wait_for(&format!("a log line with {needle:?}"), timeout, || {
+            let line = self
+                .log
+                .lock()
+                .expect("log lock")
+                .iter()
+                .find(|line| line.contains(needle))
+                .cloned();
+            async move { line }
+        })
+        .await
     }
 
     /// Whether the process has exited, without waiting.

@@ -124,15 +124,9 @@ async fn a_server_started_before_etcd_waits_for_it_and_then_serves() {
     cluster.members[0].kill();
     let server = ServerProcess::start_on_etcd_unready(&url, &[]);
 
-    let cause = wait_for("the first failure logged", ETCD_NOTICED, || {
-        let log = server.log_text();
-        async move {
-            log.lines()
-                .find(|line| line.contains("cannot reach etcd for the first listing"))
-                .map(str::to_owned)
-        }
-    })
-    .await;
+    let cause = server
+        .wait_for_log_line("cannot reach etcd for the first listing", ETCD_NOTICED)
+        .await;
     assert!(
         cause.contains(&url) && cause.contains("cannot connect: connection refused"),
         "{cause}"
@@ -184,14 +178,9 @@ async fn sigterm_while_waiting_for_etcd_exits_cleanly() {
     let status = server.terminate().await;
     assert!(status.success(), "{status}\n{}", server.log_text());
     // The log is read by a thread of the harness: wait for its last line.
-    wait_for("the last line", Duration::from_secs(5), || {
-        let log = server.log_text();
-        async move {
-            log.contains("stopped before the store was open")
-                .then_some(())
-        }
-    })
-    .await;
+    server
+        .wait_for_log_line("stopped before the store was open", Duration::from_secs(5))
+        .await;
 }
 
 #[tokio::test]

@@ -366,15 +366,12 @@ async fn hostendpointd_without_a_client_certificate_for_etcd_waits_and_says_why(
     let url = cluster.endpoints();
     let server = ServerProcess::start_on_etcd_unready(&url, &etcd_tls_flags(&ca, None));
     // etcd refuses the handshake: as for an etcd not up yet, the server waits, and says why.
-    let line = wait_for("the refusal logged", Duration::from_secs(30), || {
-        let log = server.log_text();
-        async move {
-            log.lines()
-                .find(|line| line.contains("cannot reach etcd for the first listing"))
-                .map(str::to_owned)
-        }
-    })
-    .await;
+    let line = server
+        .wait_for_log_line(
+            "cannot reach etcd for the first listing",
+            Duration::from_secs(30),
+        )
+        .await;
     assert!(line.contains(&url), "names etcd: {line}");
     let mut client = server.client().await;
     let refused = get(&mut client, "web-1").await.expect_err("not ready");
