@@ -18,6 +18,7 @@ use tonic::transport::{Channel, Endpoint, Uri};
 
 use crate::{
     Error, Result, TlsFiles,
+    activity::{Activity, Stamped},
     diagnose::{self, Peer},
     error::io_words,
     tls::Tls,
@@ -109,12 +110,15 @@ impl Target {
             Error::Config(format!("invalid server address '{server}': {reason}"))
         })?;
         let tls = is_tls.then(|| Tls::new(tls_files, &host)).transpose()?;
+        let activity = Arc::new(Activity::default());
         let peer = Arc::new(Peer {
             name: authority.to_string(),
             plaintext: (!is_tls).then(|| (host.clone(), port)),
             dial_timeout: options.dial_timeout,
             request_timeout: options.request_timeout,
+            keepalive_interval: options.keepalive_interval,
             keepalive_timeout: options.keepalive_timeout,
+            activity: Arc::clone(&activity),
         });
         Ok(Self {
             endpoint: endpoint(uri, options)?,
@@ -123,6 +127,7 @@ impl Target {
                 port,
                 timeout: options.dial_timeout,
                 tls,
+                activity,
             },
             peer,
         })
@@ -216,7 +221,7 @@ pub(crate) enum DialError {
 }
 
 /// The connection the dialer hands to hyper.
-type Io = TokioIo<Either<TcpStream, TlsStream<TcpStream>>>;
+type Io = TokioIo<Stamped<Either<TcpStream, TlsStream<TcpStream>>>>;
 
 /// Opens connections to one server, for tonic's channel.
 #[derive(Clone, Debug)]
@@ -226,6 +231,8 @@ struct Dialer {
     timeout: Duration,
     /// `None` for plaintext.
     tls: Option<Tls>,
+    /// Stamped by every read of the connections.
+    activity: Arc<Activity>,
 }
 
 impl Dialer {
@@ -233,14 +240,16 @@ impl Dialer {
         let tcp = tokio::time::timeout(self.timeout, self.tcp())
             .await
             .map_err(|_| DialError::Timeout)??;
-        let Some(tls) = &self.tls else {
-            return Ok(TokioIo::new(Either::Left(tcp)));
+        let stream = match &self.tls {
+            None => Either::Left(tcp),
+            Some(tls) => Either::Right(
+                tokio::time::timeout(self.timeout, tls.handshake(tcp))
+                    .await
+                    .map_err(|_| DialError::Timeout)?
+                    .map_err(|err| DialError::Tls(err.to_string()))?,
+            ),
         };
-        let stream = tokio::time::timeout(self.timeout, tls.handshake(tcp))
-            .await
-            .map_err(|_| DialError::Timeout)?
-            .map_err(|err| DialError::Tls(err.to_string()))?;
-        Ok(TokioIo::new(Either::Right(stream)))
+        Ok(TokioIo::new(Stamped::new(stream, self.activity)))
     }
 
     /// A TCP connection to the first of the host's addresses that accepts one.

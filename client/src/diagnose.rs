@@ -1,11 +1,12 @@
 //! Failures of the connection in words, each cause said once: from the error chains of our
-//! dialer, tonic, hyper and rustls, and, when a plaintext server's answer was no HTTP/2, from
-//! a probe that asks it what it speaks.
+//! dialer, tonic and rustls; from the connection's silence, for a keepalive that gave up (see
+//! `activity`); and, when a plaintext server's answer was no HTTP/2, from a probe that asks it
+//! what it speaks.
 //!
 //! The chains themselves are not shown: "transport error: tcp connect error: tcp connect
 //! error: Connection refused (os error 111)" says one thing four times.
 
-use std::{error::Error as StdError, time::Duration};
+use std::{error::Error as StdError, sync::Arc, time::Duration};
 
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
@@ -15,6 +16,7 @@ use tonic::{Status, TimeoutExpired};
 
 use crate::{
     Error,
+    activity::Activity,
     connect::DialError,
     error::{io_words, lower_first},
 };
@@ -28,7 +30,10 @@ pub(crate) struct Peer {
     pub(crate) plaintext: Option<(String, u16)>,
     pub(crate) dial_timeout: Duration,
     pub(crate) request_timeout: Option<Duration>,
+    pub(crate) keepalive_interval: Duration,
     pub(crate) keepalive_timeout: Duration,
+    /// When the server was last heard from.
+    pub(crate) activity: Arc<Activity>,
 }
 
 impl Peer {
@@ -39,7 +44,30 @@ impl Peer {
             plaintext: None,
             dial_timeout: Duration::ZERO,
             request_timeout: None,
+            keepalive_interval: Duration::ZERO,
             keepalive_timeout: Duration::ZERO,
+            activity: Arc::default(),
+        }
+    }
+
+    /// Whether the keepalive gave up on the connection: nothing was heard for longer than it
+    /// waits (see `activity`).
+    fn keepalive_gave_up(&self) -> bool {
+        let waits = self.keepalive_interval + self.keepalive_timeout;
+        !waits.is_zero()
+            && self
+                .activity
+                .silence()
+                .is_some_and(|silence| silence >= waits)
+    }
+
+    fn keepalive_timed_out(&self) -> Error {
+        Error::ConnectionLost {
+            server: self.name.clone(),
+            reason: format!(
+                "no answer to keepalive pings within {} (keepalive timeout)",
+                crate::duration_words(self.keepalive_timeout)
+            ),
         }
     }
 }
@@ -75,6 +103,10 @@ pub(crate) async fn status(peer: &Peer, status: Status, probe: Probe) -> Error {
     if let Some(error) = known(peer, source) {
         return error;
     }
+    // Only a stream keeps the pings going: an idle connection may be silent for any time.
+    if probe == Probe::Never && peer.keepalive_gave_up() {
+        return peer.keepalive_timed_out();
+    }
     // Said before the probe: the chain is not Sync, so it cannot be held across it.
     let reason = innermost_words(source);
     let answer = match (probe, &peer.plaintext) {
@@ -96,7 +128,7 @@ pub(crate) async fn status(peer: &Peer, status: Status, probe: Probe) -> Error {
     }
 }
 
-/// The failures recognised in a chain: the dialer's, the request timeout, TLS, keepalive.
+/// The failures recognised in a chain: the dialer's, the request timeout, TLS.
 fn known(peer: &Peer, err: &(dyn StdError + 'static)) -> Option<Error> {
     let server = peer.name.clone();
     for cause in chain(err) {
@@ -123,18 +155,6 @@ fn known(peer: &Peer, err: &(dyn StdError + 'static)) -> Option<Error> {
             return Some(Error::Unreachable {
                 server,
                 reason: format!("TLS handshake failed: {tls}"),
-            });
-        }
-        if cause
-            .downcast_ref::<hyper::Error>()
-            .is_some_and(hyper::Error::is_timeout)
-        {
-            return Some(Error::ConnectionLost {
-                server,
-                reason: format!(
-                    "no answer to keepalive pings within {} (keepalive timeout)",
-                    crate::duration_words(peer.keepalive_timeout)
-                ),
             });
         }
     }

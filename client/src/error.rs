@@ -160,15 +160,15 @@ impl Error {
     }
 }
 
-/// An I/O error in words: its message without the `(os error N)` that std appends, starting
-/// in lower case as the rest of a sentence (`connection refused`).
+/// An I/O error in words: its message without the `(os error N)` that std appends (nor what
+/// follows it, such as the temporary path tempfile adds), starting in lower case as the rest
+/// of a sentence (`connection refused`).
 pub fn io_words(err: &std::io::Error) -> String {
     let text = err.to_string();
-    let text = match text.rfind(" (os error ") {
-        Some(at) if text.ends_with(')') => text[..at].to_owned(),
-        _ => text,
-    };
-    lower_first(&text)
+    let text = text
+        .find(" (os error ")
+        .map_or(text.as_str(), |at| &text[..at]);
+    lower_first(text)
 }
 
 /// `text` with its first letter in lower case, unless it starts an acronym (`TLS`).

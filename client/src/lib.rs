@@ -25,6 +25,7 @@
 //! - [`watcher`]: a resuming, relisting stream of watch events.
 //! - [`reflector`]: an in-memory store kept by a watcher.
 
+mod activity;
 mod backoff;
 mod client;
 mod connect;

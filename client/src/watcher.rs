@@ -34,7 +34,6 @@ use crate::{
     Client, Error, Result,
     backoff::{Backoff, BackoffConfig},
     client::object,
-    duration_words,
 };
 
 /// What a watcher reports.
@@ -180,6 +179,11 @@ impl Watcher {
     }
 
     async fn open(&mut self) -> Result<(), Status> {
+        // Revision 0 asks the server for a listing: the position of an empty new store is
+        // no place to resume from.
+        if self.position == Some(0) {
+            self.position = None;
+        }
         let resume = self.position.is_some();
         let request = pb::WatchHostEndpointsRequest {
             node: self.node.clone().unwrap_or_default(),
@@ -288,7 +292,8 @@ impl Watcher {
         }
         self.failures += 1;
         let delay = self.backoff.next_delay();
-        let retry_in = duration_words(delay);
+        // Tenths of a second: the jitter makes more digits noise.
+        let retry_in = format!("{:.1}s", delay.as_secs_f64());
         let error = if opening {
             self.client.explain(status).await
         } else {

@@ -11,6 +11,7 @@ pub mod etcd;
 pub mod faults;
 pub mod fixtures;
 pub mod hepctl;
+pub mod listeners;
 pub mod metrics;
 pub mod mtls;
 pub mod pki;
