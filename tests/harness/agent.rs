@@ -38,9 +38,13 @@ impl AgentProcess {
     }
 
     /// Starts the agent like [`Self::start`] (without `--exec`), with `extra` flags after the
-    /// others (a flag given twice takes its last value).
+    /// others; a `--log-level` among them replaces the harness's.
     pub fn start_with(node: &str, server: &str, state_file: &Path, extra: &[&str]) -> Self {
         let mut args = Self::args(node, server, state_file);
+        if extra.contains(&"--log-level") {
+            // The log level is the last pair of `args`.
+            args.truncate(args.len() - 2);
+        }
         args.extend(extra.iter().map(|a| (*a).to_owned()));
         Self::spawn(args, state_file.to_owned())
     }

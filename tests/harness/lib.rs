@@ -10,6 +10,7 @@ pub mod calls;
 pub mod etcd;
 pub mod faults;
 pub mod fixtures;
+pub mod golden;
 pub mod hepctl;
 pub mod listeners;
 pub mod metrics;
