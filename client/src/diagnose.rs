@@ -17,7 +17,7 @@ use tonic::{Status, TimeoutExpired};
 use crate::{
     Error,
     activity::Activity,
-    connect::DialError,
+    dial::DialError,
     error::{io_words, lower_first},
 };
 

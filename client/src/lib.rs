@@ -30,6 +30,7 @@ mod backoff;
 mod client;
 mod connect;
 mod diagnose;
+mod dial;
 mod error;
 pub mod reflector;
 mod tls;

@@ -99,13 +99,14 @@ impl Tls {
         })
     }
 
-    /// The handshake over `tcp`, with the files' contents at this moment.
-    pub(crate) async fn handshake(&self, tcp: TcpStream) -> Result<TlsStream<TcpStream>, Error> {
-        let config = self.files.client_config()?;
+    /// The handshake over `tcp`, with the files' contents at this moment; why it failed, in
+    /// words.
+    pub(crate) async fn handshake(&self, tcp: TcpStream) -> Result<TlsStream<TcpStream>, String> {
+        let config = self.files.client_config().map_err(|err| err.to_string())?;
         TlsConnector::from(Arc::new(config))
             .connect(self.server_name.clone(), tcp)
             .await
-            .map_err(|err| Error::Config(handshake_words(&err)))
+            .map_err(|err| handshake_words(&err))
     }
 }
 
