@@ -1,19 +1,27 @@
 //! [`Client`]: typed calls over the domain model.
 
+use std::{future::Future, sync::Arc};
+
 use futures::{Stream, TryStreamExt as _};
 use hostendpoint_api::{
     model::{HostEndpoint, Revision},
     pb::{self, host_endpoint_service_client::HostEndpointServiceClient},
     validation,
 };
-use tonic::transport::Channel;
+use tonic::{Response, Status, transport::Channel};
 
-use crate::{Error, Result, TlsFiles, tls::Target};
+use crate::{
+    ConnectOptions, Error, Result,
+    connect::Target,
+    diagnose::{self, Peer, Probe},
+};
 
 /// A connection to hostendpointd. Cheap to clone: clones share the connection.
 #[derive(Clone, Debug)]
 pub struct Client {
     inner: HostEndpointServiceClient<Channel>,
+    /// The server, for errors in words.
+    peer: Arc<Peer>,
 }
 
 /// Conditions a delete imposes on the stored object; empty fields impose nothing.
@@ -51,33 +59,46 @@ pub struct ListPage {
 
 impl Client {
     /// Connects to `server`, such as `http://127.0.0.1:50051`, or `host:port` (plaintext
-    /// here, TLS with [`Self::connect_with`] and TLS files).
+    /// here; TLS with [`Self::connect_with`] and TLS files), with the default timeouts.
     pub async fn connect(server: impl Into<String>) -> Result<Self> {
-        Self::connect_with(&server.into(), &TlsFiles::default()).await
+        Self::connect_with(&server.into(), ConnectOptions::default()).await
     }
 
-    /// Connects to `server` with TLS files: an `https://` URL, or `host:port`. The files are
-    /// read again for every new connection, so a rotated certificate is presented from the
-    /// next reconnect on.
-    pub async fn connect_with(server: &str, tls: &TlsFiles) -> Result<Self> {
-        Ok(Self::new(Target::new(server, tls)?.connect().await?))
+    /// Connects to `server`: an `https://` URL, an `http://` one, or `host:port` (TLS when
+    /// TLS files are given). `options` are [`ConnectOptions`], or just [`TlsFiles`]
+    /// (`&tls`) with the default timeouts. The TLS files are read again for every new
+    /// connection, so a rotated certificate is presented from the next reconnect on.
+    ///
+    /// [`TlsFiles`]: crate::TlsFiles
+    pub async fn connect_with(server: &str, options: impl Into<ConnectOptions>) -> Result<Self> {
+        let target = Target::new(server, &options.into())?;
+        let peer = target.peer();
+        Ok(Self::with_peer(target.connect().await?, peer))
     }
 
     /// A client that connects on first use and reconnects by itself: for daemons that must
-    /// start while the server is down.
+    /// start while the server is down. An address or TLS file that can never work is an
+    /// error here already.
     pub fn connect_lazy(server: impl Into<String>) -> Result<Self> {
-        Self::connect_lazy_with(&server.into(), &TlsFiles::default())
+        Self::connect_lazy_with(&server.into(), ConnectOptions::default())
     }
 
-    /// [`Self::connect_lazy`] with TLS files.
-    pub fn connect_lazy_with(server: &str, tls: &TlsFiles) -> Result<Self> {
-        Ok(Self::new(Target::new(server, tls)?.connect_lazy()))
+    /// [`Self::connect_lazy`] with [`ConnectOptions`] (or TLS files).
+    pub fn connect_lazy_with(server: &str, options: impl Into<ConnectOptions>) -> Result<Self> {
+        let target = Target::new(server, &options.into())?;
+        let peer = target.peer();
+        Ok(Self::with_peer(target.connect_lazy(), peer))
     }
 
-    /// A client over an existing channel.
+    /// A client over an existing channel; its errors call the server "the server".
     pub fn new(channel: Channel) -> Self {
+        Self::with_peer(channel, Arc::new(Peer::unknown()))
+    }
+
+    fn with_peer(channel: Channel, peer: Arc<Peer>) -> Self {
         Self {
             inner: HostEndpointServiceClient::new(channel),
+            peer,
         }
     }
 
@@ -86,20 +107,40 @@ impl Client {
         self.inner.clone()
     }
 
+    /// The typed error for a status of a call made with [`Self::raw`]: the server's status
+    /// decoded, or a failure of the connection in words (for a call that got no answer, after
+    /// asking the server what it speaks).
+    pub async fn explain(&self, status: Status) -> Error {
+        diagnose::status(&self.peer, status, Probe::Allowed).await
+    }
+
+    /// [`Self::explain`] for a stream that broke: says what broke, without asking the server.
+    pub(crate) async fn explain_broken(&self, status: Status) -> Error {
+        diagnose::status(&self.peer, status, Probe::Never).await
+    }
+
+    /// The answer of a call, or its error explained.
+    async fn call<T>(&self, call: impl Future<Output = Result<Response<T>, Status>>) -> Result<T> {
+        match call.await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.explain(status).await),
+        }
+    }
+
     /// Creates a host endpoint; the server sets uid, creation time and resource_version.
     pub async fn create(&self, hep: &HostEndpoint) -> Result<HostEndpoint> {
         let request = pb::CreateHostEndpointRequest {
             host_endpoint: Some(hep.into()),
         };
-        let response = self.inner.clone().create_host_endpoint(request).await?;
-        object(response.into_inner().host_endpoint)
+        let response = self.call(self.raw().create_host_endpoint(request)).await?;
+        object(response.host_endpoint)
     }
 
     /// Gets a host endpoint by name.
     pub async fn get(&self, name: &str) -> Result<HostEndpoint> {
         let request = pb::GetHostEndpointRequest { name: name.into() };
-        let response = self.inner.clone().get_host_endpoint(request).await?;
-        object(response.into_inner().host_endpoint)
+        let response = self.call(self.raw().get_host_endpoint(request)).await?;
+        object(response.host_endpoint)
     }
 
     /// Replaces a host endpoint's labels, annotations and spec. A non-zero resource_version in
@@ -110,8 +151,8 @@ impl Client {
             host_endpoint: Some(hep.into()),
             allow_missing,
         };
-        let response = self.inner.clone().update_host_endpoint(request).await?;
-        object(response.into_inner().host_endpoint)
+        let response = self.call(self.raw().update_host_endpoint(request)).await?;
+        object(response.host_endpoint)
     }
 
     /// Deletes a host endpoint; returns its last state, stamped with the delete's revision.
@@ -121,8 +162,8 @@ impl Client {
             resource_version: preconditions.resource_version,
             uid: preconditions.uid,
         };
-        let response = self.inner.clone().delete_host_endpoint(request).await?;
-        object(response.into_inner().host_endpoint)
+        let response = self.call(self.raw().delete_host_endpoint(request)).await?;
+        object(response.host_endpoint)
     }
 
     /// One page of a listing; pass the previous page's token for the next.
@@ -137,12 +178,7 @@ impl Client {
             page_token: page_token.unwrap_or_default(),
             selector: params.selector.clone().unwrap_or_default(),
         };
-        let response = self
-            .inner
-            .clone()
-            .list_host_endpoints(request)
-            .await?
-            .into_inner();
+        let response = self.call(self.raw().list_host_endpoints(request)).await?;
         Ok(ListPage {
             items: response
                 .host_endpoints

@@ -1,4 +1,10 @@
-//! The client's typed errors, decoded from gRPC statuses and their error details.
+//! The client's typed errors, decoded from gRPC statuses and their error details, and worded
+//! for people: each cause said once, in the message, with no `source()` to repeat it.
+//!
+//! A failure of the connection itself (refused, timed out, not a gRPC server) is put in
+//! words by `diagnose` from the error chains of tonic, hyper and rustls.
+
+use std::time::Duration;
 
 use hostendpoint_api::{model::Revision, validation::FieldViolation};
 use tonic::{Code, Status};
@@ -10,18 +16,62 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The endpoint could not be reached or parsed.
-    #[error("cannot connect to {endpoint}")]
-    Connect {
-        /// The endpoint.
-        endpoint: String,
-        /// Why.
-        #[source]
-        source: tonic::transport::Error,
-    },
-    /// The client's own settings cannot work (an unknown scheme, an unreadable TLS file).
+    /// The client's own settings cannot work (an address that is not one, an unknown scheme,
+    /// an unreadable TLS file).
     #[error("{0}")]
     Config(String),
+    /// No connection could be made (refused, a host name that does not resolve, a TLS
+    /// handshake that failed).
+    #[error("cannot connect to {server}: {reason}")]
+    Unreachable {
+        /// The server, as `host:port`.
+        server: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// Connecting (TCP and TLS) took longer than [`ConnectOptions::dial_timeout`].
+    ///
+    /// [`ConnectOptions::dial_timeout`]: crate::ConnectOptions::dial_timeout
+    #[error("timed out after {} connecting to {server} (dial timeout)", duration_words(*.after))]
+    DialTimeout {
+        /// The server, as `host:port`.
+        server: String,
+        /// The dial timeout.
+        after: Duration,
+    },
+    /// The server did not answer a call, or the opening of a watch, within
+    /// [`ConnectOptions::request_timeout`].
+    ///
+    /// [`ConnectOptions::request_timeout`]: crate::ConnectOptions::request_timeout
+    #[error("no answer from {server} within {} (request timeout)", duration_words(*.after))]
+    RequestTimeout {
+        /// The server, as `host:port`.
+        server: String,
+        /// The request timeout.
+        after: Duration,
+    },
+    /// Something other than a gRPC server answered, such as an HTTP/1.1 server.
+    #[error("{server} does not speak gRPC ({answer} answered)")]
+    NotGrpc {
+        /// The server, as `host:port`.
+        server: String,
+        /// What answered instead, such as `HTTP/1.1`.
+        answer: String,
+    },
+    /// A plaintext connection reached a server that speaks TLS.
+    #[error("{server} expects TLS: use https://{server}")]
+    NeedsTls {
+        /// The server, as `host:port`.
+        server: String,
+    },
+    /// A connection broke: reset, closed, or silent past the keepalive timeout.
+    #[error("lost the connection to {server}: {reason}")]
+    ConnectionLost {
+        /// The server, as `host:port`.
+        server: String,
+        /// Why, in words.
+        reason: String,
+    },
     /// The caller's identity may not make this call.
     #[error("{message}")]
     PermissionDenied {
@@ -76,22 +126,74 @@ pub enum Error {
         /// The server's message.
         message: String,
     },
-    /// The server is unreachable or unavailable; retrying later may succeed.
-    #[error("server unavailable: {0}")]
-    Unavailable(#[source] Status),
+    /// The server says it cannot serve the call now; retrying later may succeed.
+    #[error("server unavailable: {message}")]
+    Unavailable {
+        /// The server's message.
+        message: String,
+    },
     /// The server sent something this client cannot use.
     #[error("invalid response from the server: {0}")]
     Protocol(String),
     /// Any other status.
-    #[error("request failed: {0}")]
-    Other(#[source] Status),
+    #[error("request failed: {}{}", code.description(), colon(message))]
+    Other {
+        /// The status code.
+        code: Code,
+        /// The server's message.
+        message: String,
+    },
 }
 
 impl Error {
     /// Whether the failure is of the connection rather than of the request, so that the same
     /// call may succeed later.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unavailable(_) | Self::Connect { .. })
+        matches!(
+            self,
+            Self::Unreachable { .. }
+                | Self::DialTimeout { .. }
+                | Self::RequestTimeout { .. }
+                | Self::ConnectionLost { .. }
+                | Self::Unavailable { .. }
+        )
+    }
+}
+
+/// An I/O error in words: its message without the `(os error N)` that std appends (nor what
+/// follows it, such as the temporary path tempfile adds), starting in lower case as the rest
+/// of a sentence (`connection refused`).
+pub fn io_words(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    let text = text
+        .find(" (os error ")
+        .map_or(text.as_str(), |at| &text[..at]);
+    lower_first(text)
+}
+
+/// `text` with its first letter in lower case, unless it starts an acronym (`TLS`).
+pub(crate) fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        (Some(first), Some(second)) if first.is_uppercase() && !second.is_uppercase() => {
+            first.to_lowercase().chain(text.chars().skip(1)).collect()
+        }
+        _ => text.to_owned(),
+    }
+}
+
+/// A duration as a person writes it (`10s`, `1m 30s`, `1s 500ms`), to the millisecond.
+pub fn duration_words(duration: Duration) -> String {
+    let millis = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    humantime::format_duration(Duration::from_millis(millis)).to_string()
+}
+
+/// `: message`, or nothing for an empty message.
+fn colon(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
     }
 }
 
@@ -109,11 +211,10 @@ impl From<Status> for Error {
             Code::OutOfRange => Self::OutOfRange { message },
             Code::FailedPrecondition => Self::StoreChanged { message },
             Code::PermissionDenied => Self::PermissionDenied { message },
-            // Transport failures surface as these codes in tonic.
-            Code::Unavailable | Code::Unknown | Code::Cancelled | Code::DeadlineExceeded => {
-                Self::Unavailable(status)
+            Code::Unavailable | Code::Cancelled | Code::DeadlineExceeded => {
+                Self::Unavailable { message }
             }
-            _ => Self::Other(status),
+            code => Self::Other { code, message },
         }
     }
 }

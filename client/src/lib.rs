@@ -17,14 +17,20 @@
 //!
 //! # Layout
 //! - [`Client`]: typed create, get, update, delete and paged list over the domain model.
-//! - [`TlsFiles`]: server addresses and TLS, with the files re-read for each connection.
+//! - [`ConnectOptions`]: server addresses, timeouts and keepalive; [`TlsFiles`]: TLS, with the
+//!   files re-read for each connection.
 //! - [`Error`]: typed errors (not found, already exists, conflict with both versions, invalid
-//!   with the field violations, unavailable, ...).
+//!   with the field violations, unavailable, ...), and failures of the connection in words
+//!   (refused, timed out, not a gRPC server).
 //! - [`watcher`]: a resuming, relisting stream of watch events.
 //! - [`reflector`]: an in-memory store kept by a watcher.
 
+mod activity;
 mod backoff;
 mod client;
+mod connect;
+mod diagnose;
+mod dial;
 mod error;
 pub mod reflector;
 mod tls;
@@ -33,7 +39,8 @@ pub mod watcher;
 pub use self::{
     backoff::BackoffConfig,
     client::{Client, ListPage, ListParams, Preconditions},
-    error::{Error, Result},
+    connect::ConnectOptions,
+    error::{Error, Result, duration_words, io_words},
     tls::TlsFiles,
 };
 pub use hostendpoint_api::model;

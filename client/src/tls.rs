@@ -1,30 +1,26 @@
-//! Where the server is and how to reach it: the address forms every binary accepts, and TLS
-//! (the CA the server's certificate must chain to, and the client certificate presented).
+//! TLS: the CA the server's certificate must chain to, and the client certificate presented.
 //!
-//! TLS is our connector's, not tonic's: tonic's `ClientTlsConfig` holds the files' contents
-//! read once, so after a certificate rotation a long-running client (hep-agent) would present
-//! the old, maybe expired, certificate on every reconnect until restarted. [`Target`] instead
-//! reads the files at each new connection. Connections are few (one per client, again only
-//! after an outage), so re-reading costs nothing that matters, needs no file watcher and no
-//! polling, and sees a Secret volume's symlink swap like a write in place; a half-rotated set
-//! (new certificate, old key) only fails that one handshake, and the reconnect backoff retries.
+//! TLS is our dialer's, not tonic's: tonic's `ClientTlsConfig` holds the files' contents read
+//! once, so after a certificate rotation a long-running client (hep-agent) would present the
+//! old, maybe expired, certificate on every reconnect until restarted. [`Tls`] instead reads
+//! the files at each new connection. Connections are few (one per client, again only after an
+//! outage), so re-reading costs nothing that matters, needs no file watcher and no polling,
+//! and sees a Secret volume's symlink swap like a write in place; a half-rotated set (new
+//! certificate, old key) only fails that one handshake, and the reconnect backoff retries.
 
 use std::{
     path::{Path, PathBuf},
     sync::Arc,
 };
 
-use futures::future::BoxFuture;
-use hyper_util::rt::TokioIo;
 use rustls::{
     ClientConfig, RootCertStore,
     pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject as _},
 };
 use tokio::net::TcpStream;
 use tokio_rustls::{TlsConnector, client::TlsStream};
-use tonic::transport::{Channel, Endpoint, Uri};
 
-use crate::{Error, Result};
+use crate::{Error, Result, error::io_words};
 
 /// TLS files for the connection; all optional.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -46,19 +42,15 @@ impl TlsFiles {
 
     /// The rustls configuration from the files' current contents.
     fn client_config(&self) -> Result<ClientConfig> {
-        let mut roots = RootCertStore::empty();
-        match &self.ca_cert {
-            Some(path) => {
-                for cert in CertificateDer::pem_slice_iter(&read(path)?) {
-                    let cert = cert.map_err(|err| bad_pem(path, err))?;
-                    roots.add(cert).map_err(|err| bad_pem(path, err))?;
-                }
-            }
+        let roots = match &self.ca_cert {
+            Some(path) => ca_roots(path)?,
             None => {
                 // The system's unparsable roots are skipped, as tonic's native roots do.
+                let mut roots = RootCertStore::empty();
                 roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+                roots
             }
-        }
+        };
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -66,11 +58,10 @@ impl TlsFiles {
             .with_root_certificates(roots);
         let mut config = match (&self.cert, &self.key) {
             (Some(cert), Some(key)) => {
-                let chain = CertificateDer::pem_slice_iter(&read(cert)?)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|err| bad_pem(cert, err))?;
-                let key_der =
-                    PrivateKeyDer::from_pem_slice(&read(key)?).map_err(|err| bad_pem(key, err))?;
+                let chain = certificates(cert)?;
+                let key_der = PrivateKeyDer::from_pem_slice(&read(key)?).map_err(|_| {
+                    Error::Config(format!("{} holds no PEM private key", key.display()))
+                })?;
                 builder
                     .with_client_auth_cert(chain, key_der)
                     .map_err(|err| bad_pem(cert, err))?
@@ -88,165 +79,81 @@ impl TlsFiles {
     }
 }
 
-/// A server address made ready to connect to.
-#[derive(Debug)]
-pub(crate) struct Target {
-    /// The server's URL, for errors.
-    url: String,
-    endpoint: Endpoint,
-    /// `None` for plaintext.
-    tls: Option<ReloadingTls>,
-}
-
-impl Target {
-    /// Parses `server`: an `https://` URL is TLS, an `http://` URL plaintext, and a bare
-    /// `host:port` TLS when TLS files are given, plaintext otherwise. Any other scheme, or TLS
-    /// files with an `http://` URL, is an error rather than a surprise. The TLS files are read
-    /// once here too, so that a missing or broken file is reported at start.
-    pub(crate) fn new(server: &str, tls: &TlsFiles) -> Result<Self> {
-        let url = match server.split_once("://") {
-            None if tls.is_empty() => format!("http://{server}"),
-            None => format!("https://{server}"),
-            Some(("http" | "https", _)) => server.to_owned(),
-            Some((scheme, _)) => {
-                return Err(Error::Config(format!(
-                    "{server}: unknown scheme '{scheme}': use http:// or https://"
-                )));
-            }
-        };
-        let Some(rest) = url.strip_prefix("https://") else {
-            if !tls.is_empty() {
-                return Err(Error::Config(format!(
-                    "{server} is plaintext (http://) but TLS files are set: use https://"
-                )));
-            }
-            return Ok(Self {
-                endpoint: parse_endpoint(&url)?,
-                url,
-                tls: None,
-            });
-        };
-        tls.client_config()?;
-        // tonic would wrap an https:// endpoint in its own TLS: ours dials the plain address
-        // and does the handshake, while requests still name the https:// origin.
-        let origin = parse_endpoint(&url)?.uri().clone();
-        let endpoint = parse_endpoint(&format!("http://{rest}"))?.origin(origin);
-        let host = endpoint.uri().host().unwrap_or_default();
-        let server_name = ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
-            .map_err(|err| Error::Config(format!("{server}: {err}")))?;
-        Ok(Self {
-            url,
-            endpoint,
-            tls: Some(ReloadingTls {
-                files: tls.clone(),
-                server_name,
-            }),
-        })
-    }
-
-    /// The URL requests are sent to.
-    #[cfg(test)]
-    fn origin(&self) -> String {
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
-        let authority = self.endpoint.uri().authority().map(|a| a.as_str());
-        format!("{scheme}://{}/", authority.unwrap_or_default())
-    }
-
-    /// Connects now.
-    pub(crate) async fn connect(self) -> Result<Channel> {
-        let connected = match self.tls {
-            None => self.endpoint.connect().await,
-            Some(tls) => self.endpoint.connect_with_connector(tls).await,
-        };
-        connected.map_err(|source| Error::Connect {
-            endpoint: self.url,
-            source,
-        })
-    }
-
-    /// A channel that connects on first use and reconnects by itself.
-    pub(crate) fn connect_lazy(self) -> Channel {
-        match self.tls {
-            None => self.endpoint.connect_lazy(),
-            Some(tls) => self.endpoint.connect_with_connector_lazy(tls),
-        }
-    }
-}
-
-fn parse_endpoint(url: &str) -> Result<Endpoint> {
-    Endpoint::from_shared(url.to_owned()).map_err(|source| Error::Connect {
-        endpoint: url.to_owned(),
-        source,
-    })
-}
-
-/// The connector: TCP, then a TLS handshake with the files' contents at that moment.
+/// The files of one server, read for every handshake.
 #[derive(Clone, Debug)]
-struct ReloadingTls {
+pub(crate) struct Tls {
     files: TlsFiles,
     server_name: ServerName<'static>,
 }
 
-impl tower::Service<Uri> for ReloadingTls {
-    type Response = TokioIo<TlsStream<TcpStream>>;
-    type Error = Box<dyn std::error::Error + Send + Sync>;
-    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
+impl Tls {
+    /// TLS with `files` to the server named `host`. The files are read once here too, so that
+    /// a missing or broken file is reported at start.
+    pub(crate) fn new(files: &TlsFiles, host: &str) -> Result<Self> {
+        files.client_config()?;
+        let server_name = ServerName::try_from(host.to_owned())
+            .map_err(|err| Error::Config(format!("{host}: {err}")))?;
+        Ok(Self {
+            files: files.clone(),
+            server_name,
+        })
     }
 
-    fn call(&mut self, uri: Uri) -> Self::Future {
-        let this = self.clone();
-        Box::pin(async move {
-            let config = this.files.client_config()?;
-            let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
-            let port = uri.port_u16().unwrap_or(443);
-            let tcp = TcpStream::connect((host, port)).await?;
-            // As tonic's own connector: small gRPC frames must not wait for Nagle.
-            tcp.set_nodelay(true)?;
-            let tls = TlsConnector::from(Arc::new(config))
-                .connect(this.server_name, tcp)
-                .await?;
-            Ok(TokioIo::new(tls))
-        })
+    /// The handshake over `tcp`, with the files' contents at this moment; why it failed, in
+    /// words.
+    pub(crate) async fn handshake(&self, tcp: TcpStream) -> Result<TlsStream<TcpStream>, String> {
+        let config = self.files.client_config().map_err(|err| err.to_string())?;
+        TlsConnector::from(Arc::new(config))
+            .connect(self.server_name.clone(), tcp)
+            .await
+            .map_err(|err| handshake_words(&err))
     }
 }
 
+/// A failed handshake in words: rustls's reason when there is one.
+fn handshake_words(err: &std::io::Error) -> String {
+    match err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    {
+        Some(tls) => format!("TLS handshake failed: {tls}"),
+        None => format!("TLS handshake failed: {}", io_words(err)),
+    }
+}
+
+fn ca_roots(path: &Path) -> Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    for cert in certificates(path)? {
+        roots.add(cert).map_err(|err| bad_pem(path, err))?;
+    }
+    Ok(roots)
+}
+
+/// The PEM certificates of `path`; none is an error, as a CA or chain without one can only
+/// fail every handshake later.
+fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_slice_iter(&read(path)?)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| bad_pem(path, err))?;
+    if certs.is_empty() {
+        return Err(Error::Config(format!(
+            "{} holds no PEM certificate",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
 fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path)
-        .map_err(|err| Error::Config(format!("cannot read {}: {err}", path.display())))
+    std::fs::read(path).map_err(|err| {
+        Error::Config(format!(
+            "cannot read {}: {}",
+            path.display(),
+            io_words(&err)
+        ))
+    })
 }
 
 fn bad_pem(path: &Path, err: impl std::fmt::Display) -> Error {
     Error::Config(format!("{}: {err}", path.display()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn origin(server: &str, tls: &TlsFiles) -> String {
-        Target::new(server, tls)
-            .map(|t| t.origin())
-            .unwrap_or_else(|e| e.to_string())
-    }
-
-    #[test]
-    fn schemes_mean_what_they_say() {
-        let none = TlsFiles::default();
-        let missing_ca = TlsFiles {
-            ca_cert: Some("/nonexistent/ca.pem".into()),
-            ..TlsFiles::default()
-        };
-        assert_eq!(origin("127.0.0.1:50051", &none), "http://127.0.0.1:50051/");
-        assert_eq!(origin("http://h:1", &none), "http://h:1/");
-        assert_eq!(origin("https://h:1", &none), "https://h:1/");
-        assert!(origin("grpc://h:1", &none).contains("unknown scheme 'grpc'"));
-        assert!(origin("http://h:1", &missing_ca).contains("is plaintext (http://) but TLS"));
-        assert!(origin("h:1", &missing_ca).contains("cannot read /nonexistent/ca.pem"));
-    }
 }

@@ -9,7 +9,9 @@
 //!   starts over with a fresh listing: `Init`, `InitApply`s, `InitDone`.
 //! - Any other error is yielded, and the watcher tries again after the backoff.
 //!
-//! [`Stats`] counts those recoveries while the watcher runs, for a caller's metrics.
+//! It logs what a person following it wants to know, in words: each failure with the time to
+//! the next attempt (warn), and the attempt that restored the watch (info). [`Stats`] counts
+//! the recoveries while the watcher runs, for a caller's metrics.
 
 use std::{
     collections::VecDeque,
@@ -117,6 +119,7 @@ pub fn watcher(
         listing: false,
         pending: VecDeque::new(),
         healthy_since: None,
+        failures: 0,
         stats: config.stats,
     };
     futures::stream::unfold(state, |mut watcher| async move {
@@ -139,6 +142,8 @@ struct Watcher {
     listing: bool,
     pending: VecDeque<Event>,
     healthy_since: Option<Instant>,
+    /// Attempts that failed since the watch was last open, for the line that says it is back.
+    failures: u32,
     stats: Stats,
 }
 
@@ -146,7 +151,7 @@ struct Watcher {
 enum Recovery {
     Resume,
     Relist,
-    Report(Error),
+    Report,
 }
 
 impl Watcher {
@@ -155,6 +160,7 @@ impl Watcher {
             if let Some(event) = self.pending.pop_front() {
                 return Ok(event);
             }
+            let opening = self.stream.is_none();
             let outcome = match self.stream.as_mut() {
                 None => self.open().await,
                 Some(stream) => match stream.message().await {
@@ -165,7 +171,7 @@ impl Watcher {
             };
             if let Err(status) = outcome {
                 self.stream = None;
-                if let Some(error) = self.recover(status).await {
+                if let Some(error) = self.recover(status, opening).await {
                     return Err(error);
                 }
             }
@@ -173,6 +179,11 @@ impl Watcher {
     }
 
     async fn open(&mut self) -> Result<(), Status> {
+        // Revision 0 asks the server for a listing: the position of an empty new store is
+        // no place to resume from.
+        if self.position == Some(0) {
+            self.position = None;
+        }
         let resume = self.position.is_some();
         let request = pb::WatchHostEndpointsRequest {
             node: self.node.clone().unwrap_or_default(),
@@ -192,13 +203,31 @@ impl Watcher {
         self.store_uid = uid.map(str::to_owned);
         self.stream = Some(response.into_inner());
         self.healthy_since = Some(Instant::now());
-        if resume {
-            debug!(after = ?self.position, "watch resumed");
-        } else {
+        self.log_opened();
+        if !resume {
             self.listing = true;
             self.pending.push_back(Event::Init);
         }
         Ok(())
+    }
+
+    /// Says that the watch is open, at info when it is back after failures.
+    fn log_opened(&mut self) {
+        let failed_attempts = std::mem::take(&mut self.failures);
+        match (self.position, failed_attempts) {
+            (Some(revision), 0) => debug!(revision, "watch opened; resuming"),
+            (None, 0) => debug!("watch opened; listing"),
+            (Some(revision), _) => {
+                info!(
+                    failed_attempts,
+                    revision, "connection to the server restored; watch resumed"
+                )
+            }
+            (None, _) => info!(
+                failed_attempts,
+                "connection to the server restored; listing"
+            ),
+        }
     }
 
     fn receive(&mut self, batch: pb::WatchHostEndpointsResponse) -> Result<(), Status> {
@@ -235,8 +264,9 @@ impl Watcher {
         Ok(())
     }
 
-    /// Decides how to go on after `status`, waits the backoff, and returns an error to report.
-    async fn recover(&mut self, status: Status) -> Option<Error> {
+    /// Decides how to go on after `status` (of opening the watch, or of the open stream),
+    /// says so, waits the backoff, and returns an error to report.
+    async fn recover(&mut self, status: Status, opening: bool) -> Option<Error> {
         let recovery = match status.code() {
             Code::OutOfRange | Code::FailedPrecondition => Recovery::Relist,
             Code::Unavailable
@@ -245,7 +275,7 @@ impl Watcher {
             | Code::DeadlineExceeded
             | Code::Internal
             | Code::ResourceExhausted => Recovery::Resume,
-            _ => Recovery::Report(Error::from(status.clone())),
+            _ => Recovery::Report,
         };
         if self.listing {
             // A listing cut short is started over: its Init events were not complete.
@@ -254,25 +284,28 @@ impl Watcher {
         }
         // Every error leads to another open below, whichever recovery it gets.
         self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
+        if let Recovery::Relist = recovery {
+            // The server's own verdict: no need to wait for it.
+            info!(reason = %status.message(), "watch position is gone; listing again");
+            self.position = None;
+            return None;
+        }
+        self.failures += 1;
         let delay = self.backoff.next_delay();
-        match &recovery {
-            Recovery::Resume => {
-                warn!(error = %status.message(), after = ?self.position, ?delay, "watch interrupted; resuming")
-            }
-            Recovery::Relist => {
-                info!(reason = %status.message(), "watch position is gone; relisting");
-                self.position = None;
-            }
-            Recovery::Report(error) => warn!(%error, ?delay, "watch failed; retrying"),
+        // Tenths of a second: the jitter makes more digits noise.
+        let retry_in = format!("{:.1}s", delay.as_secs_f64());
+        let error = if opening {
+            self.client.explain(status).await
+        } else {
+            self.client.explain_broken(status).await
+        };
+        if opening {
+            warn!(%error, %retry_in, "cannot open the watch; retrying");
+        } else {
+            warn!(%error, %retry_in, "watch interrupted; retrying");
         }
-        // A relist answers the server's own verdict: no need to wait for it.
-        if !matches!(recovery, Recovery::Relist) {
-            tokio::time::sleep(delay).await;
-        }
-        match recovery {
-            Recovery::Report(error) => Some(error),
-            Recovery::Resume | Recovery::Relist => None,
-        }
+        tokio::time::sleep(delay).await;
+        matches!(recovery, Recovery::Report).then_some(error)
     }
 }
 

@@ -167,7 +167,7 @@ pub struct Args {
 
     /// Log filter, in tracing's EnvFilter syntax (`info`, `debug`, `hostendpointd=debug,info`).
     /// Other crates' debug lines (sled, h2, hyper, tonic, rustls) only when named: `sled=debug`.
-    #[arg(long, env = "HOSTENDPOINTD_LOG", default_value = "info")]
+    #[arg(long, env = "HOSTENDPOINTD_LOG", default_value = "info", value_parser = hostendpoint_api::logging::check_filter)]
     pub log_level: String,
 
     /// Log line format.

@@ -26,10 +26,11 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Err(err) = logging::init(&args.log_level, args.log_format) {
-        eprintln!("hostendpointd: {err:#}");
-        return ExitCode::FAILURE;
-    }
+    logging::init(
+        &args.log_level,
+        args.log_format,
+        &["hostendpointd", "hostendpoint_api"],
+    );
     info!(
         version = build_info::VERSION,
         commit = build_info::COMMIT,

@@ -10,7 +10,9 @@ use std::{
     time::Duration,
 };
 
-use crate::{binary, pki::CertFiles};
+use serde_json::Value;
+
+use crate::{binary, pki::CertFiles, wait_for};
 
 /// How long a test waits for the state file to converge.
 pub const CONVERGE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -32,6 +34,18 @@ impl AgentProcess {
         if let Some(exec) = exec {
             args.extend(["--exec".to_owned(), exec.to_owned()]);
         }
+        Self::spawn(args, state_file.to_owned())
+    }
+
+    /// Starts the agent like [`Self::start`] (without `--exec`), with `extra` flags after the
+    /// others; a `--log-level` among them replaces the harness's.
+    pub fn start_with(node: &str, server: &str, state_file: &Path, extra: &[&str]) -> Self {
+        let mut args = Self::args(node, server, state_file);
+        if extra.contains(&"--log-level") {
+            // The log level is the last pair of `args`.
+            args.truncate(args.len() - 2);
+        }
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
         Self::spawn(args, state_file.to_owned())
     }
 
@@ -103,6 +117,44 @@ impl AgentProcess {
     /// Everything the agent logged so far.
     pub fn log_text(&self) -> String {
         self.log.lock().expect("log lock").join("\n")
+    }
+
+    /// The log lines so far, each parsed as JSON (for `--log-format json`); panics on a line
+    /// that is not a JSON object.
+    pub fn json_log(&self) -> Vec<Value> {
+        self.log
+            .lock()
+            .expect("log lock")
+            .iter()
+            .map(|line| match serde_json::from_str::<Value>(line) {
+                Ok(value) if value.is_object() => value,
+                _ => panic!("a log line that is no JSON object: {line:?}"),
+            })
+            .collect()
+    }
+
+    /// Waits up to [`CONVERGE_TIMEOUT`] for a JSON log line whose `fields` hold every
+    /// (name, value) of `fields`, and returns it.
+    pub async fn wait_for_json_line(&self, fields: &[(&str, Value)]) -> Value {
+        let what = format!("a log line with {fields:?}");
+        let waiting = wait_for(&what, 2 * CONVERGE_TIMEOUT, || {
+            let found = self.json_log().into_iter().find(|line| {
+                fields
+                    .iter()
+                    .all(|(name, value)| &line["fields"][*name] == value)
+            });
+            async move { found }
+        });
+        // The log says why, which the panic of wait_for cannot.
+        match tokio::time::timeout(CONVERGE_TIMEOUT, waiting).await {
+            Ok(line) => line,
+            Err(_) => panic!("no {what}; the agent logged:\n{}", self.log_text()),
+        }
+    }
+
+    /// Whether the agent is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// The address of the metrics endpoint, from the agent's log line `metrics listening
@@ -192,4 +244,30 @@ impl Drop for AgentProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A `hep-agent` run that must end by itself (a start-up mistake): its exit code and stderr.
+/// Panics, after killing it, if it still runs after [`CONVERGE_TIMEOUT`].
+pub async fn run_to_exit(args: &[&str]) -> (i32, String) {
+    let child = tokio::process::Command::new(binary("hep-agent"))
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("hep-agent starts");
+    let output = tokio::time::timeout(CONVERGE_TIMEOUT, child.wait_with_output())
+        .await
+        .expect("hep-agent exits by itself")
+        .expect("hep-agent can be waited for");
+    let code = output.status.code().expect("hep-agent exits, not killed");
+    (code, String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// A text log line without its timestamp: `ERROR hep_agent: ...`.
+pub fn without_timestamp(line: &str) -> &str {
+    line.split_once(' ')
+        .map_or(line, |(_, rest)| rest.trim_start())
 }

@@ -9,12 +9,14 @@ use std::{
 use crate::binary;
 
 /// The environment variables hepctl reads; [`hepctl`] removes them all.
-const HEPCTL_ENV: [&str; 5] = [
+const HEPCTL_ENV: [&str; 7] = [
     "HEPCTL_SERVER",
     "HEPCTL_LOG",
     "HEPCTL_CA_CERT_FILE",
     "HEPCTL_CERT_FILE",
     "HEPCTL_KEY_FILE",
+    "HEPCTL_DIAL_TIMEOUT",
+    "HEPCTL_REQUEST_TIMEOUT",
 ];
 
 /// A minimal host endpoint document `name` on `node`, on interface eth0, as hepctl reads it.

@@ -191,3 +191,156 @@ async fn the_agent_reports_sync_reconnects_and_relists_as_metrics() {
     })
     .await;
 }
+
+// === What an operator sees ===
+
+#[test]
+fn help_describes_the_agent() {
+    let output = std::process::Command::new(binary("hep-agent"))
+        .arg("--help")
+        .output()
+        .expect("hep-agent runs");
+    assert!(output.status.success(), "{output:?}");
+    let help = String::from_utf8(output.stdout).expect("UTF-8 help");
+    assert!(
+        help.starts_with("Keeps the Calico host endpoints of one node in a local JSON file"),
+        "{help}"
+    );
+    hostendpoint_tests::golden::assert_golden("hep-agent", "help.txt", &help);
+}
+
+#[tokio::test]
+async fn json_logs_follow_a_host_port_server_through_a_restart_in_words() {
+    let mut server = ServerProcess::start();
+    let mut client = server.client().await;
+    create(&mut client, mk_hep("a", "n1")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // host:port, as hepctl takes it.
+    let host_port = server.addr.to_string();
+    let agent = AgentProcess::start_with(
+        "n1",
+        &host_port,
+        &dir.path().join("state.json"),
+        &["--log-format", "json"],
+    );
+    let following = agent
+        .wait_for_json_line(&[("message", serde_json::json!("following"))])
+        .await;
+    assert_eq!(following["fields"]["server"], host_port.as_str());
+    converge(&agent, &mut client).await;
+
+    server.terminate().await;
+    server.start_again_on_same_port();
+    let mut client = server.client().await;
+    create(&mut client, mk_hep("b", "n1")).await;
+    let state = converge(&agent, &mut client).await;
+    let restored = agent
+        .wait_for_json_line(&[(
+            "message",
+            serde_json::json!("connection to the server restored; watch resumed"),
+        )])
+        .await;
+    assert_eq!(restored["level"], "INFO");
+    assert!(
+        restored["fields"]["failed_attempts"].as_u64() >= Some(1),
+        "{restored}"
+    );
+    assert!(restored["fields"]["revision"].as_u64() < state["revision"].as_u64());
+    // Every line is JSON (json_log panics otherwise), and none speaks Rust's Debug.
+    for line in agent.json_log() {
+        let text = line["fields"].to_string();
+        assert!(
+            !["Some(", "None", "Status {", "Error("]
+                .iter()
+                .any(|debug| text.contains(debug)),
+            "{line}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn hook_output_is_logged_as_exec_lines_with_its_stream() {
+    let server = ServerProcess::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let agent = AgentProcess::start_with(
+        "n1",
+        &server.endpoint(),
+        &dir.path().join("state.json"),
+        &[
+            "--log-format",
+            "json",
+            "--exec",
+            "echo \"reloaded $HEP_AGENT_REVISION\"; echo 'a warning' >&2",
+        ],
+    );
+    let reloaded = format!("exec: reloaded {}", rev(0));
+    let out = agent
+        .wait_for_json_line(&[("message", serde_json::json!(reloaded))])
+        .await;
+    assert_eq!(
+        (&out["level"], &out["fields"]["output"]),
+        (&serde_json::json!("INFO"), &serde_json::json!("stdout"))
+    );
+    let err = agent
+        .wait_for_json_line(&[("message", serde_json::json!("exec: a warning"))])
+        .await;
+    assert_eq!(err["fields"]["output"], "stderr");
+}
+
+#[tokio::test]
+async fn the_state_file_is_0600_unless_another_mode_is_asked_for() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let server = ServerProcess::start();
+    let mut client = server.client().await;
+    create(&mut client, mk_hep("a", "n1")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mode = |agent: &AgentProcess| {
+        let metadata = std::fs::metadata(&agent.state_file).expect("the state file exists");
+        metadata.permissions().mode() & 0o777
+    };
+    let default = AgentProcess::start("n1", &server.endpoint(), &dir.path().join("a.json"), None);
+    converge(&default, &mut client).await;
+    assert_eq!(mode(&default), 0o600);
+    let group = AgentProcess::start_with(
+        "n1",
+        &server.endpoint(),
+        &dir.path().join("b.json"),
+        &["--state-file-mode", "0640"],
+    );
+    converge(&group, &mut client).await;
+    assert_eq!(mode(&group), 0o640);
+}
+
+#[tokio::test]
+async fn text_logs_have_no_colours_and_debug_is_ours_only() {
+    let server = ServerProcess::start();
+    let mut client = server.client().await;
+    create(&mut client, mk_hep("a", "n1")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let agent = AgentProcess::start_with(
+        "n1",
+        &server.endpoint(),
+        &dir.path().join("state.json"),
+        &["--log-level", "debug"],
+    );
+    converge(&agent, &mut client).await;
+    let log = agent.log_text();
+    assert!(!log.contains('\x1b'), "no colours on a pipe:\n{log}");
+    let debug_targets: Vec<&str> = log
+        .lines()
+        .map(hostendpoint_tests::agent::without_timestamp)
+        .filter_map(|line| line.strip_prefix("DEBUG "))
+        .filter_map(|rest| rest.split(": ").next())
+        .collect();
+    assert!(
+        debug_targets.contains(&"hostendpoint_client::watcher"),
+        "our debug lines are in:\n{log}"
+    );
+    assert!(
+        debug_targets
+            .iter()
+            .all(|t| t.starts_with("hep_agent") || t.starts_with("hostendpoint_")),
+        "only ours at debug: {debug_targets:?}"
+    );
+}

@@ -78,8 +78,13 @@ async fn typed_calls_and_errors() {
         .expect("delete");
     assert_eq!(gone.metadata.resource_version, 3);
 
-    let unreachable = Client::connect("http://127.0.0.1:1").await;
-    assert!(matches!(unreachable, Err(Error::Connect { .. })));
+    match Client::connect("http://127.0.0.1:1").await {
+        Err(err @ Error::Unreachable { .. }) => assert_eq!(
+            err.to_string(),
+            "cannot connect to 127.0.0.1:1: connection refused"
+        ),
+        other => panic!("expected unreachable, got {other:?}"),
+    }
 }
 
 #[tokio::test]

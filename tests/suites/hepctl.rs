@@ -11,9 +11,8 @@ mod watch;
 use std::path::Path;
 
 use hostendpoint_tests::{
-    ServerProcess,
+    ServerProcess, golden,
     hepctl::{Run, hepctl, mk_doc, run},
-    tools::workspace_root,
 };
 use serde_json::Value;
 
@@ -137,24 +136,7 @@ fn metadata(hep: &Value, field: &str) -> String {
 
 /// Compares `actual` with `tests/golden/hepctl/<name>`, or rewrites it with UPDATE_GOLDEN=1.
 fn assert_golden(name: &str, actual: &str) {
-    let path = workspace_root().join("tests/golden/hepctl").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
-        std::fs::create_dir_all(path.parent().expect("golden files have a directory"))
-            .expect("the golden directory can be created");
-        std::fs::write(&path, actual).expect("the golden file can be written");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|err| {
-        panic!(
-            "{}: {err}; run with UPDATE_GOLDEN=1 to create it",
-            path.display()
-        )
-    });
-    assert!(
-        actual == expected,
-        "{} differs (run with UPDATE_GOLDEN=1 to accept the new output)\n--- expected\n{expected}\n--- actual\n{actual}",
-        path.display()
-    );
+    golden::assert_golden("hepctl", name, actual);
 }
 
 /// Replaces the values the server chooses with placeholders, keeping their quoting.
@@ -787,13 +769,7 @@ fn the_server_comes_from_the_flag_or_the_environment() {
     );
 
     let unreachable = Hepctl::offline().run(&["get", "hep"]);
-    assert_eq!(unreachable.code, 1);
-    assert!(
-        unreachable.stderr.starts_with(
-            "failed to connect to hostendpointd: cannot connect to http://127.0.0.1:1"
-        ),
-        "{unreachable:?}"
-    );
+    unreachable.expect(1, "", "cannot connect to 127.0.0.1:1: connection refused\n");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 mod agent;
 mod bench_smoke;
 mod client;
+mod client_errors;
 mod connections;
 mod crash;
 mod crud;

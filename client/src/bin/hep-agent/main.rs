@@ -5,78 +5,45 @@
 //! state file atomically and then runs the `--exec` command, if any. With `--metrics-listen`
 //! it serves Prometheus metrics.
 //!
+//! Everything that can be checked before following is checked at start, and a mistake there
+//! ends the agent (exit code 2) rather than being retried forever: the server address and the
+//! TLS files (by the client library), the state file's directory, the metrics address.
+//!
 //! # Layout
-//! - `main.rs`: flags, logging, the event loop, signals.
+//! - `main.rs`: start-up checks, the event loop, signals.
+//! - [`args`]: the command line.
 //! - [`state_file`]: the state file's format and its atomic replacement.
+//! - [`hook`]: the `--exec` command and its logged output.
 //! - [`metrics`]: the `hep_agent_*` metrics.
 
+mod args;
+mod hook;
 mod metrics;
 mod state_file;
 
-use std::{
-    collections::BTreeMap, io::IsTerminal as _, net::SocketAddr, path::PathBuf, process::Stdio,
-};
+use std::{collections::BTreeMap, process::ExitCode};
 
-use anyhow::Context as _;
-use clap::Parser;
+use anyhow::{Context as _, anyhow};
+use args::Args;
+use clap::Parser as _;
 use futures::StreamExt as _;
+use hostendpoint_api::{logging, metrics_http::MetricsServer};
 use hostendpoint_client::{
-    Client, TlsFiles,
+    Client, ConnectOptions, TlsFiles, io_words,
     model::{HostEndpoint, Revision},
     watcher::{self, Event},
 };
 use metrics::AgentMetrics;
 use tokio::signal::unix::{SignalKind, signal};
-use tracing::{info, warn};
-use tracing_subscriber::EnvFilter;
+use tracing::{debug, error, info};
 
-/// Keeps the host endpoints of one node in a local JSON state file, following hostendpointd.
-#[derive(Debug, Parser)]
-#[command(
-    name = "hep-agent",
-    version = hostendpoint_api::build_info::long_version(),
-    about
-)]
-#[deny(missing_docs)]
-struct Args {
-    /// The node whose host endpoints to keep.
-    #[arg(long, env = "HEP_AGENT_NODE")]
-    node: String,
-    /// The hostendpointd endpoint: an http:// or https:// URL, or host:port (TLS when a TLS
-    /// file is given).
-    #[arg(
-        long,
-        env = "HEP_AGENT_SERVER",
-        default_value = "http://127.0.0.1:50051"
-    )]
-    server: String,
-    /// The CA certificate (PEM) the server's certificate must chain to; without it, the
-    /// system's roots.
-    #[arg(long, env = "HEP_AGENT_CA_CERT_FILE")]
-    ca_cert_file: Option<PathBuf>,
-    /// The node's client certificate (PEM), for a server that requires one: with the default
-    /// policy, its common name is `system:node:<node>`.
-    #[arg(long, env = "HEP_AGENT_CERT_FILE", requires = "key_file")]
-    cert_file: Option<PathBuf>,
-    /// The private key (PEM) of --cert-file.
-    #[arg(long, env = "HEP_AGENT_KEY_FILE", requires = "cert_file")]
-    key_file: Option<PathBuf>,
-    /// Where to write the current set (JSON, sorted by name, with the revision); replaced
-    /// atomically on every change.
-    #[arg(long, env = "HEP_AGENT_STATE_FILE")]
-    state_file: PathBuf,
-    /// A shell command to run after every write of the state file; it gets the path and the
-    /// revision in HEP_AGENT_STATE_FILE and HEP_AGENT_REVISION.
-    #[arg(long, env = "HEP_AGENT_EXEC")]
-    exec: Option<String>,
-    /// Serve Prometheus metrics at http://ADDR/metrics (`hep_agent_*`); off when not given.
-    /// The bound address is logged (`metrics listening`), so port 0 picks a free one.
-    #[arg(long, env = "HEP_AGENT_METRICS_LISTEN")]
-    metrics_listen: Option<SocketAddr>,
-    /// Log filter, in tracing's EnvFilter syntax.
-    #[arg(long, env = "HEP_AGENT_LOG", default_value = "info")]
-    log_level: String,
-}
+/// The exit code of a start-up mistake, apart from a failure while running (1): a service
+/// manager can stop restarting on it (systemd's `RestartPreventExitStatus=2`), and clap uses
+/// it for usage errors too.
+const EXIT_START_UP: u8 = 2;
+
+/// The crates whose debug lines a bare `--log-level debug` shows.
+const OUR_CRATES: &[&str] = &["hep_agent", "hostendpoint_client", "hostendpoint_api"];
 
 /// What the agent knows.
 #[derive(Debug, Default)]
@@ -89,70 +56,124 @@ struct Known {
     synced: bool,
 }
 
+/// A started agent: checked, connected lazily, serving its metrics.
+struct Agent {
+    args: Args,
+    client: Client,
+    config: watcher::Config,
+    metrics: AgentMetrics,
+    /// Kept until the agent exits: dropping it stops the endpoint.
+    _metrics_endpoint: Option<MetricsServer>,
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = EnvFilter::try_new(&args.log_level).context("bad --log-level")?;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
+    logging::init(&args.log_level, args.log_format, OUR_CRATES);
+    let agent = match Agent::start(args).await {
+        Ok(agent) => agent,
+        Err(err) => {
+            error!("{err:#}");
+            return ExitCode::from(EXIT_START_UP);
+        }
+    };
+    let (mut terminate, mut interrupt) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(terminate), Ok(interrupt)) => (terminate, interrupt),
+        (Err(err), _) | (_, Err(err)) => {
+            error!("cannot handle signals: {}", io_words(&err));
+            return ExitCode::from(EXIT_START_UP);
+        }
+    };
     tokio::select! {
-        result = follow(&args) => result,
-        _ = terminate.recv() => { info!("SIGTERM received; exiting"); Ok(()) }
-        _ = interrupt.recv() => { info!("SIGINT received; exiting"); Ok(()) }
+        result = agent.follow() => match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                error!("{err:#}");
+                ExitCode::FAILURE
+            }
+        },
+        _ = terminate.recv() => { info!("SIGTERM received; exiting"); ExitCode::SUCCESS }
+        _ = interrupt.recv() => { info!("SIGINT received; exiting"); ExitCode::SUCCESS }
     }
 }
 
-async fn follow(args: &Args) -> anyhow::Result<()> {
-    let tls = TlsFiles {
-        ca_cert: args.ca_cert_file.clone(),
-        cert: args.cert_file.clone(),
-        key: args.key_file.clone(),
-    };
-    let client = Client::connect_lazy_with(&args.server, &tls)?;
-    let config = watcher::Config {
-        node: Some(args.node.clone()),
-        ..watcher::Config::default()
-    };
-    let mut metrics = AgentMetrics::new(config.stats.clone());
-    // Kept until the agent exits: dropping it stops the endpoint.
-    let _endpoint = match args.metrics_listen {
-        Some(addr) => Some(
-            metrics
-                .serve(addr)
-                .await
-                .with_context(|| format!("cannot serve metrics on {addr}"))?,
-        ),
-        None => None,
-    };
-    info!(node = %args.node, server = %args.server, "following");
-    // Events that arrived together are written once.
-    let mut batches = std::pin::pin!(watcher::watcher(client, config).ready_chunks(1024));
-    let mut known = Known::default();
-    while let Some(batch) = batches.next().await {
-        let mut changed = false;
-        for event in batch {
-            match event {
-                Ok(event) => {
-                    if matches!(event, Event::Init) {
-                        metrics.listing_started();
+impl Agent {
+    /// Checks what can be checked before following, and starts the metrics endpoint.
+    async fn start(args: Args) -> anyhow::Result<Self> {
+        let options = ConnectOptions {
+            tls: TlsFiles {
+                ca_cert: args.ca_cert_file.clone(),
+                cert: args.cert_file.clone(),
+                key: args.key_file.clone(),
+            },
+            dial_timeout: args.dial_timeout,
+            request_timeout: Some(args.request_timeout),
+            keepalive_interval: args.keepalive_interval,
+            keepalive_timeout: args.keepalive_timeout,
+        };
+        let client = Client::connect_lazy_with(&args.server, options)?;
+        state_file::check_writable(&args.state_file).map_err(|err| {
+            anyhow!(
+                "the state file's directory {} is not writable: {}",
+                state_file::directory(&args.state_file).display(),
+                io_words(&err)
+            )
+        })?;
+        let config = watcher::Config {
+            node: Some(args.node.clone()),
+            ..watcher::Config::default()
+        };
+        let metrics = AgentMetrics::new(config.stats.clone());
+        let endpoint =
+            match args.metrics_listen {
+                Some(addr) => Some(metrics.serve(addr).await.map_err(|err| {
+                    anyhow!("cannot serve metrics on {addr}: {}", io_words(&err))
+                })?),
+                None => None,
+            };
+        Ok(Self {
+            args,
+            client,
+            config,
+            metrics,
+            _metrics_endpoint: endpoint,
+        })
+    }
+
+    /// Follows the server until the state file cannot be written.
+    async fn follow(mut self) -> anyhow::Result<()> {
+        let args = &self.args;
+        info!(node = %args.node, server = %args.server, "following");
+        // Events that arrived together are written once.
+        let events = watcher::watcher(self.client.clone(), self.config.clone());
+        let mut batches = std::pin::pin!(events.ready_chunks(1024));
+        let mut known = Known::default();
+        while let Some(batch) = batches.next().await {
+            let mut changed = false;
+            for event in batch {
+                match event {
+                    Ok(event) => {
+                        if matches!(event, Event::Init) {
+                            self.metrics.listing_started();
+                        }
+                        changed |= known.apply(event);
                     }
-                    changed |= known.apply(event);
+                    // The watcher logged it, and retries.
+                    Err(error) => debug!(%error, "the watcher reported an error"),
                 }
-                Err(error) => warn!(%error, "watch error; the watcher retries"),
+            }
+            self.metrics
+                .known(known.synced, known.revision, known.objects.len());
+            if changed {
+                publish(args, &known).await?;
+                self.metrics.state_file_written();
             }
         }
-        metrics.known(known.synced, known.revision, known.objects.len());
-        if changed {
-            publish(args, &known).await?;
-            metrics.state_file_written();
-        }
+        Ok(())
     }
-    Ok(())
 }
 
 impl Known {
@@ -191,35 +212,28 @@ impl Known {
     }
 }
 
+/// Writes the state file, then runs the hook.
 async fn publish(args: &Args, known: &Known) -> anyhow::Result<()> {
     let path = args.state_file.clone();
+    let mode = args.state_file_mode;
     let contents = state_file::render(&args.node, known.revision, known.objects.values());
-    tokio::task::spawn_blocking(move || state_file::replace(&path, &contents))
-        .await?
-        .with_context(|| format!("cannot write {}", args.state_file.display()))?;
+    tokio::task::spawn_blocking(move || state_file::replace(&path, &contents, mode))
+        .await
+        .context("the state file's writer stopped")?
+        .map_err(|err| {
+            anyhow!(
+                "cannot write the state file {}: {}",
+                args.state_file.display(),
+                io_words(&err)
+            )
+        })?;
     info!(
         revision = known.revision,
         host_endpoints = known.objects.len(),
         "state file written"
     );
     if let Some(command) = &args.exec {
-        run_hook(command, args, known.revision).await;
+        hook::run(command, &args.state_file, known.revision).await;
     }
     Ok(())
-}
-
-/// Runs the hook; its failure is logged, not fatal: the next change runs it again.
-async fn run_hook(command: &str, args: &Args, revision: Revision) {
-    let status = tokio::process::Command::new("sh")
-        .args(["-c", command])
-        .env("HEP_AGENT_STATE_FILE", &args.state_file)
-        .env("HEP_AGENT_REVISION", revision.to_string())
-        .stdin(Stdio::null())
-        .status()
-        .await;
-    match status {
-        Ok(status) if status.success() => {}
-        Ok(status) => warn!(%status, command, "--exec command failed"),
-        Err(error) => warn!(%error, command, "--exec command could not run"),
-    }
 }

@@ -1,10 +1,11 @@
 //! The state file: `{"node", "revision", "hostEndpoints": [...]}` with the objects in
 //! calicoctl's v3 JSON shape ([`Document`] with resourceVersion), sorted by name; replaced
-//! atomically (write, fsync, rename).
+//! atomically (write, fsync, rename) with the permissions asked for.
 
 use std::{
-    fs::File,
+    fs::{File, Permissions},
     io::{self, Write as _},
+    os::unix::fs::PermissionsExt as _,
     path::Path,
 };
 
@@ -41,18 +42,32 @@ pub(crate) fn render<'a>(
     bytes
 }
 
-/// Replaces `path` with `contents` so that a reader sees the old file or the new one, never
-/// a part, also after a crash.
-pub(crate) fn replace(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+/// Replaces `path` with `contents`, with permissions `mode`, so that a reader sees the old
+/// file or the new one, never a part, also after a crash.
+pub(crate) fn replace(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    let dir = directory(path);
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(contents)?;
+    // Set on the file itself: the umask does not apply, and the file is never readable by
+    // more than `mode` allows (the temporary file starts at 0600).
+    tmp.as_file()
+        .set_permissions(Permissions::from_mode(mode))?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     File::open(dir)?.sync_all()
+}
+
+/// Checks that the state file's directory takes new files, as [`replace`] needs, by creating
+/// (and removing) one.
+pub(crate) fn check_writable(path: &Path) -> io::Result<()> {
+    tempfile::NamedTempFile::new_in(directory(path)).map(drop)
+}
+
+/// The directory of `path` (`.` for a bare file name).
+pub(crate) fn directory(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 #[cfg(test)]
@@ -127,9 +142,11 @@ mod tests {
     fn replace_writes_the_whole_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("state.json");
-        replace(&path, b"one").expect("first write");
-        replace(&path, b"two").expect("second write");
+        replace(&path, b"one", 0o600).expect("first write");
+        replace(&path, b"two", 0o640).expect("second write");
         assert_eq!(std::fs::read(&path).expect("read"), b"two");
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o640);
         assert_eq!(
             std::fs::read_dir(dir.path()).expect("list").count(),
             1,

@@ -1,14 +1,14 @@
 //! The command line, in clap's derive style: the doc comments below are the `--help` text.
 #![deny(missing_docs)]
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use clap_complete::{ArgValueCandidates, ArgValueCompleter};
 
 use crate::{
     commands::completion::{host_endpoint_names, kinds},
-    connect::DEFAULT_SERVER,
+    connect::{DEFAULT_SERVER, dial_timeout},
 };
 
 /// A calicoctl-style command line for the Calico host endpoints kept by hostendpointd.
@@ -59,6 +59,30 @@ pub(crate) struct Cli {
     )]
     pub(crate) key_file: Option<PathBuf>,
 
+    /// The longest the connection to the server may take to open (TCP and TLS), such as
+    /// 10s or 1m.
+    #[arg(
+        long,
+        global = true,
+        env = "HEPCTL_DIAL_TIMEOUT",
+        default_value = "10s",
+        value_parser = dial_timeout,
+        value_name = "DURATION"
+    )]
+    pub(crate) dial_timeout: Duration,
+
+    /// The longest to wait for the server's answer to each call (for watch: until the watch is
+    /// open; its events may take as long as they take); 0 waits forever.
+    #[arg(
+        long,
+        global = true,
+        env = "HEPCTL_REQUEST_TIMEOUT",
+        default_value = "30s",
+        value_parser = humantime::parse_duration,
+        value_name = "DURATION"
+    )]
+    pub(crate) request_timeout: Duration,
+
     /// Diagnostics written to stderr: off, error, warn, info, debug (or a tracing filter).
     #[arg(
         short = 'l',
@@ -66,6 +90,7 @@ pub(crate) struct Cli {
         global = true,
         env = "HEPCTL_LOG",
         default_value = "warn",
+        value_parser = hostendpoint_api::logging::check_filter,
         value_name = "LEVEL"
     )]
     pub(crate) log_level: String,

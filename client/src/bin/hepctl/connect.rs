@@ -2,35 +2,34 @@
 
 use std::time::Duration;
 
-use hostendpoint_client::{Client, TlsFiles};
+use hostendpoint_client::{Client, ConnectOptions};
 
 use crate::error::{Error, Result};
 
 /// The server used when neither `--server` nor `HEPCTL_SERVER` names one.
 pub(crate) const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
 
-/// How long to wait for the connection: a server that does not answer (a firewalled port)
-/// must not hang a script forever.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// The server and how to reach it.
 #[derive(Clone, Debug)]
 pub(crate) struct Server {
     /// An `http://` or `https://` URL, or `host:port`.
     pub(crate) address: String,
-    /// TLS files; any of them makes a bare `host:port` TLS.
-    pub(crate) tls: TlsFiles,
+    /// TLS files and timeouts.
+    pub(crate) options: ConnectOptions,
 }
 
 /// Connects to the server.
 pub(crate) async fn connect(server: &Server) -> Result<Client> {
-    let connecting = Client::connect_with(&server.address, &server.tls);
-    match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-        Ok(Ok(client)) => Ok(client),
-        Ok(Err(source)) => Err(Error::Connect(source)),
-        Err(_elapsed) => Err(Error::ConnectTimeout {
-            endpoint: server.address.clone(),
-            timeout: CONNECT_TIMEOUT,
-        }),
+    Client::connect_with(&server.address, server.options.clone())
+        .await
+        .map_err(Error::Connect)
+}
+
+/// `--dial-timeout`: a duration such as `10s`; zero would refuse every connection.
+pub(crate) fn dial_timeout(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if duration.is_zero() => Err("must be more than 0s".into()),
+        Ok(duration) => Ok(duration),
+        Err(err) => Err(err.to_string()),
     }
 }

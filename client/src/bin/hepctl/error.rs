@@ -3,8 +3,6 @@
 //! calicoctl reports per-resource failures with libcalico-go's error strings; the ones here
 //! are the etcd-mode strings, which is the datastore hostendpointd stands in for.
 
-use std::time::Duration;
-
 use hostendpoint_api::validation::FieldViolation;
 use hostendpoint_client::Error as ClientError;
 
@@ -17,17 +15,10 @@ pub(crate) enum Error {
     /// The command failed; the message is its whole report, worded as calicoctl words it.
     #[error("{0}")]
     Failed(String),
-    /// The server refused the connection or could not be resolved.
-    #[error("failed to connect to hostendpointd")]
-    Connect(#[source] ClientError),
-    /// The server did not answer.
-    #[error("failed to connect to hostendpointd at {endpoint}: no answer within {timeout:?}")]
-    ConnectTimeout {
-        /// The endpoint tried.
-        endpoint: String,
-        /// How long it was given.
-        timeout: Duration,
-    },
+    /// The server could not be reached, or the address or TLS files cannot work; the
+    /// client's message says which, and why.
+    #[error(transparent)]
+    Connect(ClientError),
     /// Standard output could not be written.
     #[error("cannot write to standard output")]
     Output(#[source] std::io::Error),

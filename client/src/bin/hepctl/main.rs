@@ -28,6 +28,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{CommandFactory as _, Parser as _};
 
+use hostendpoint_api::logging::{self, LogFormat};
+
 use crate::args::Cli;
 
 fn main() -> ExitCode {
@@ -70,12 +72,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn init_tracing(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init(
+        level,
+        LogFormat::Text,
+        &["hepctl", "hostendpoint_client", "hostendpoint_api"],
+    );
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

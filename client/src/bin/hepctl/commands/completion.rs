@@ -13,7 +13,7 @@ use std::{
 use clap::{ArgMatches, CommandFactory as _};
 use clap_complete::{CompletionCandidate, env::Shells};
 use futures::TryStreamExt as _;
-use hostendpoint_client::{ListParams, TlsFiles};
+use hostendpoint_client::{ConnectOptions, ListParams, TlsFiles};
 
 use crate::{
     args::{Cli, CompletionArgs},
@@ -121,10 +121,15 @@ fn server_on_the_line() -> Option<Server> {
     let file = |id: &str| path(&matches, id);
     Some(Server {
         address: matches.try_get_one::<String>("server").ok()??.clone(),
-        tls: TlsFiles {
-            ca_cert: file("ca_cert_file"),
-            cert: file("cert_file"),
-            key: file("key_file"),
+        options: ConnectOptions {
+            tls: TlsFiles {
+                ca_cert: file("ca_cert_file"),
+                cert: file("cert_file"),
+                key: file("key_file"),
+            },
+            dial_timeout: SERVER_TIMEOUT,
+            request_timeout: Some(SERVER_TIMEOUT),
+            ..ConnectOptions::default()
         },
     })
 }

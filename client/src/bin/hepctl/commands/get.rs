@@ -38,6 +38,11 @@ pub(crate) async fn run(server: &Server, args: GetArgs) -> Result<()> {
     for name in &names {
         match client.get(name).await {
             Ok(hep) => results.push(Fetched::One(Box::new(hep))),
+            // The next names would fail the same way: say it once.
+            Err(err) if err.is_transient() => {
+                errors.push(error::chain(&err));
+                break;
+            }
             Err(err) => errors.push(error::resource_error(name, &err)),
         }
     }

@@ -10,7 +10,7 @@ mod watch;
 mod write;
 
 use hostendpoint_api::selector::Selector;
-use hostendpoint_client::TlsFiles;
+use hostendpoint_client::{ConnectOptions, TlsFiles};
 
 use crate::{
     args::{Cli, Command, NamespaceArgs},
@@ -26,15 +26,23 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         ca_cert_file,
         cert_file,
         key_file,
+        dial_timeout,
+        request_timeout,
         log_level: _,
         command,
     } = cli;
     let server = Server {
         address: server,
-        tls: TlsFiles {
-            ca_cert: ca_cert_file,
-            cert: cert_file,
-            key: key_file,
+        options: ConnectOptions {
+            tls: TlsFiles {
+                ca_cert: ca_cert_file,
+                cert: cert_file,
+                key: key_file,
+            },
+            dial_timeout,
+            // 0 waits forever, as kubectl's --request-timeout 0.
+            request_timeout: Some(request_timeout).filter(|t| !t.is_zero()),
+            ..ConnectOptions::default()
         },
     };
     match command {
