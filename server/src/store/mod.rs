@@ -13,6 +13,8 @@
 
 mod changes;
 pub mod etcd;
+#[cfg(test)]
+pub(crate) mod memory;
 pub mod sled;
 pub mod view;
 pub mod write;
@@ -100,9 +102,12 @@ pub enum Error {
         /// The latest revision.
         current: Revision,
     },
-    /// The backend failed; the detail is logged, not sent to clients.
-    #[error("storage backend failed")]
-    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The backend failed; the cause is logged, not sent to clients.
+    #[error("storage backend failed: {cause}")]
+    Backend {
+        /// What failed.
+        cause: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// One version of an object, shared by snapshots, changes and watchers. Its protobuf

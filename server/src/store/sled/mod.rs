@@ -461,5 +461,7 @@ fn add_to_batch(batch: &mut sled::Batch, change: &Change) {
 }
 
 fn backend(err: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::Backend(Box::new(err))
+    Error::Backend {
+        cause: Box::new(err),
+    }
 }
