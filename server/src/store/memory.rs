@@ -107,7 +107,7 @@ impl MemoryStore {
         };
         let change = Arc::new(change);
         state.history.push(Arc::clone(&change));
-        self.view.apply(&[change]);
+        self.view.publish(&[change]);
         Ok(result)
     }
 

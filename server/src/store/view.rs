@@ -2,7 +2,7 @@
 //! stream of committed [`Change`]s, and the snapshots that in-progress listings page through.
 //!
 //! Snapshots are persistent maps (imbl), so taking one is O(1) and a reader never holds up the
-//! single feeder that applies committed changes in revision order.
+//! single feeder that publishes committed changes in revision order.
 
 use std::{
     collections::HashMap,
@@ -364,9 +364,9 @@ impl View {
         }
     }
 
-    /// Applies committed changes, in revision order, then publishes them. Only the backend's
-    /// single feeder calls this.
-    pub fn apply(&self, changes: &[Arc<Change>]) {
+    /// Publishes committed changes, in revision order: the next snapshot, the change streams,
+    /// then the revision. Only the backend's single feeder calls this.
+    pub fn publish(&self, changes: &[Arc<Change>]) {
         let Some(last) = changes.last() else { return };
         let mut next = Snapshot::clone(&self.current.load());
         for change in changes {
@@ -439,7 +439,7 @@ mod tests {
         let revision = view.revision() + 1;
         let mut hep = mk_hep(&format!("hep-{revision}"), "n1", "a");
         hep.metadata.resource_version = revision;
-        view.apply(&[Arc::new(Change::new(
+        view.publish(&[Arc::new(Change::new(
             revision,
             None,
             Some(Object::new(hep)),

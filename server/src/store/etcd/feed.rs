@@ -189,7 +189,7 @@ async fn follow(store: &Shared, from: Revision, rotate: bool) -> Outcome {
             info!(after = from, "following etcd");
         }
         let changes = changes_of(store, &response.events);
-        store.view.apply(&changes);
+        store.view.publish(&changes);
     }
 }
 
