@@ -8,8 +8,11 @@
 //! - [`write`]: the backend-independent decisions of a write (preconditions, no-op detection,
 //!   server-set metadata).
 //! - [`view`]: the in-memory state and its snapshots.
+//! - `changes`: the view's live change streams, the fan-out of each write to the watchers it
+//!   concerns.
 //! - [`sled`]: the embedded default backend.
 //! - [`etcd`]: the etcd v3 backend, in Calico's key layout.
+//! - `memory` (tests only): a store in memory, for tests of what sits on the seam.
 
 mod changes;
 pub mod etcd;
