@@ -96,8 +96,11 @@ enum Protocol {
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     /// Not JSON of the expected shape.
-    #[error("not a Calico v3 HostEndpoint document: {0}")]
-    Json(#[from] serde_json::Error),
+    #[error("not a Calico v3 HostEndpoint document: {cause}")]
+    Json {
+        /// What serde_json found; stated in the message, not repeated as the source.
+        cause: serde_json::Error,
+    },
     /// Another kind or API version.
     #[error("kind {kind:?} apiVersion {api_version:?}, expected HostEndpoint projectcalico.org/v3")]
     Kind {
@@ -137,7 +140,8 @@ impl Document {
 
     /// Parses a document of this kind and API version; its content is not judged yet.
     pub fn from_json(json: &[u8]) -> Result<Self, DecodeError> {
-        let document: Self = serde_json::from_slice(json)?;
+        let document: Self =
+            serde_json::from_slice(json).map_err(|cause| DecodeError::Json { cause })?;
         if document.kind != KIND || document.api_version != API_VERSION {
             return Err(DecodeError::Kind {
                 kind: document.kind,

@@ -11,6 +11,8 @@
 //! - [`responses`]: the get and list response messages, built from pre-encoded objects.
 //! - [`selector`]: Calico's label selector language: parsing, matching labels, canonical text.
 //! - [`calico`]: Calico's v3 HostEndpoint JSON document, to and from the domain model.
+//! - [`wire`]: the ErrorInfo domain, reasons and metadata keys, and the response header the
+//!   server sends and clients act on.
 //! - `logging` (feature `logging`): the log set-up of the server and the agent.
 //! - `metrics_http` (feature `metrics-http`): the `/metrics` endpoint of the server and the
 //!   agent.
@@ -28,6 +30,7 @@ pub mod model;
 pub mod responses;
 pub mod selector;
 pub mod validation;
+pub mod wire;
 
 /// The generated protobuf and gRPC code of package `hostendpoint.v1`.
 #[allow(missing_docs, unreachable_pub, clippy::all, clippy::unwrap_used)]

@@ -3,7 +3,10 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use hostendpoint_api::pb::{self, EventType};
+use hostendpoint_api::{
+    pb::{self, EventType},
+    wire::STORE_UID_HEADER,
+};
 use tonic::{Status, Streaming};
 
 use crate::{ApiClient, meta};
@@ -41,7 +44,7 @@ pub async fn watch_with(
     let response = client.watch_host_endpoints(request).await?;
     let store_uid = response
         .metadata()
-        .get("store-uid")
+        .get(STORE_UID_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     Ok(Watch {

@@ -2,10 +2,20 @@
 
 use std::time::Duration;
 
-use hostendpoint_api::pb::{self, EventType};
-use hostendpoint_tests::{watching::*, *};
+use hostendpoint_api::{
+    pb::{self, EventType},
+    wire::{metadata, reason},
+};
+use hostendpoint_tests::{
+    metrics::{Scrape, wait_for_scrape},
+    watching::*,
+    *,
+};
 use tonic::Code;
 use tonic_types::StatusExt as _;
+
+/// How long background compaction may take to reach the last write.
+const COMPACTION_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Creates `n` objects `hep-0..n` alternating between nodes n1 and n2.
 async fn mk_objects(client: &mut ApiClient, n: usize) {
@@ -116,24 +126,26 @@ async fn a_compacted_revision_is_out_of_range_with_error_info_then_relist_works(
         etcd.compact(oldest + 1);
     }
     // Compaction runs in the background: wait until it has caught up with the last write.
-    let (status, info) = loop {
-        if let Err(status) = watch(&mut client, "", rev(1)).await {
-            assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
-            let info = status.get_details_error_info().expect("an ErrorInfo");
-            assert_eq!(info.reason, "REVISION_COMPACTED");
-            if info
-                .metadata
-                .get("oldest_resumable_revision")
-                .map(String::as_str)
-                == Some(oldest.to_string().as_str())
-            {
-                break (status, info);
+    let (status, info) = wait_for(
+        "compaction up to the last write",
+        COMPACTION_DEADLINE,
+        || {
+            let mut client = client.clone();
+            async move {
+                let status = watch(&mut client, "", rev(1)).await.err()?;
+                assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+                let info = status.get_details_error_info().expect("an ErrorInfo");
+                assert_eq!(info.reason, reason::REVISION_COMPACTED);
+                let named = info.metadata.get(metadata::OLDEST_RESUMABLE_REVISION);
+                (named == Some(&oldest.to_string())).then_some((status, info))
             }
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+        },
+    )
+    .await;
     assert_eq!(
-        info.metadata.get("current_revision").map(String::as_str),
+        info.metadata
+            .get(metadata::CURRENT_REVISION)
+            .map(String::as_str),
         Some(current.to_string().as_str())
     );
     assert!(
@@ -168,7 +180,16 @@ async fn a_future_revision_waits_for_it_then_is_out_of_range() {
             .expect("revision 3 appears in time");
         watch.expect_non_bookmark().await
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A watch counts as open from when the server took it, before it waits for its revision.
+    let metrics = server.metrics_addr.expect("the harness serves metrics");
+    wait_for_scrape(metrics, "the watch reached the server", |scrape| {
+        assert!(
+            !waiting.is_finished(),
+            "the watch was answered before revision 3 existed"
+        );
+        scrape.get("hostendpointd_watchers", &[("filter", "all")]) == 1.0
+    })
+    .await;
     create(&mut client, mk_hep("third", "n1")).await;
     create(&mut client, mk_hep("fourth", "n1")).await;
     let event = waiting.await.expect("the waiting watch");
@@ -183,7 +204,7 @@ async fn a_future_revision_waits_for_it_then_is_out_of_range() {
         .expect_err("1000 never comes");
     assert_eq!(status.code(), Code::OutOfRange);
     let info = status.get_details_error_info().expect("an ErrorInfo");
-    assert_eq!(info.reason, "REVISION_NOT_YET_AVAILABLE");
+    assert_eq!(info.reason, reason::REVISION_NOT_YET_AVAILABLE);
 }
 
 #[tokio::test]
@@ -200,8 +221,8 @@ async fn another_store_uid_is_failed_precondition() {
         .expect_err("mismatch");
     assert_eq!(status.code(), Code::FailedPrecondition);
     let info = status.get_details_error_info().expect("an ErrorInfo");
-    assert_eq!(info.reason, "STORE_UID_MISMATCH");
-    assert_eq!(info.metadata.get("store_uid"), Some(&store_uid));
+    assert_eq!(info.reason, reason::STORE_UID_MISMATCH);
+    assert_eq!(info.metadata.get(metadata::STORE_UID), Some(&store_uid));
     watch_with(&mut client, request(&store_uid))
         .await
         .expect("the right uid is accepted");
@@ -346,12 +367,7 @@ async fn shutdown_ends_every_watch_after_a_final_bookmark() {
 #[tokio::test]
 async fn a_watcher_that_stops_reading_catches_up_from_disk_without_loss() {
     // A tiny in-memory buffer, so the stalled watcher falls out of it at once.
-    let server = ServerProcess::start_with(&[
-        "--watch-buffer",
-        "8",
-        "--log-level",
-        "hostendpointd=debug,info",
-    ]);
+    let server = ServerProcess::start_with(&["--watch-buffer", "8"]);
     let mut client = server.client().await;
     let mut stalled = watch(&mut client, "", 0).await.expect("watch");
     stalled.expect_snapshot().await;
@@ -389,12 +405,9 @@ async fn a_watcher_that_stops_reading_catches_up_from_disk_without_loss() {
     }
     assert_eq!(caught_up.objects.len() as u64, total);
     assert_eq!(caught_up.objects, live.objects);
-    assert!(
-        server
-            .log_text()
-            .contains("watch lagged; catching up from history"),
-        "the stalled watcher took the on-disk path"
-    );
+    let metrics = server.metrics_addr.expect("the harness serves metrics");
+    let catchups = Scrape::of(metrics).get("hostendpointd_watch_catchups_total", &[]);
+    assert!(catchups >= 1.0, "the stalled watcher took the on-disk path");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

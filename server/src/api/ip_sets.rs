@@ -12,7 +12,8 @@ use hostendpoint_api::{
 };
 use tonic::Status;
 
-use super::{parse_selector, status::invalid_field};
+use super::parse_selector;
+use crate::status::invalid_field;
 use crate::store::Snapshot;
 
 /// A validated ListIpSetMembers request.

@@ -1,25 +1,25 @@
 //! The gRPC handlers of `hostendpoint.v1.HostEndpointService`.
 //!
-//! Each handler validates its request into domain types first, then calls the [`Store`]; the
-//! store's errors become statuses in [`status`]. Reads trace at debug level: they log nothing
-//! of their own, and an info span per call cost a noticeable share of a get.
+//! Each handler validates its request into domain types first, then calls the [`Store`] or
+//! opens a watch; their errors become statuses in [`crate::status`]. Reads trace at debug
+//! level: they log nothing of their own, and an info span per call cost a noticeable share of
+//! a get.
 
 mod ip_sets;
 mod list;
 mod page_token;
-mod status;
 mod too_large;
 mod until_open;
 
 use std::sync::Arc;
 
 use futures::StreamExt as _;
-use hostendpoint_api::{model::HostEndpoint, pb, selector::Selector, validation};
+use hostendpoint_api::{
+    model::HostEndpoint, pb, selector::Selector, validation, wire::STORE_UID_HEADER,
+};
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
-pub(crate) use self::status::DOMAIN;
-use self::status::invalid;
 pub use self::{
     list::{DEFAULT_PAGE_SIZE, MAX_PAGE_BYTES, MAX_PAGE_SIZE},
     page_token::{PageTokens, SECRET_LEN, load_or_create_secret, random_secret},
@@ -28,12 +28,15 @@ pub use self::{
 };
 use crate::{
     security::authz::{Authorizer, Caller},
+    status::{self, invalid},
     store::{Preconditions, Store, Write},
-    watch::{WatchStream, Watches},
+    watch::{WatchRequest, Watches},
 };
 
-/// The response header of a watch that carries the store's uid.
-pub const STORE_UID_HEADER: &str = "store-uid";
+/// The response stream of one watch.
+pub type WatchStream = std::pin::Pin<
+    Box<dyn futures::Stream<Item = Result<pb::WatchHostEndpointsResponse, Status>> + Send>,
+>;
 
 /// The HostEndpointService over a store.
 #[derive(Debug)]
@@ -79,9 +82,10 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
         let span = tracing::Span::current();
         span.record("node", &request.node);
         span.record("resource_version", request.resource_version);
-        let permit = self.authz.open_watch(&caller, &request.node)?;
-        let node = request.node.clone();
-        let stream = self.watches.open(request).await?;
+        let watch = watch_request(request)?;
+        let node = watch.node.clone().unwrap_or_default();
+        let permit = self.authz.open_watch(&caller, &node)?;
+        let stream = self.watches.open(watch).await?;
         let authz = Arc::clone(&self.authz);
         // The permit lives as long as the stream: a closed watch frees its identity's slot.
         // Every message is checked against the current policy, so a reload that takes a
@@ -89,7 +93,7 @@ impl<S: Store> pb::host_endpoint_service_server::HostEndpointService for HostEnd
         let stream: WatchStream = Box::pin(stream.map(move |item| {
             let _held = &permit;
             authz.still_allows_watch(&caller, &node)?;
-            item
+            Ok(item?)
         }));
         let mut response = Response::new(stream);
         // The stream's revisions belong to this store: a client resumes with this uid.
@@ -227,7 +231,7 @@ impl<S: Store> HostEndpointApi<S> {
         let task = write_and_audit(Arc::clone(&self.store), caller.clone(), write);
         tokio::spawn(task)
             .await
-            .map_err(|err| Status::internal(format!("the write's task failed: {err}")))?
+            .map_err(|err| status::write_task_failed(&err))?
     }
 
     /// The latest state, unless the store cannot vouch for it (its datastore is unreachable).
@@ -238,10 +242,20 @@ impl<S: Store> HostEndpointApi<S> {
 
 /// A request's selector; `None` when it selects everything. A selector that does not parse
 /// is INVALID_ARGUMENT naming the position and what was expected.
-pub(crate) fn parse_selector(text: &str) -> Result<Option<Selector>, Status> {
+fn parse_selector(text: &str) -> Result<Option<Selector>, Status> {
     let selector =
         Selector::parse(text).map_err(|err| status::invalid_field("selector", &err.to_string()))?;
     Ok(Some(selector).filter(|s| !s.is_all()))
+}
+
+/// A watch request in the watch service's terms: empty fields are "any".
+fn watch_request(request: pb::WatchHostEndpointsRequest) -> Result<WatchRequest, Status> {
+    Ok(WatchRequest {
+        selector: parse_selector(&request.selector)?,
+        node: Some(request.node).filter(|n| !n.is_empty()),
+        resource_version: request.resource_version,
+        store_uid: Some(request.store_uid).filter(|uid| !uid.is_empty()),
+    })
 }
 
 /// [`HostEndpointApi::audited_write`]'s task.

@@ -17,7 +17,7 @@ use rand::RngCore as _;
 use sha2::Sha256;
 use tonic::Status;
 
-use super::status::invalid_field;
+use crate::status::invalid_field;
 
 /// The length of a page-token secret, in bytes.
 pub const SECRET_LEN: usize = 32;

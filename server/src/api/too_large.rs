@@ -53,9 +53,7 @@ fn correct<B>(mut response: http::Response<B>) -> http::Response<B> {
         return response;
     }
     let detail = status.message().trim_start_matches(TONIC_TOO_LARGE);
-    let corrected = Status::resource_exhausted(format!(
-        "the request is larger than the server takes{detail}"
-    ));
+    let corrected = crate::status::request_too_large(detail);
     // Only a message that is not a valid header fails; ours always is.
     let _ = corrected.add_header(response.headers_mut());
     response

@@ -12,7 +12,7 @@ use std::{
 };
 
 use futures::future::Either;
-use tonic::{Status, body::Body, codegen::http, server::NamedService};
+use tonic::{body::Body, codegen::http, server::NamedService};
 use tower::{Service, ServiceExt as _, util::Oneshot};
 
 /// A service that is `UNAVAILABLE` until [`UntilOpen::open`] puts the real one in place.
@@ -70,10 +70,7 @@ where
         match self.service.get() {
             Some(service) => Either::Left(service.clone().oneshot(request)),
             None => {
-                let status = Status::unavailable(format!(
-                    "the server is not ready: it is waiting for {}",
-                    self.waiting_for
-                ));
+                let status = crate::status::not_ready(&self.waiting_for);
                 Either::Right(std::future::ready(Ok(status.into_http())))
             }
         }
@@ -82,7 +79,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use tonic::Code;
+    use tonic::{Code, Status};
     use tower::service_fn;
 
     use super::*;

@@ -14,7 +14,7 @@ use super::{
     audit::{self, AuditLog, AuditRecord},
     policy::{Access, Policy},
 };
-use crate::listener::Peer;
+use crate::{listener::Peer, status};
 
 /// The default of `--max-watches-per-identity`.
 pub const DEFAULT_MAX_WATCHES_PER_IDENTITY: usize = 100;
@@ -131,7 +131,7 @@ impl Authorizer {
             return Ok(());
         }
         Err(caller.denied(
-            Status::permission_denied(format!(
+            status::permission_denied(format!(
                 "the authorization policy changed: {} may no longer watch {}",
                 caller.identity.as_deref().unwrap_or("this client"),
                 if node.is_empty() {
@@ -158,7 +158,7 @@ impl Authorizer {
         if *count >= self.watches.max {
             drop(open);
             return Err(caller.denied(
-                Status::resource_exhausted(format!(
+                status::too_many_watches(format!(
                     "{identity} already has {} open watches, the most one identity may have \
                      (--max-watches-per-identity)",
                     self.watches.max
@@ -187,7 +187,7 @@ impl Caller {
         match self.access {
             Access::Unrestricted | Access::Admin => Ok(()),
             _ => Err(self.denied(
-                Status::permission_denied(format!(
+                status::permission_denied(format!(
                     "{}: writes need the admin role",
                     self.described()
                 )),
@@ -277,11 +277,11 @@ impl Caller {
     }
 
     fn no_role(&self) -> Status {
-        Status::permission_denied(self.described())
+        status::permission_denied(self.described())
     }
 
     fn other_node(&self, own: &str) -> Status {
-        Status::permission_denied(format!(
+        status::permission_denied(format!(
             "{}: it may read only host endpoints whose spec.node is '{own}'",
             self.described()
         ))

@@ -8,11 +8,16 @@
 //! - [`write`]: the backend-independent decisions of a write (preconditions, no-op detection,
 //!   server-set metadata).
 //! - [`view`]: the in-memory state and its snapshots.
+//! - `changes`: the view's live change streams, the fan-out of each write to the watchers it
+//!   concerns.
 //! - [`sled`]: the embedded default backend.
 //! - [`etcd`]: the etcd v3 backend, in Calico's key layout.
+//! - `memory` (tests only): a store in memory, for tests of what sits on the seam.
 
 mod changes;
 pub mod etcd;
+#[cfg(test)]
+pub(crate) mod memory;
 pub mod sled;
 pub mod view;
 pub mod write;
@@ -100,9 +105,12 @@ pub enum Error {
         /// The latest revision.
         current: Revision,
     },
-    /// The backend failed; the detail is logged, not sent to clients.
-    #[error("storage backend failed")]
-    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The backend failed; the cause is logged, not sent to clients.
+    #[error("storage backend failed: {cause}")]
+    Backend {
+        /// What failed.
+        cause: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// One version of an object, shared by snapshots, changes and watchers. Its protobuf

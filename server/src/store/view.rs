@@ -2,24 +2,30 @@
 //! stream of committed [`Change`]s, and the snapshots that in-progress listings page through.
 //!
 //! Snapshots are persistent maps (imbl), so taking one is O(1) and a reader never holds up the
-//! single feeder that applies committed changes in revision order.
+//! single feeder that publishes committed changes in revision order.
 
 use std::{
     collections::HashMap,
     ops::Bound,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use arc_swap::ArcSwap;
 use hostendpoint_api::model::{HostEndpoint, Revision};
 use imbl::OrdMap;
-use tokio::sync::{broadcast, watch};
+use tokio::{
+    sync::{broadcast, watch},
+    time::Instant,
+};
 
 use super::{Change, Object, changes::ChangeStreams};
 
 /// How long a listing's snapshot stays servable after its last page was read.
 pub const LISTING_TTL: Duration = Duration::from_secs(300);
+/// How long a request for a revision newer than the view's waits for it to appear: an etcd
+/// replica may lag the one that issued the revision.
+pub const FUTURE_REVISION_WAIT: Duration = Duration::from_secs(3);
 /// The most listing snapshots kept at once; the least recently used goes first.
 pub const MAX_LISTINGS: usize = 64;
 /// How many committed changes the in-memory change stream buffers for its subscribers; a
@@ -89,8 +95,9 @@ struct Listing {
 // === impl Snapshot ===
 
 impl Snapshot {
-    /// A snapshot of `objects` at `revision`. The two indexes are built side by side: at
-    /// start-up this is a fifth of a restart's time.
+    /// A snapshot of `objects` at `revision`. From [`PARALLEL_FROM`] objects the two indexes
+    /// are built side by side: a start-up builds one for the whole store, and every object
+    /// costs two tree inserts.
     pub fn new(revision: Revision, objects: impl IntoIterator<Item = HostEndpoint>) -> Self {
         // One name per object, shared by both indexes, as `insert` shares it.
         let objects: Vec<(Arc<str>, Arc<Object>)> = objects
@@ -345,9 +352,21 @@ impl View {
         self.revision.subscribe()
     }
 
-    /// Applies committed changes, in revision order, then publishes them. Only the backend's
-    /// single feeder calls this.
-    pub fn apply(&self, changes: &[Arc<Change>]) {
+    /// Waits up to [`FUTURE_REVISION_WAIT`] for `revision` to be committed; `Err` with the
+    /// latest revision when it is not by then.
+    pub async fn await_revision(&self, revision: Revision) -> Result<(), Revision> {
+        let mut current = self.watch_revision();
+        let reached =
+            tokio::time::timeout(FUTURE_REVISION_WAIT, current.wait_for(|r| *r >= revision));
+        match reached.await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(self.revision()),
+        }
+    }
+
+    /// Publishes committed changes, in revision order: the next snapshot, the change streams,
+    /// then the revision. Only the backend's single feeder calls this.
+    pub fn publish(&self, changes: &[Arc<Change>]) {
         let Some(last) = changes.last() else { return };
         let mut next = Snapshot::clone(&self.current.load());
         for change in changes {
@@ -402,5 +421,83 @@ impl View {
         self.listings
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::memory::mk_hep;
+
+    /// A view whose every write creates an object, so that each revision is its own snapshot.
+    fn mk_view() -> View {
+        View::new(Snapshot::default(), 16)
+    }
+
+    /// Creates one object and returns the snapshot at its revision.
+    fn write(view: &View) -> Arc<Snapshot> {
+        let revision = view.revision() + 1;
+        let mut hep = mk_hep(&format!("hep-{revision}"), "n1", "a");
+        hep.metadata.resource_version = revision;
+        view.publish(&[Arc::new(Change::new(
+            revision,
+            None,
+            Some(Object::new(hep)),
+        ))]);
+        view.snapshot()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_listing_stays_servable_while_it_is_read_within_its_ttl() {
+        let view = mk_view();
+        let listing = write(&view);
+        view.retain_for_listing(&listing);
+        write(&view);
+        let second = Duration::from_secs(1);
+        for _ in 0..3 {
+            tokio::time::advance(LISTING_TTL - second).await;
+            let served = view.snapshot_for_listing(listing.revision());
+            assert!(
+                served.is_some_and(|s| Arc::ptr_eq(&s, &listing)),
+                "read in time"
+            );
+        }
+        tokio::time::advance(LISTING_TTL).await;
+        assert!(
+            view.snapshot_for_listing(listing.revision()).is_none(),
+            "unread for its TTL"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn beyond_the_most_listings_the_least_recently_read_goes_first() {
+        let view = mk_view();
+        let mut listings = Vec::new();
+        for _ in 0..MAX_LISTINGS {
+            let listing = write(&view);
+            view.retain_for_listing(&listing);
+            listings.push(listing);
+            tokio::time::advance(Duration::from_secs(1)).await;
+        }
+        // The oldest listing is read again; the second oldest is now the least recent.
+        assert!(view.snapshot_for_listing(listings[0].revision()).is_some());
+        let newest = write(&view);
+        view.retain_for_listing(&newest);
+        write(&view);
+
+        let kept =
+            |listing: &Arc<Snapshot>| view.snapshot_for_listing(listing.revision()).is_some();
+        assert!(kept(&listings[0]), "read recently");
+        assert!(!kept(&listings[1]), "the least recently read");
+        assert!(listings[2..].iter().all(kept), "the others stay");
+        assert!(kept(&newest));
+    }
+
+    #[test]
+    fn the_current_snapshot_is_always_servable_for_a_listing() {
+        let view = mk_view();
+        let current = write(&view);
+        assert!(view.snapshot_for_listing(current.revision()).is_some());
+        assert!(view.snapshot_for_listing(current.revision() - 1).is_none());
     }
 }

@@ -2,37 +2,35 @@
 //!
 //! Each watch is a pull-based stream over the store's [`View`](crate::store::View): tonic
 //! polls it only when the client's HTTP/2 window has room, so a slow client just falls behind.
-//! Writers publish into a bounded broadcast and never wait; a watcher that falls out of it
+//! Writers publish into bounded broadcasts and never wait; a watcher that falls out of them
 //! catches up from the store's on-disk history at its own pace, holding nothing but its
-//! position, then rejoins the broadcast.
+//! position, then rejoins them.
+//!
+//! The API hands a watch in as a [`WatchRequest`] (already validated) and turns its
+//! [`Error`]s into statuses; nothing here speaks gRPC statuses.
 //!
 //! # Layout
 //! - [`filter`]: which objects a watch selects, and the event a change is for it.
 //! - [`stream`]: one watch's state machine (snapshot, catch-up, live).
-//! - [`status`]: the statuses a watch can end with.
 
 mod filter;
-pub(crate) mod status;
 mod stream;
+#[cfg(test)]
+mod tests;
 
 use std::{sync::Arc, time::Duration};
 
-use hostendpoint_api::{model::Revision, pb};
+use futures::Stream;
+use hostendpoint_api::{model::Revision, pb, selector::Selector};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tonic::Status;
 use tracing::{Instrument as _, debug_span};
 
 use self::{filter::Filter, stream::Watcher};
-use crate::{
-    metrics::WatchMetrics,
-    store::{Error, Store},
-};
+use crate::{metrics::WatchMetrics, store::Store};
 
 /// The default interval between BOOKMARK events.
 pub const DEFAULT_BOOKMARK_INTERVAL: Duration = Duration::from_secs(30);
-/// How long a watch from a revision newer than the store's waits for it to appear.
-pub const FUTURE_REVISION_WAIT: Duration = Duration::from_secs(3);
 /// The most events in one response message.
 pub const MAX_BATCH_EVENTS: usize = 256;
 /// The most object bytes in one response message (one larger object still goes alone). Small,
@@ -68,10 +66,67 @@ pub struct Watches<S> {
     metrics: WatchMetrics,
 }
 
-/// The response stream of one watch.
-pub type WatchStream = std::pin::Pin<
-    Box<dyn futures::Stream<Item = Result<pb::WatchHostEndpointsResponse, Status>> + Send>,
->;
+/// A watch request, validated: what to watch and where to start.
+#[derive(Clone, Debug, Default)]
+pub struct WatchRequest {
+    /// Only this node's objects; `None` for every node.
+    pub node: Option<String>,
+    /// Only objects whose labels this selects; `None` for all.
+    pub selector: Option<Selector>,
+    /// 0: start with a snapshot; otherwise resume after this revision.
+    pub resource_version: Revision,
+    /// The store the client's revision belongs to, when it says.
+    pub store_uid: Option<String>,
+}
+
+/// Why a watch cannot start, or why the server ended it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store cannot vouch for its state (its datastore is unreachable).
+    #[error("the store is unavailable: {reason}")]
+    Unavailable {
+        /// Why, in words.
+        reason: String,
+    },
+    /// The store became unavailable while the watch ran; it ended after a final BOOKMARK.
+    #[error("the store became unavailable: {reason}")]
+    Interrupted {
+        /// Why, in words.
+        reason: String,
+    },
+    /// The client's revisions belong to another store.
+    #[error("store_uid '{requested}' is not this store's ('{actual}')")]
+    StoreMismatch {
+        /// The client's store_uid.
+        requested: String,
+        /// This store's.
+        actual: String,
+    },
+    /// The revision did not appear within [`FUTURE_REVISION_WAIT`](crate::store::view::FUTURE_REVISION_WAIT).
+    #[error("revision {requested} is newer than the store's ({current})")]
+    FutureRevision {
+        /// The revision asked for.
+        requested: Revision,
+        /// The store's latest.
+        current: Revision,
+    },
+    /// The history could not be read: compacted past the watch's position, or failed.
+    #[error(transparent)]
+    History(crate::store::Error),
+    /// The view was rebuilt from a fresh listing (its datastore compacted past it).
+    #[error("the history was rebuilt from a fresh listing")]
+    HistoryRebuilt,
+    /// The server is shutting down; `synced` when the watch had sent SYNCED (and so a final
+    /// BOOKMARK to resume from).
+    #[error("the server is shutting down")]
+    ShuttingDown {
+        /// Whether the watch had sent SYNCED.
+        synced: bool,
+    },
+}
+
+/// The items of a watch's response stream.
+pub type Item = Result<pb::WatchHostEndpointsResponse, Error>;
 
 impl<S: Store> Watches<S> {
     /// Starts the bookmark clock; every watch ends when `shutdown` is cancelled.
@@ -103,65 +158,54 @@ impl<S: Store> Watches<S> {
     /// Checks a watch request and returns its stream.
     pub async fn open(
         self: &Arc<Self>,
-        request: pb::WatchHostEndpointsRequest,
-    ) -> Result<WatchStream, Status> {
-        if let Some(reason) = self.store.view().availability().unavailable {
-            return Err(Status::unavailable(reason));
+        request: WatchRequest,
+    ) -> Result<impl Stream<Item = Item> + Send + use<S>, Error> {
+        let view = self.store.view();
+        if let Some(reason) = view.availability().unavailable {
+            return Err(Error::Unavailable { reason });
         }
-        let store_uid = self.store.store_uid();
-        if !request.store_uid.is_empty() && request.store_uid != store_uid {
-            return Err(status::store_mismatch(&request.store_uid, store_uid));
+        let actual = self.store.store_uid();
+        if let Some(requested) = request.store_uid.filter(|uid| uid != actual) {
+            return Err(Error::StoreMismatch {
+                requested,
+                actual: actual.to_owned(),
+            });
         }
         let filter = Filter {
-            node: Some(request.node).filter(|n| !n.is_empty()),
-            selector: crate::api::parse_selector(&request.selector)?,
+            node: request.node,
+            selector: request.selector,
         };
+        // Counted from here, also while it waits for its revision.
+        let open = self.metrics.open_watch(filter.kind());
         let watcher = match request.resource_version {
-            0 => Watcher::from_snapshot(Arc::clone(self), filter),
+            0 => Watcher::from_snapshot(Arc::clone(self), filter, open),
             after => {
-                self.await_revision(after).await?;
+                view.await_revision(after)
+                    .await
+                    .map_err(|current| Error::FutureRevision {
+                        requested: after,
+                        current,
+                    })?;
                 self.check_retained(after).await?;
-                Watcher::resuming(Arc::clone(self), filter, after)
+                Watcher::resuming(Arc::clone(self), filter, after, open)
             }
         };
-        Ok(Box::pin(watcher.into_stream()))
-    }
-
-    /// Waits briefly for a revision the store has not reached: a replica may lag.
-    async fn await_revision(&self, revision: Revision) -> Result<(), Status> {
-        let mut current = self.store.view().watch_revision();
-        let reached =
-            tokio::time::timeout(FUTURE_REVISION_WAIT, current.wait_for(|r| *r >= revision));
-        match reached.await {
-            Ok(Ok(_)) => Ok(()),
-            _ => Err(status::future_revision(
-                revision,
-                self.store.view().revision(),
-                status::RELIST,
-            )),
-        }
+        Ok(watcher.into_stream())
     }
 
     /// Fails a resume from a revision the history no longer holds, before the stream starts.
-    async fn check_retained(&self, after: Revision) -> Result<(), Status> {
+    async fn check_retained(&self, after: Revision) -> Result<(), Error> {
         match self.store.history(after, 1).await {
             Ok(_) => Ok(()),
-            Err(err) => Err(self.history_status(err)),
+            Err(err) => Err(self.history_error(err)),
         }
     }
 
-    /// The status for a failed history read; counts the compacted ones.
-    fn history_status(&self, err: Error) -> Status {
-        match err {
-            Error::Compacted {
-                requested,
-                oldest,
-                current,
-            } => {
-                self.metrics.compacted.inc();
-                status::compacted(requested, oldest, current, status::RELIST)
-            }
-            other => other.into(),
+    /// The error for a failed history read; counts the compacted ones.
+    fn history_error(&self, err: crate::store::Error) -> Error {
+        if matches!(err, crate::store::Error::Compacted { .. }) {
+            self.metrics.compacted.inc();
         }
+        Error::History(err)
     }
 }

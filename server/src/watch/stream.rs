@@ -18,17 +18,15 @@ use hostendpoint_api::{
     pb::{self, EventType},
 };
 use tokio::sync::broadcast::{self, error::TryRecvError};
-use tonic::Status;
 use tracing::debug;
 
-use super::{MAX_BATCH_BYTES, MAX_BATCH_EVENTS, Watches, filter::Filter, status};
+use super::{Error, Item, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, Watches, filter::Filter};
 use crate::{
     metrics::store::OpenWatch,
     store::{Availability, Change, Snapshot, Store},
 };
 
 type Changes = broadcast::Receiver<Arc<Change>>;
-type Item = Result<pb::WatchHostEndpointsResponse, Status>;
 
 pub(super) struct Watcher<S> {
     watches: Arc<Watches<S>>,
@@ -65,7 +63,7 @@ enum Phase {
         live: Option<Changes>,
     },
     Live(Changes),
-    Closing(Status),
+    Closing(Error),
     Done,
 }
 
@@ -99,7 +97,7 @@ impl Batch {
 impl<S: Store> Watcher<S> {
     /// A watch that starts with a snapshot. It subscribes before taking the snapshot, so every
     /// change after the snapshot's revision is in its broadcast receiver.
-    pub(super) fn from_snapshot(watches: Arc<Watches<S>>, filter: Filter) -> Self {
+    pub(super) fn from_snapshot(watches: Arc<Watches<S>>, filter: Filter, open: OpenWatch) -> Self {
         let view = watches.store.view();
         let live = view.subscribe(filter.node.as_deref());
         let snapshot = view.snapshot();
@@ -113,26 +111,36 @@ impl<S: Store> Watcher<S> {
             live,
             snapshot: Arc::clone(&snapshot),
         };
-        Self::new(watches, filter, snapshot.revision(), phase)
+        Self::new(watches, filter, snapshot.revision(), phase, open)
     }
 
     /// A watch that resumes after `after`, from the history.
-    pub(super) fn resuming(watches: Arc<Watches<S>>, filter: Filter, after: Revision) -> Self {
+    pub(super) fn resuming(
+        watches: Arc<Watches<S>>,
+        filter: Filter,
+        after: Revision,
+        open: OpenWatch,
+    ) -> Self {
         debug!(
             after,
             node = filter.node.as_deref().unwrap_or(""),
             "watch resumes"
         );
-        Self::new(watches, filter, after, Phase::CatchUp { live: None })
+        Self::new(watches, filter, after, Phase::CatchUp { live: None }, open)
     }
 
-    fn new(watches: Arc<Watches<S>>, filter: Filter, cursor: Revision, phase: Phase) -> Self {
+    fn new(
+        watches: Arc<Watches<S>>,
+        filter: Filter,
+        cursor: Revision,
+        phase: Phase,
+        _open: OpenWatch,
+    ) -> Self {
         let mut ticks = watches.ticks.clone();
         ticks.mark_unchanged();
         let availability = watches.store.view().watch_availability();
         let epoch = availability.borrow().epoch;
         let published = watches.store.view().watch_revision();
-        let _open = watches.metrics.open_watch(filter.kind());
         Self {
             watches,
             filter,
@@ -150,11 +158,11 @@ impl<S: Store> Watcher<S> {
     fn interrupted(&self) -> Option<(Phase, Option<Item>)> {
         let availability = self.availability.borrow().clone();
         if availability.epoch != self.epoch {
-            return Some((Phase::Done, Some(Err(status::history_rebuilt()))));
+            return Some((Phase::Done, Some(Err(Error::HistoryRebuilt))));
         }
         availability
             .unavailable
-            .map(|reason| self.close_with(status::unavailable(&reason)))
+            .map(|reason| self.close_with(Error::Interrupted { reason }))
     }
 
     pub(super) fn into_stream(self) -> impl Stream<Item = Item> + Send + 'static {
@@ -168,7 +176,7 @@ impl<S: Store> Watcher<S> {
         loop {
             let (next, item) = match std::mem::replace(&mut self.phase, Phase::Done) {
                 Phase::Done => return None,
-                Phase::Closing(status) => (Phase::Done, Some(Err(status))),
+                Phase::Closing(err) => (Phase::Done, Some(Err(err))),
                 Phase::Snapshot {
                     snapshot,
                     after,
@@ -195,8 +203,9 @@ impl<S: Store> Watcher<S> {
         live: Changes,
     ) -> (Phase, Option<Item>) {
         if self.watches.shutdown.is_cancelled() {
-            // No BOOKMARK before SYNCED: the client relists.
-            return (Phase::Done, Some(Err(status::shutting_down())));
+            // No BOOKMARK before SYNCED: there is no position to resume from.
+            let err = Error::ShuttingDown { synced: false };
+            return (Phase::Done, Some(Err(err)));
         }
         let filter = &self.filter;
         let page = snapshot.page(
@@ -247,7 +256,7 @@ impl<S: Store> Watcher<S> {
             .await
         {
             Ok(changes) => changes,
-            Err(err) => return (Phase::Done, Some(Err(self.watches.history_status(err)))),
+            Err(err) => return (Phase::Done, Some(Err(self.watches.history_error(err)))),
         };
         if changes.is_empty() {
             let next = match live {
@@ -345,16 +354,16 @@ impl<S: Store> Watcher<S> {
         self.cursor = change.revision;
     }
 
-    /// A final BOOKMARK at the cursor, then UNAVAILABLE: the server is shutting down.
+    /// A final BOOKMARK at the cursor, then the end: the server is shutting down.
     fn close(&self) -> (Phase, Option<Item>) {
-        self.close_with(status::shutting_down())
+        self.close_with(Error::ShuttingDown { synced: true })
     }
 
-    /// A final BOOKMARK at the cursor, then `status`.
-    fn close_with(&self, status: Status) -> (Phase, Option<Item>) {
-        debug!(cursor = self.cursor, %status, "watch closed by the server");
+    /// A final BOOKMARK at the cursor, then `err`.
+    fn close_with(&self, err: Error) -> (Phase, Option<Item>) {
+        debug!(cursor = self.cursor, %err, "watch closed by the server");
         let mut batch = Batch::default();
         batch.push(EventFrame::marker(EventType::Bookmark, self.cursor));
-        (Phase::Closing(status), batch.into_item())
+        (Phase::Closing(err), batch.into_item())
     }
 }

@@ -110,7 +110,7 @@ mod tests {
         ));
         assert!(matches!(
             decode("endpoint1", b"{", 1),
-            Err(DecodeError::Document(calico::DecodeError::Json(_)))
+            Err(DecodeError::Document(calico::DecodeError::Json { .. }))
         ));
     }
 }

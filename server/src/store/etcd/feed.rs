@@ -16,17 +16,15 @@ use super::{
     Shared, codec,
     invalid::InvalidValues,
     members::{self, Members, request},
-};
-use crate::{
-    etcd::{
+    proto::{
         etcdserverpb::{
             RangeRequest, WatchCreateRequest, WatchRequest, WatchResponse, watch_request,
         },
         mvccpb::{Event as EtcdEvent, KeyValue, event::EventType},
         prefix_end,
     },
-    store::{Change, Error, Object, Result, Snapshot},
 };
+use crate::store::{Change, Error, Object, Result, Snapshot};
 
 /// Objects per page of the initial listing.
 const LIST_PAGE: i64 = 1000;
@@ -191,7 +189,7 @@ async fn follow(store: &Shared, from: Revision, rotate: bool) -> Outcome {
             info!(after = from, "following etcd");
         }
         let changes = changes_of(store, &response.events);
-        store.view.apply(&changes);
+        store.view.publish(&changes);
     }
 }
 

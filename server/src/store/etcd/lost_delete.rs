@@ -10,11 +10,8 @@ use std::sync::Arc;
 
 use hostendpoint_api::model::{HostEndpoint, Revision};
 
-use super::{Shared, feed};
-use crate::{
-    etcd::etcdserverpb::RangeRequest,
-    store::{Change, Result},
-};
+use super::{Shared, feed, proto::etcdserverpb::RangeRequest};
+use crate::store::{Change, Result};
 
 /// How many changes one history read takes while looking for the key's first change.
 const HISTORY_PAGE: usize = 512;

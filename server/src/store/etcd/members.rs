@@ -12,7 +12,7 @@ use tonic::{
     transport::{Channel, ClientTlsConfig, Endpoint},
 };
 
-use crate::etcd::etcdserverpb::{kv_client::KvClient, watch_client::WatchClient};
+use super::proto::etcdserverpb::{kv_client::KvClient, watch_client::WatchClient};
 
 /// How long connecting to one member may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);

@@ -18,12 +18,14 @@
 //! - [`feed`]: the initial listing, the etcd watch that feeds the view, and history reads.
 //! - [`startup`]: waiting for an etcd that is not up yet.
 //! - [`invalid`]: the invalid values seen, each warned about once.
+//! - [`proto`]: the client of etcd's v3 API, generated from `server/etcd-proto/`.
 
 pub mod codec;
 mod feed;
 mod invalid;
 mod lost_delete;
 mod members;
+pub mod proto;
 mod startup;
 mod tls;
 
@@ -34,6 +36,11 @@ use hostendpoint_api::model::{HostEndpoint, Revision};
 use tonic::Status;
 use tracing::{info, instrument, warn};
 
+use self::proto::etcdserverpb::{
+    Compare, DeleteRangeRequest, PutRequest, RangeRequest, RangeResponse, RequestOp, TxnRequest,
+    compare::{CompareResult, CompareTarget, TargetUnion},
+    request_op::Request as Op,
+};
 pub use self::tls::EtcdTls;
 use self::{
     invalid::InvalidValues,
@@ -42,11 +49,6 @@ use self::{
 use super::{
     Change, Error, Result, Store, View,
     write::{Plan, Write},
-};
-use crate::etcd::etcdserverpb::{
-    Compare, DeleteRangeRequest, PutRequest, RangeRequest, RangeResponse, RequestOp, TxnRequest,
-    compare::{CompareResult, CompareTarget, TargetUnion},
-    request_op::Request as Op,
 };
 use crate::metrics::{EtcdMetrics, StoreProbe, StoreSample, store::BackendSample};
 
@@ -396,6 +398,8 @@ fn etcd_error(status: Status) -> Error {
             reason: format!("etcd is unreachable: {}", members::describe(&status)),
         }
     } else {
-        Error::Backend(Box::new(status))
+        Error::Backend {
+            cause: Box::new(status),
+        }
     }
 }

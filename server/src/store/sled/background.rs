@@ -18,7 +18,7 @@ impl Shared {
     /// Makes sled durable up to the current revision. Returns without a sync when nothing was
     /// written since the last one.
     pub(super) fn checkpoint(&self) -> std::io::Result<()> {
-        let revision = self.sled_applied.load(Ordering::Acquire);
+        let revision = self.backlog.written();
         if revision == self.checkpointed.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -30,7 +30,7 @@ impl Shared {
                 "sled's last flush failed; it is being reopened, and the log keeps every write",
             ));
         }
-        // Every change up to `revision` was applied to sled before it was counted, so this
+        // Every change up to `revision` was written into sled before it was counted, so this
         // sync covers it.
         let start = std::time::Instant::now();
         let synced = self

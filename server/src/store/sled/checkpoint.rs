@@ -1,6 +1,6 @@
 //! Checkpoints: making sled itself durable, so that start-up replays little of the log.
 //!
-//! Writes are durable once in the [log](super::wal); sled applies them in memory and writes
+//! Writes are durable once in the [log](super::wal); sled takes them in memory and writes
 //! its own log lazily. A checkpoint runs every [`CHECKPOINT_INTERVAL`] while writes come in,
 //! and when the store closes: it flushes sled and syncs its files with a real `fdatasync`
 //! (sled 0.34's `flush` ends in `sync_file_range` on Linux, sled issue 1452, which neither
@@ -47,7 +47,7 @@ impl SledFiles {
         Ok(files)
     }
 
-    /// Makes everything sled has applied so far durable: the blobs the log's entries point
+    /// Makes everything written into sled so far durable: the blobs the log's entries point
     /// to first, then the log.
     pub(super) fn sync(&mut self) -> io::Result<()> {
         self.db.flush().map_err(io::Error::other)?;
@@ -82,7 +82,7 @@ impl SledFiles {
 /// The file that names the revision of the last checkpoint, in the log's directory.
 const CHECKPOINT_FILE: &str = "checkpoint";
 
-/// Records durably that sled holds every change up to `revision`. Start-up applies the log
+/// Records durably that sled holds every change up to `revision`. Start-up replays the log
 /// from there rather than from sled's own revision key: sled may recover writes beyond a
 /// checkpoint only in part (a large value's blob file is not synced with its log).
 pub(super) fn record(wal_dir: &Path, revision: Revision) -> io::Result<()> {

@@ -30,8 +30,8 @@ pub(super) const OBJECT_PREFIX: &[u8] = b"obj/";
 /// Why stored bytes could not be read.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum DecodeError {
-    #[error("malformed record: {0}")]
-    Protobuf(#[from] prost::DecodeError),
+    #[error("malformed record: {cause}")]
+    Protobuf { cause: prost::DecodeError },
     #[error("malformed {what}: expected {expected} bytes, found {found}")]
     Length {
         what: &'static str,
@@ -42,6 +42,12 @@ pub(super) enum DecodeError {
     Protocol(u32),
     #[error("port {0} out of range")]
     Port(u32),
+}
+
+impl From<prost::DecodeError> for DecodeError {
+    fn from(cause: prost::DecodeError) -> Self {
+        Self::Protobuf { cause }
+    }
 }
 
 #[derive(Clone, PartialEq, Message)]

@@ -2,9 +2,11 @@
 //!
 //! Writers queue their encoded change here, in revision order. This thread takes every queued
 //! write, appends their records to the [`Wal`] with one sync, publishes them to the [`View`],
-//! acknowledges them, and hands them to the [`SledSink`] thread, which applies them to sled
-//! while the next group syncs. So concurrent writes share one sync, nothing is visible or
-//! acknowledged before it is on disk, and sled never holds a change the log lacks.
+//! acknowledges them, and adds them to the [`SledBacklog`], from which the
+//! [sled writer](super::sled_writer) writes them into sled while the next group syncs. So
+//! concurrent writes share one sync, nothing is visible or acknowledged before it is on disk,
+//! and sled never holds a change the log lacks. A full backlog holds this thread before its
+//! next group: writers wait for sled rather than memory growing.
 //!
 //! A group that cannot be made durable is answered with the error, and undone: in the log
 //! (see [`Wal::append`]) and in the writers' state, with every write queued after it, which
@@ -16,7 +18,6 @@ use std::{
     panic::{self, AssertUnwindSafe},
     sync::{
         Arc, Weak,
-        atomic::{AtomicU64, Ordering},
         mpsc::{Receiver, RecvTimeoutError, Sender},
     },
     time::Duration,
@@ -25,13 +26,11 @@ use std::{
 use tokio::sync::oneshot;
 use tracing::{debug, error, info, info_span, warn};
 
-use super::{Shared, reopen::SledOpener, wal::Wal};
+use super::{Shared, backlog::SledBacklog, wal::Wal};
 use crate::store::{Change, Error, Result, View};
 
 /// The most writes one sync acknowledges; a bound on the latency of the first of them.
-const MAX_GROUP: usize = 4096;
-/// How often the sled thread, when idle, looks whether a checkpoint found sled failed.
-const SLED_CHECK: Duration = Duration::from_millis(500);
+pub(super) const MAX_GROUP: usize = 4096;
 /// The first and the longest wait between probes of a log that cannot take writes.
 const FIRST_PROBE: Duration = Duration::from_millis(100);
 const LONGEST_PROBE: Duration = Duration::from_secs(2);
@@ -54,67 +53,6 @@ pub(super) struct Logged {
 
 /// Where writers queue their changes.
 pub(super) type CommitQueue = Sender<Pending>;
-
-/// Groups of published changes, on their way to sled.
-pub(super) type SledQueue = Sender<Vec<Arc<Change>>>;
-
-/// Where published changes go: sled, and the revision it has applied them up to.
-#[derive(Debug)]
-pub(super) struct SledSink {
-    pub(super) db: sled::Db,
-    pub(super) applied: Arc<AtomicU64>,
-    /// To open sled again after it failed.
-    pub(super) opener: SledOpener,
-    pub(super) shared: Weak<Shared>,
-}
-
-impl SledSink {
-    /// Applies every group from `groups` until the commit thread ends, on a thread of its own.
-    /// When sled fails it is reopened (see [`reopen`](super::reopen)); the log holds the
-    /// changes meanwhile.
-    pub(super) fn run(self, groups: Receiver<Vec<Arc<Change>>>) {
-        let _span = info_span!("sled_apply").entered();
-        let Self {
-            mut db,
-            applied,
-            opener,
-            shared,
-        } = self;
-        loop {
-            let failed = match groups.recv_timeout(SLED_CHECK) {
-                Ok(changes) => apply(&db, &applied, &changes).err().map(|e| e.to_string()),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => return,
-            };
-            // Checked after every group too: under steady writes the wait never times out.
-            let failed = failed.or_else(|| {
-                shared
-                    .upgrade()
-                    .filter(|shared| shared.sled_failed.load(Ordering::Acquire))
-                    .map(|_| "a checkpoint's flush failed".to_owned())
-            });
-            let Some(err) = failed else { continue };
-            error!(error = %err, "sled failed; writes go on in the write-ahead log; reopening sled");
-            // Moved, not cloned: sled lets go of its files only once every handle is gone.
-            let Some(reopened) = opener.reopen(db, &shared) else {
-                return;
-            };
-            db = reopened;
-        }
-    }
-}
-
-/// Applies a group to sled, skipping what a reopened sled holds already.
-fn apply(db: &sled::Db, applied: &AtomicU64, changes: &[Arc<Change>]) -> sled::Result<()> {
-    for change in changes {
-        if change.revision <= applied.load(Ordering::Acquire) {
-            continue;
-        }
-        super::apply_to_sled(db, change)?;
-        applied.store(change.revision, Ordering::Release);
-    }
-    Ok(())
-}
 
 /// Why writes fail, as clients are told: the detail goes to the log only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,7 +99,7 @@ pub(super) fn run(
     mut wal: Wal,
     queue: Receiver<Pending>,
     view: Arc<View>,
-    sled: SledQueue,
+    backlog: Arc<SledBacklog>,
     shared: Weak<Shared>,
 ) {
     let _span = info_span!("group_commit").entered();
@@ -179,7 +117,10 @@ pub(super) fn run(
                 Err(RecvTimeoutError::Disconnected) => None,
             },
         };
-        let Some(first) = first else { return };
+        let Some(first) = first else {
+            backlog.close();
+            return;
+        };
         group.push(first);
         while group.len() < MAX_GROUP {
             match queue.try_recv() {
@@ -197,8 +138,7 @@ pub(super) fn run(
                     view.set_cannot_write(None);
                 }
                 let changes = publish(&view, group.drain(..));
-                // A failed sled thread leaves them to the log and the next start.
-                let _ = sled.send(changes);
+                backlog.push(changes);
                 continue;
             }
             Ok(Err(err)) => err,
@@ -271,7 +211,7 @@ fn publish(view: &View, group: impl Iterator<Item = Pending>) -> Vec<Arc<Change>
         .iter()
         .filter_map(|p| p.logged.as_ref().map(|l| Arc::clone(&l.change)))
         .collect();
-    view.apply(&changes);
+    view.publish(&changes);
     for pending in group {
         // The writer may have gone (its client cancelled); the write stands regardless.
         let _ = pending.ack.send(Ok(()));

@@ -4,21 +4,23 @@
 //! A write takes the writer lock, decides against the writer's own map of the latest objects
 //! (which includes writes not yet synced), and queues its encoded change for the [`commit`]
 //! thread, still under the lock so that the queue is in revision order; it waits for the sync
-//! outside it. The commit thread syncs the [`wal`], publishes to the view, and only then
-//! applies the changes to sled, so sled never holds a write the log lacks. sled is made
-//! durable by [`checkpoint`]s; [`SledStore::open`] applies what the log holds beyond the last
-//! one, after checking the whole log for damage.
+//! outside it. The commit thread syncs the [`wal`], publishes to the view, and only then hands
+//! the changes to the [`sled_writer`] through a bounded [`backlog`], so sled never holds a
+//! write the log lacks. sled is made durable by [`checkpoint`]s; [`SledStore::open`] replays
+//! what the log holds beyond the last one into sled, after checking the whole log for damage.
 //!
 //! No fault of the disk is permanent: a group that cannot be synced is answered with the
 //! error and undone (see [`commit`]), and a failed sled is opened again ([`reopen`]).
 
 mod background;
+mod backlog;
 mod checkpoint;
 mod codec;
 mod commit;
 mod lock;
 mod open;
 mod reopen;
+mod sled_writer;
 mod wal;
 
 use std::{
@@ -36,6 +38,7 @@ use tokio::sync::oneshot;
 use tracing::instrument;
 
 use self::{
+    backlog::SledBacklog,
     checkpoint::SledFiles,
     codec::{FORMAT_VERSION, KEY_REVISION},
     commit::{CommitQueue, Logged, Pending},
@@ -58,6 +61,9 @@ pub const DEFAULT_CACHE_BYTES: u64 = 128 * 1024 * 1024;
 pub const DEFAULT_RETAINED_REVISIONS: u64 = 100_000;
 /// How often the log is compacted by default.
 pub const DEFAULT_COMPACTION_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How long closing waits for sled to take the last writes before its final checkpoint.
+const SLED_WAIT_AT_CLOSE: Duration = Duration::from_secs(5);
 
 /// Where and how to open a sled store.
 #[derive(Clone, Debug)]
@@ -181,8 +187,8 @@ struct Shared {
     /// The change history: the write-ahead log's segments.
     history: History,
     wal_dir: PathBuf,
-    /// The revision up to which the commit thread has applied changes to sled.
-    sled_applied: Arc<AtomicU64>,
+    /// The changes on their way into sled, and how far sled got.
+    backlog: Arc<SledBacklog>,
     /// The revision up to which sled is durable.
     checkpointed: AtomicU64,
     /// Set when a checkpoint found sled failed: the sled thread reopens it.
@@ -203,8 +209,8 @@ struct Writer {
     commits: Option<CommitQueue>,
 }
 
-/// A write that was applied and now waits for durability.
-struct Applied {
+/// A write that was decided and queued, and now waits for durability.
+struct Queued {
     result: HostEndpoint,
     synced: Option<oneshot::Receiver<Result<()>>>,
 }
@@ -220,13 +226,13 @@ impl Store for SledStore {
 
     #[instrument(skip_all, fields(name = %write.name()))]
     async fn write(&self, write: Write) -> Result<HostEndpoint> {
-        let applied = self.shared.apply(write)?;
-        if let Some(synced) = applied.synced {
+        let queued = self.shared.queue_write(write)?;
+        if let Some(synced) = queued.synced {
             synced.await.map_err(|_| Error::Unavailable {
                 reason: "the store closed before the write was synced".into(),
             })??;
         }
-        Ok(applied.result)
+        Ok(queued.result)
     }
 
     async fn history(&self, after: Revision, limit: usize) -> Result<Vec<Arc<Change>>> {
@@ -280,14 +286,10 @@ impl StoreProbe for SledStore {
 
 impl Shared {
     /// Waits, briefly, until sled has taken every write: then a checkpoint covers them all.
+    /// A sled that does not (it failed) leaves them to the log and the next start.
     fn wait_for_sled(&self) {
         let revision = self.lock_writer().revision;
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while self.sled_applied.load(Ordering::Acquire) < revision
-            && std::time::Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        self.backlog.wait_written(revision, SLED_WAIT_AT_CLOSE);
     }
 
     fn lock_writer(&self) -> MutexGuard<'_, Writer> {
@@ -296,7 +298,9 @@ impl Shared {
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn apply(&self, write: Write) -> Result<Applied> {
+    /// Decides `write` against the latest objects, records it there, and queues it for the
+    /// commit thread; the caller waits for its sync.
+    fn queue_write(&self, write: Write) -> Result<Queued> {
         let mut writer = self.lock_writer();
         let Some(commits) = writer.commits.clone() else {
             return Err(Error::Unavailable {
@@ -341,23 +345,23 @@ impl Shared {
         commits.send(pending).map_err(|_| Error::Unavailable {
             reason: "the group-commit task ended".into(),
         })?;
-        Ok(Applied {
+        Ok(Queued {
             result,
             synced: Some(synced),
         })
     }
 
     /// A write that changes nothing still must not answer before the stored object is durable.
-    fn unchanged(&self, stored: HostEndpoint, commits: &CommitQueue) -> Applied {
+    fn unchanged(&self, stored: HostEndpoint, commits: &CommitQueue) -> Queued {
         if stored.metadata.resource_version <= self.view.revision() {
-            return Applied {
+            return Queued {
                 result: stored,
                 synced: None,
             };
         }
         let (ack, synced) = oneshot::channel();
         let _ = commits.send(Pending { logged: None, ack });
-        Applied {
+        Queued {
             result: stored,
             synced: Some(synced),
         }
@@ -432,14 +436,14 @@ impl Shared {
     }
 }
 
-/// Applies a synced change to sled in memory: the store's revision, then the object.
-/// Called by the commit thread only.
+/// Writes a synced change into sled, in memory: the store's revision, then the object. Called
+/// by the sled writer, and by a reopen before it starts again.
 ///
 /// Not as a sled batch: sled 0.34 writes out its I/O buffer, with a wait for the device, for
 /// every batch (`PageCache::pin_log`), which cost more than everything else on the write path.
-/// Start-up applies the log again from the last checkpoint, so what sled recovers beyond it,
+/// Start-up replays the log again from the last checkpoint, so what sled recovers beyond it,
 /// whole or in part, is overwritten with the logged states.
-pub(super) fn apply_to_sled(db: &sled::Db, change: &Change) -> sled::Result<()> {
+pub(super) fn write_change(db: &sled::Db, change: &Change) -> sled::Result<()> {
     db.insert(KEY_REVISION, &codec::encode_u64(change.revision))?;
     match (&change.prev, &change.next) {
         (_, Some(next)) => db
@@ -461,5 +465,7 @@ fn add_to_batch(batch: &mut sled::Batch, change: &Change) {
 }
 
 fn backend(err: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::Backend(Box::new(err))
+    Error::Backend {
+        cause: Box::new(err),
+    }
 }

@@ -14,19 +14,21 @@ use tracing::{Instrument as _, info, info_span, warn};
 
 use super::{
     OpenError, Shared, SledConfig, SledStore, Writer, add_to_batch, background,
+    backlog::SledBacklog,
     checkpoint::{self, SledFiles},
     codec::{
         self, FORMAT_VERSION, FORMAT_VERSIONS_TO_UPGRADE, KEY_FORMAT, KEY_REVISION, KEY_STORE_UID,
         OBJECT_PREFIX,
     },
-    commit::{self, SledSink},
+    commit,
     lock::DirLock,
     reopen::SledOpener,
+    sled_writer::SledWriter,
     wal::{self, History, Wal},
 };
 use crate::store::{Snapshot, View};
 
-/// The most replayed log records applied to sled in one batch.
+/// The most log records replayed into sled in one batch.
 const REPLAY_CHUNK: usize = 1024;
 /// Keys that stores of formats 1 and 2 kept their history under, before the log did.
 const SLED_HISTORY_PREFIX: &[u8] = b"log/";
@@ -99,7 +101,7 @@ impl SledStore {
             .map(|object| (object.metadata.name.clone(), object))
             .collect();
         let view = Arc::new(View::new(snapshot, config.change_buffer));
-        let sled_applied = Arc::new(AtomicU64::new(revision));
+        let backlog = Arc::new(SledBacklog::new(revision));
         let (commits, queue) = std::sync::mpsc::channel();
         let shared = Arc::new(Shared {
             _lock: lock,
@@ -113,27 +115,26 @@ impl SledStore {
             files: Mutex::new(Some(files)),
             history: History::new(&wal_dir),
             wal_dir,
-            sled_applied,
+            backlog: Arc::clone(&backlog),
             checkpointed: AtomicU64::new(revision),
             sled_failed: AtomicBool::new(false),
             compacted: AtomicU64::new(0),
             metrics: config.metrics.clone(),
         });
-        let sink = SledSink {
+        let sled_writer = SledWriter {
             db: db.clone(),
-            applied: Arc::clone(&shared.sled_applied),
+            backlog: Arc::clone(&backlog),
             opener,
             shared: Arc::downgrade(&shared),
         };
-        let (to_sled, for_sled) = std::sync::mpsc::channel();
         std::thread::Builder::new()
-            .name("sled-apply".into())
-            .spawn(move || sink.run(for_sled))
+            .name("sled-writer".into())
+            .spawn(move || sled_writer.run())
             .map_err(io_err)?;
         let weak = Arc::downgrade(&shared);
         std::thread::Builder::new()
             .name("group-commit".into())
-            .spawn(move || commit::run(wal, queue, view, to_sled, weak))
+            .spawn(move || commit::run(wal, queue, view, backlog, weak))
             .map_err(io_err)?;
         let checkpoints = background::checkpoint_periodically(Arc::downgrade(&shared));
         tokio::spawn(checkpoints.instrument(info_span!("checkpoint")));
@@ -168,7 +169,7 @@ pub(super) fn remove_unfinished_snapshots(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// What start-up found in the log, once applied to sled.
+/// What start-up found in the log, once replayed into sled.
 struct Replayed {
     /// The last revision replayed; `None` when the log held nothing from `from` on.
     last: Option<Revision>,
@@ -185,7 +186,7 @@ enum Continuity {
     Restarts,
 }
 
-/// Applies the log's records from `from` on to sled.
+/// Replays the log's records from `from` on into sled.
 fn replay_log(
     db: &sled::Db,
     path: &Path,

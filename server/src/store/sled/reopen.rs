@@ -4,7 +4,8 @@
 //! fails every later operation with it. The log holds every write, so sled is rebuilt in place
 //! without a restart: every handle is dropped (sled releases its lock only then), sled is
 //! opened again on what it holds durably, and the log's records since the last checkpoint are
-//! applied to it again. Until that succeeds writes go on in the log, and checkpoints wait.
+//! written into it again. Until that succeeds writes go on in the log, and checkpoints wait;
+//! the sled writer's backlog is dropped meanwhile, as the replay brings it back.
 
 use std::{
     path::PathBuf,
@@ -15,7 +16,7 @@ use std::{
 use hostendpoint_api::model::Revision;
 use tracing::{info, warn};
 
-use super::{Shared, apply_to_sled, checkpoint::SledFiles, codec, wal};
+use super::{Shared, checkpoint::SledFiles, codec, wal, write_change};
 
 /// The first and the longest wait between attempts to reopen sled.
 const FIRST_ATTEMPT: Duration = Duration::from_millis(200);
@@ -43,7 +44,11 @@ impl SledOpener {
     /// Replaces the failed `db` with a new one that holds every change up to the latest
     /// published revision; retries with backoff until it does. `None` once the store is gone.
     pub(super) fn reopen(&self, db: sled::Db, shared: &Weak<Shared>) -> Option<sled::Db> {
-        let old_files = lock_files(&*shared.upgrade()?).take();
+        let old_files = {
+            let shared = shared.upgrade()?;
+            shared.backlog.drop_until_kept();
+            lock_files(&shared).take()
+        };
         // Dropping a failed sled flushes it, which can wait for good (after a failed blob
         // write, say): not on this thread. sled opens again only once that is done, as it
         // locks its files; until then checkpoints fail and the attempts go on.
@@ -61,7 +66,10 @@ impl SledOpener {
                     info!("sled is open again; checkpoints go on");
                     return Some(reopened);
                 }
-                Err(err) => warn!(error = %err, "cannot reopen sled yet; retrying"),
+                Err(err) => {
+                    warn!(error = %err, "cannot reopen sled yet; retrying");
+                    shared.backlog.drop_until_kept();
+                }
             }
             drop(shared);
             std::thread::sleep(wait);
@@ -70,12 +78,14 @@ impl SledOpener {
     }
 
     fn try_reopen(&self, shared: &Shared) -> std::io::Result<sled::Db> {
+        // From here the backlog keeps what is published: the replay below may not reach it.
+        shared.backlog.keep();
         let reopened = self.open().map_err(std::io::Error::other)?;
         let from = shared.checkpointed.load(Ordering::Acquire);
-        let applied = apply_log(&reopened, shared, from)?;
+        let written = replay_published(&reopened, shared, from)?;
         let files = SledFiles::open(reopened.clone(), &self.path)?;
         *lock_files(shared) = Some(files);
-        shared.sled_applied.store(applied, Ordering::Release);
+        shared.backlog.set_written(written);
         // Only now: until the new files are in place, checkpoints must not sync the old ones.
         shared.sled_failed.store(false, Ordering::Release);
         Ok(reopened)
@@ -86,8 +96,8 @@ fn lock_files(shared: &Shared) -> std::sync::MutexGuard<'_, Option<SledFiles>> {
     shared.files.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Applies the log's published records from `from` on to `db`; returns the last revision.
-fn apply_log(db: &sled::Db, shared: &Shared, from: Revision) -> std::io::Result<Revision> {
+/// Writes the log's published records from `from` on into `db`; returns the last revision.
+fn replay_published(db: &sled::Db, shared: &Shared, from: Revision) -> std::io::Result<Revision> {
     let published = shared.view.revision();
     let revision = |entry: &[u8]| codec::change_revision(entry).map_err(|e| e.to_string());
     // The newest segment is being written: only its published records count.
@@ -96,7 +106,7 @@ fn apply_log(db: &sled::Db, shared: &Shared, from: Revision) -> std::io::Result<
     let mut last = from;
     for record in replay.records.iter().filter(|r| r.revision <= published) {
         let change = codec::decode_change(&record.entry).map_err(std::io::Error::other)?;
-        apply_to_sled(db, &change).map_err(std::io::Error::other)?;
+        write_change(db, &change).map_err(std::io::Error::other)?;
         last = record.revision;
     }
     // sled must hold every published change before it takes new ones: a log that stops short

@@ -8,7 +8,7 @@
 
 use anyhow::{Context as _, bail};
 use futures::StreamExt as _;
-use hostendpointd::etcd::{
+use hostendpointd::store::etcd::proto::{
     etcdserverpb::{
         Compare, PutRequest, RangeRequest, RequestOp, TxnRequest, WatchCreateRequest, WatchRequest,
         compare, kv_client::KvClient, request_op, watch_request,
@@ -239,7 +239,7 @@ fn put_op(key: Vec<u8>, value: Vec<u8>) -> RequestOp {
 }
 
 fn revision(
-    header: Option<hostendpointd::etcd::etcdserverpb::ResponseHeader>,
+    header: Option<hostendpointd::store::etcd::proto::etcdserverpb::ResponseHeader>,
 ) -> anyhow::Result<u64> {
     let revision = header.context("an answer without a header")?.revision;
     Ok(u64::try_from(revision)?)

@@ -1,11 +1,10 @@
 //! The write-ahead log: what makes a write durable before it is acknowledged.
 //!
-//! sled applies every write in memory; syncing sled itself per group commit cost about eight
+//! sled takes every write in memory; syncing sled itself per group commit cost about eight
 //! device waits (sled 0.34 waits for the device on every buffer it writes, and its flush is
-//! not an `fdatasync`; BENCHMARKS.md, finding 2). As etcd's WAL does for bbolt, this log takes
-//! a group's changes in one write and one `fdatasync`. A [checkpoint](super::checkpoint) makes
-//! sled durable in the background; at start-up the records above sled's revision are applied
-//! to sled again. The segments are also the store's change [`History`]; compaction removes
+//! not an `fdatasync`). As etcd's WAL does for bbolt, this log takes a group's changes in one
+//! write and one `fdatasync`. A [checkpoint](super::checkpoint) makes sled durable in the
+//! background; at start-up the records above sled's revision are replayed into sled. The segments are also the store's change [`History`]; compaction removes
 //! the ones that are both older than the retained revisions and held durably by sled.
 //!
 //! A record is the length and the CRC-32 of its change (`u32` little-endian each), then the

@@ -75,14 +75,14 @@ pub(in crate::store::sled) struct NewestSegment {
     pub(in crate::store::sled) torn_bytes: u64,
 }
 
-/// Reads the records from `applied` on from the segments in `dir`, checking every segment: the
-/// record of `applied` itself too (when the log still has it), as sled may hold that revision
-/// without its object. `revision` reads a record's revision from its encoded change. With
+/// Reads the records from `held` (the revision sled holds) on from the segments in `dir`,
+/// checking every segment: the record of `held` itself too (when the log still has it), as
+/// sled may hold that revision without its object. `revision` reads a record's revision from its encoded change. With
 /// `discard_damaged`, damage ends the replay where the revisions stop following on, rather
 /// than failing it.
 pub(in crate::store::sled) fn replay(
     dir: &Path,
-    applied: Revision,
+    held: Revision,
     discard_damaged: bool,
     revision: impl Fn(&[u8]) -> Result<Revision, String>,
 ) -> Result<Replay, ReplayError> {
@@ -93,8 +93,8 @@ pub(in crate::store::sled) fn replay(
         discarded: None,
     };
     let mut reader = Reader {
-        applied,
-        needed: applied,
+        held,
+        needed: held,
         previous: None,
     };
     for (index, (first, path)) in segments.iter().enumerate() {
@@ -155,8 +155,8 @@ pub(in crate::store::sled) fn replay(
 
 /// Follows the revisions through the log.
 struct Reader {
-    applied: Revision,
-    /// The last revision the replay has: the next record above `applied` must follow it.
+    held: Revision,
+    /// The last revision the replay has: the next record above `held` must follow it.
     needed: Revision,
     /// The revision of the last record read.
     previous: Option<Revision>,
@@ -170,10 +170,10 @@ impl Reader {
         if let Some(previous) = previous.filter(|p| found != p + 1) {
             return Err(gap(previous));
         }
-        if found < self.applied {
+        if found < self.held {
             return Ok(false);
         }
-        if found > self.applied {
+        if found > self.held {
             if found != self.needed + 1 {
                 return Err(gap(self.needed));
             }

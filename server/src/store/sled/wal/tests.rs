@@ -1,7 +1,12 @@
 //! The log against its readers: what is appended comes back, across segments, and a damaged
 //! log ends or stops the replay where it must.
 
-use std::{fs, os::unix::fs::FileExt as _, path::Path};
+use std::{
+    fs,
+    os::unix::fs::FileExt as _,
+    path::Path,
+    time::{Duration, Instant},
+};
 
 use super::{
     History, Position, ReplayError, Wal, remove_covered, replay,
@@ -29,8 +34,8 @@ fn append(wal: &mut Wal, revisions: std::ops::RangeInclusive<u64>, size: usize) 
     wal.append(&records).expect("append");
 }
 
-fn records_after(dir: &Path, applied: u64) -> Result<Vec<super::replay::Record>, ReplayError> {
-    replay(dir, applied, false, revision_of).map(|replay| replay.records)
+fn records_after(dir: &Path, held: u64) -> Result<Vec<super::replay::Record>, ReplayError> {
+    replay(dir, held, false, revision_of).map(|replay| replay.records)
 }
 
 /// A log of records 1 to 3 (100 bytes each, 108 with the header) with `bytes` written over
@@ -48,8 +53,8 @@ fn three_records_damaged_at(offset: u64, bytes: &[u8]) -> tempfile::TempDir {
     dir
 }
 
-fn replayed(dir: &Path, applied: u64) -> Vec<u64> {
-    records_after(dir, applied)
+fn replayed(dir: &Path, held: u64) -> Vec<u64> {
+    records_after(dir, held)
         .expect("replay")
         .iter()
         .map(|r| {
@@ -60,7 +65,7 @@ fn replayed(dir: &Path, applied: u64) -> Vec<u64> {
 }
 
 #[test]
-fn appended_groups_come_back_in_order_above_the_applied_revision() {
+fn appended_groups_come_back_in_order_above_the_revision_sled_holds() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut wal = Wal::create(dir.path(), 1).expect("create");
     append(&mut wal, 1..=3, 100);
@@ -68,7 +73,7 @@ fn appended_groups_come_back_in_order_above_the_applied_revision() {
     wal.append(&[]).expect("an empty group");
     append(&mut wal, 5..=9, 10);
     assert_eq!(replayed(dir.path(), 0), (1..=9).collect::<Vec<_>>());
-    // The applied revision itself comes again: sled may hold it without its object.
+    // The revision sled holds comes again: sled may hold it without its object.
     assert_eq!(replayed(dir.path(), 6), vec![6, 7, 8, 9]);
     assert_eq!(replayed(dir.path(), 9), vec![9]);
     assert_eq!(replayed(dir.path(), 10), Vec::<u64>::new());
@@ -220,7 +225,7 @@ fn newest_of(dir: &Path) -> super::NewestSegment {
 }
 
 #[test]
-fn a_log_that_starts_after_the_applied_revision_is_a_gap() {
+fn a_log_that_starts_after_the_revision_sled_holds_is_a_gap() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut wal = Wal::create(dir.path(), 5).expect("create");
     append(&mut wal, 5..=6, 10);
@@ -244,6 +249,16 @@ fn a_missing_log_directory_replays_nothing() {
     assert_eq!(replayed(&dir.path().join("wal"), 7), Vec::<u64>::new());
 }
 
+/// Waits until the log sees a zero-filled segment ready for its next rotation: the thread
+/// that writes it has finished, not only renamed the file into place.
+fn await_zeroed_segment(wal: &mut Wal) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !wal.next_ready() {
+        assert!(Instant::now() < deadline, "no segment was zero-filled");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn the_log_moves_from_a_sparse_segment_to_a_zero_filled_one_once_it_is_ready() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -253,14 +268,7 @@ fn the_log_moves_from_a_sparse_segment_to_a_zero_filled_one_once_it_is_ready() {
         "no zero-filled segment is ready at the first start"
     );
     append(&mut wal, 1..=2, 100);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !dir.path().join("zeroed.seg").exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no segment was zero-filled"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    await_zeroed_segment(&mut wal);
     append(&mut wal, 3..=4, 100);
     assert!(wal.zeroed);
     let firsts: Vec<_> = list_segments(dir.path())
@@ -273,14 +281,8 @@ fn the_log_moves_from_a_sparse_segment_to_a_zero_filled_one_once_it_is_ready() {
 
     // The next one is prepared once the active segment is half full; a start takes it.
     append(&mut wal, 5..=5, SEGMENT_BYTES as usize / 2);
+    await_zeroed_segment(&mut wal);
     drop(wal);
-    while !dir.path().join("zeroed.seg").exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no segment was zero-filled"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
     super::remove_all(dir.path()).expect("remove");
     let wal = Wal::create(dir.path(), 5).expect("create");
     assert!(wal.zeroed);

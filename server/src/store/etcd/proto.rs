@@ -1,5 +1,6 @@
-//! A client of etcd's v3 API, generated from the subset in `server/etcd-proto/`: what the etcd
-//! backend and the benchmark's plain-etcd scenarios use.
+//! A client of etcd's v3 API, generated from the subset in `server/etcd-proto/` (whose README
+//! says why it is not the `etcd-client` crate): what the etcd backend and the benchmark's
+//! plain-etcd scenarios use.
 
 /// etcd's KV, Watch and Maintenance services and their messages.
 #[allow(missing_docs, unreachable_pub, clippy::all, clippy::unwrap_used)]
