@@ -31,6 +31,10 @@ pub fn init(filter: &str, format: LogFormat, ours: &[&str]) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(ours_only(filter, ours)))
         .with_writer(std::io::stderr)
+        // Its report of a failed write goes to stderr with eprintln!, which panics when stderr
+        // is a closed pipe (a log reader that died): the panic would end the task that logged,
+        // such as the one that starts the shutdown on SIGTERM.
+        .log_internal_errors(false)
         .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Text => builder.init(),

@@ -207,3 +207,44 @@ async fn the_last_writes_before_a_shutdown_are_in_the_audit_log() {
             .is_some_and(|l| l.contains("\"name\":\"web-49\""))
     );
 }
+
+#[tokio::test]
+async fn sigterm_stops_the_server_after_its_log_reader_died() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = tokio::process::Command::new(binary("hostendpointd"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("hostendpointd starts");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stderr));
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("stderr reads") {
+            if line.contains("listening") {
+                return;
+            }
+        }
+        panic!("stderr ended before the server listened");
+    })
+    .await
+    .expect("the server listens");
+    // The reader goes away, as a log shipper that died: every later log line fails to write.
+    drop(lines);
+    let pid = libc::pid_t::try_from(child.id().expect("a pid")).expect("pids fit pid_t");
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the server exits after SIGTERM although it cannot log")
+        .expect("the server can be waited for");
+    assert!(status.success(), "{status}");
+}
