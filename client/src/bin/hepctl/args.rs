@@ -111,10 +111,11 @@ pub(crate) enum Command {
     /// version (retrying on a concurrent change); with one, the stored object must still have
     /// that version, else the update fails with "update conflict".
     Apply(FileArgs),
-    /// Replace existing host endpoints, stopping at the first error.
+    /// Replace existing host endpoints; one that fails does not stop the others.
     ///
     /// The complete spec must be given: it is not a merge. metadata.resourceVersion, when
-    /// given, must be the stored one.
+    /// given, must be the stored one. As calicoctl, the report counts every document sent
+    /// to the server, failed ones too, and names the last failure.
     Replace(FileArgs),
     /// Delete host endpoints by type and name, or by file.
     Delete(DeleteArgs),
@@ -243,7 +244,8 @@ pub(crate) struct LabelArgs {
     #[arg(add = ArgValueCompleter::new(host_endpoint_names))]
     pub(crate) name: String,
 
-    /// `key=value` to set a label, or `key` with --remove.
+    /// `key=value` to set a label (the value is what follows the first `=`), or `key` with
+    /// --remove.
     #[arg(value_name = "KEY[=VALUE]")]
     pub(crate) label: String,
 

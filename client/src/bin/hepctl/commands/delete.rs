@@ -3,7 +3,7 @@
 use hostendpoint_api::model::Revision;
 use hostendpoint_client::{Error as ClientError, Preconditions};
 
-use super::{check_not_namespaced, load, report};
+use super::{load, namespace_error, report};
 use crate::{
     args::DeleteArgs,
     connect::{Server, connect},
@@ -11,9 +11,10 @@ use crate::{
     kind,
 };
 
-/// A host endpoint to delete, and the resourceVersion its document gave.
+/// A host endpoint to delete, and the namespace and resourceVersion its document gave.
 struct Target {
     name: String,
+    namespace: Option<String>,
     resource_version: Option<String>,
 }
 
@@ -26,7 +27,6 @@ pub(crate) async fn run(server: &Server, args: DeleteArgs) -> Result<()> {
         skip_not_exists,
         namespace,
     } = args;
-    check_not_namespaced(&namespace, false)?;
     let targets = match (kind, filename) {
         (Some(kind), _) => {
             kind::check(&kind).map_err(Error::Failed)?;
@@ -34,6 +34,7 @@ pub(crate) async fn run(server: &Server, args: DeleteArgs) -> Result<()> {
                 .into_iter()
                 .map(|name| Target {
                     name,
+                    namespace: None,
                     resource_version: None,
                 })
                 .collect()
@@ -42,6 +43,7 @@ pub(crate) async fn run(server: &Server, args: DeleteArgs) -> Result<()> {
             .into_iter()
             .map(|m| Target {
                 name: m.name,
+                namespace: m.namespace,
                 resource_version: m.resource_version,
             })
             .collect(),
@@ -53,6 +55,10 @@ pub(crate) async fn run(server: &Server, args: DeleteArgs) -> Result<()> {
     let client = connect(server).await?;
     let (mut handled, mut errors) = (0, Vec::new());
     for target in &targets {
+        if let Some(failure) = namespace_error(target.namespace.as_deref(), &namespace, false) {
+            errors.push(failure);
+            continue;
+        }
         let Some(preconditions) = preconditions(target) else {
             // A version that is no revision cannot be the stored one.
             errors.push(error::update_conflict(&target.name));

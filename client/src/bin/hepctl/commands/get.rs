@@ -2,7 +2,7 @@
 
 use hostendpoint_client::{Client, ListParams};
 
-use super::{check_not_namespaced, check_selector};
+use super::{check_selector, namespace_error};
 use crate::{
     args::GetArgs,
     connect::{Server, connect},
@@ -23,19 +23,32 @@ pub(crate) async fn run(server: &Server, args: GetArgs) -> Result<()> {
         all_namespaces,
     } = args;
     let format: OutputFormat = format.parse().map_err(Error::Failed)?;
-    check_not_namespaced(&namespace, all_namespaces)?;
     kind::check(&kind).map_err(|e| Error::Failed(format!("failed to get resources: {e}")))?;
     check_selector(selector.as_deref())?;
-    let client = connect(server).await?;
-    let mut results = Vec::new();
-    let mut errors = Vec::new();
-    if names.is_empty() {
-        match list(&client, node, selector).await {
-            Ok(listing) => results.push(listing),
-            Err(err) => errors.push(error::chain(&err)),
+    let (results, errors) = match namespace_error(None, &namespace, all_namespaces) {
+        // calicoctl refuses each resource asked for (the listing is one), before any call.
+        Some(refusal) => (Vec::new(), vec![refusal; names.len().max(1)]),
+        None if names.is_empty() => {
+            let client = connect(server).await?;
+            match list(&client, node, selector).await {
+                Ok(listing) => (vec![listing], Vec::new()),
+                Err(err) => (Vec::new(), vec![error::chain(&err)]),
+            }
         }
+        None => fetch(&connect(server).await?, &names).await,
+    };
+    output::print(&output::render(&format, &results))?;
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Failed(errors.join("\n")))
     }
-    for name in &names {
+}
+
+/// The named host endpoints, and a line for each that could not be read.
+async fn fetch(client: &Client, names: &[String]) -> (Vec<Fetched>, Vec<String>) {
+    let (mut results, mut errors) = (Vec::new(), Vec::new());
+    for name in names {
         match client.get(name).await {
             Ok(hep) => results.push(Fetched::One(Box::new(hep))),
             // The next names would fail the same way: say it once.
@@ -46,12 +59,7 @@ pub(crate) async fn run(server: &Server, args: GetArgs) -> Result<()> {
             Err(err) => errors.push(error::resource_error(name, &err)),
         }
     }
-    output::print(&output::render(&format, &results))?;
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Failed(errors.join("\n")))
-    }
+    (results, errors)
 }
 
 /// Every page of the listing, which the server serves at one revision.

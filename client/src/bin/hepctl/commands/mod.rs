@@ -16,6 +16,7 @@ use crate::{
     args::{Cli, Command, NamespaceArgs},
     connect::Server,
     error::{Error, Result},
+    kind::KIND,
     manifest::{self, Manifest},
 };
 
@@ -70,12 +71,24 @@ fn load(filename: &str) -> Result<Vec<Manifest>> {
     Ok(manifests)
 }
 
-/// calicoctl's answer to `--namespace` (or `--all-namespaces`) for a cluster-scoped kind.
-fn check_not_namespaced(namespace: &NamespaceArgs, all_namespaces: bool) -> Result<()> {
-    if namespace.namespace.is_some() || all_namespaces {
-        return Err(Error::Failed("HostEndpoint is not namespaced".into()));
+/// calicoctl's answer (its handleNamespace) for one resource of this cluster-scoped kind:
+/// a namespace in the document, or `-n`/`-A` on the line, fails that resource alone.
+/// (`all_namespaces` is get's `-A`.)
+fn namespace_error(
+    document_namespace: Option<&str>,
+    line: &NamespaceArgs,
+    all_namespaces: bool,
+) -> Option<String> {
+    if document_namespace.is_some() {
+        Some(format!(
+            "namespace should not be specified for a non-namespaced resource. {KIND} is not a \
+             namespaced resource"
+        ))
+    } else if line.namespace.as_deref().is_some_and(|ns| !ns.is_empty()) || all_namespaces {
+        Some(format!("{KIND} is not namespaced"))
+    } else {
+        None
     }
-    Ok(())
 }
 
 /// Checks a `--selector` here, so that a mistake is reported once and at once (a watch

@@ -6,7 +6,8 @@
 //! - a scalar given to a string field is taken as its text; a port is an integer; a protocol
 //!   is an integer from 0 to 255 or a string;
 //! - ObjectMeta fields that the server sets (uid, creationTimestamp, ...) are accepted and
-//!   ignored, and a namespace is refused.
+//!   ignored; a namespace is kept, for the command to refuse that resource alone (as
+//!   calicoctl does, after reading the file).
 //!
 //! Unlike calicoctl, every error names the field by its whole path in the document.
 
@@ -33,15 +34,6 @@ pub(crate) enum DecodeError {
         kind: String,
         /// The apiVersion given.
         api_version: String,
-    },
-    /// A namespace on a cluster-scoped resource (calicoctl's wording).
-    #[error(
-        "{field}: namespace should not be specified for a non-namespaced resource. \
-         HostEndpoint is not a namespaced resource"
-    )]
-    Namespaced {
-        /// The namespace field.
-        field: String,
     },
     /// A value of the wrong type or out of range.
     #[error("{field}: expected {expected}, found {found}")]
@@ -202,9 +194,7 @@ fn object_meta(value: Raw, path: &str, manifest: &mut Manifest) -> Result<()> {
         match field(&key, OBJECT_META_FIELDS) {
             Some("name") => manifest.name = string(value, &field_path)?,
             Some("namespace") => {
-                if !string(value, &field_path)?.is_empty() {
-                    return Err(DecodeError::Namespaced { field: field_path });
-                }
+                manifest.namespace = Some(string(value, &field_path)?).filter(|ns| !ns.is_empty());
             }
             Some("resourceVersion") => {
                 manifest.resource_version =

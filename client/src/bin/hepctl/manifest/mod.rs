@@ -28,6 +28,8 @@ pub(crate) use decode::DecodeError;
 pub(crate) struct Manifest {
     /// `metadata.name`.
     pub(crate) name: String,
+    /// `metadata.namespace`, when not empty: an error for this resource alone.
+    pub(crate) namespace: Option<String>,
     /// `metadata.resourceVersion` as written, when not empty.
     pub(crate) resource_version: Option<String>,
     /// `metadata.labels`.

@@ -104,16 +104,15 @@ fn wrong_kinds_and_versions_are_named() {
 }
 
 #[test]
-fn a_namespace_is_refused_with_calicoctl_message() {
+fn a_namespace_is_kept_for_the_command_to_refuse() {
     let text = SAMPLE.replace(
         "  name: endpoint1",
         "  name: endpoint1\n  namespace: default",
     );
-    assert_eq!(
-        error(&text),
-        "document 1: metadata.namespace: namespace should not be specified for a \
-         non-namespaced resource. HostEndpoint is not a namespaced resource"
-    );
+    let manifests = parse(&text).expect("a namespace is a field of ObjectMeta");
+    assert_eq!(manifests[0].namespace.as_deref(), Some("default"));
+    let empty = SAMPLE.replace("  name: endpoint1", "  name: endpoint1\n  namespace: \"\"");
+    assert_eq!(parse(&empty).expect("valid")[0].namespace, None);
 }
 
 #[test]
