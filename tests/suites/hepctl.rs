@@ -5,6 +5,7 @@
 //! Run with `UPDATE_GOLDEN=1` to rewrite the golden files after an intended change.
 
 mod completion;
+mod patch;
 mod readme;
 mod watch;
 
@@ -201,7 +202,7 @@ fn top_level_help_matches_golden() {
         &String::from_utf8(output.stdout).expect("UTF-8 help"),
     );
     for command in [
-        "create", "apply", "replace", "delete", "get", "label", "watch",
+        "create", "apply", "replace", "delete", "get", "label", "patch", "watch",
     ] {
         let sub = hepctl()
             .args([command, "--help"])
@@ -513,7 +514,7 @@ fn replace_goes_on_after_a_bad_document_and_reports_it_as_calicoctl() {
         &[],
     )
     .ok();
-    cli.with_file(
+    let run = cli.with_file(
         "replace",
         &docs(&[
             mk_doc("a", "n2"),
@@ -521,12 +522,10 @@ fn replace_goes_on_after_a_bad_document_and_reports_it_as_calicoctl() {
             mk_doc("c", "n2"),
         ]),
         &[],
-    )
-    .expect(
-        1,
-        "Partial success: replaced the first 3 out of 3 'HostEndpoint' resources:\n",
-        missing,
     );
+    assert_eq!(run.code, 1);
+    golden::assert_calicoctl("replace-partial.stdout", &run.stdout);
+    golden::assert_calicoctl("replace-partial.stderr", &run.stderr);
     assert_eq!(cli.get_json("a")["spec"]["node"], "n2");
     assert_eq!(
         cli.get_json("c")["spec"]["node"],

@@ -9,6 +9,7 @@ use clap_complete::{ArgValueCandidates, ArgValueCompleter};
 use crate::{
     commands::completion::{host_endpoint_names, kinds},
     connect::{DEFAULT_SERVER, dial_timeout},
+    manifest::patch::PatchType,
 };
 
 /// A calicoctl-style command line for the Calico host endpoints kept by hostendpointd.
@@ -123,6 +124,13 @@ pub(crate) enum Command {
     Get(GetArgs),
     /// Set or remove a label of a host endpoint.
     Label(LabelArgs),
+    /// Change some fields of a host endpoint in place, by a patch of its JSON document.
+    ///
+    /// The patch is applied to the stored object, which is then updated with the version
+    /// read: a concurrent change makes the update fail, and the patch is applied again to the
+    /// new object (up to 5 tries, a second apart), so neither change is lost. A patch that
+    /// sets metadata.resourceVersion is not tried again: that version must be the stored one.
+    Patch(PatchArgs),
     /// Print every change to host endpoints until interrupted (Ctrl-C).
     ///
     /// The host endpoints that exist when the watch starts come first, each ADDED, then each
@@ -262,6 +270,31 @@ pub(crate) struct LabelArgs {
     pub(crate) namespace: NamespaceArgs,
 }
 
+/// Arguments of `patch`.
+#[derive(Debug, Args)]
+pub(crate) struct PatchArgs {
+    /// The resource type: hostendpoint, hostendpoints, hep or heps (any case).
+    #[arg(add = ArgValueCandidates::new(kinds))]
+    pub(crate) kind: String,
+
+    /// The host endpoint's name.
+    #[arg(add = ArgValueCompleter::new(host_endpoint_names))]
+    pub(crate) name: String,
+
+    /// The patch, in JSON, such as '{"spec":{"profiles":["web"]}}'.
+    #[arg(short = 'p', long, value_name = "PATCH")]
+    pub(crate) patch: String,
+
+    /// How the patch is read: strategic (Kubernetes' strategic merge patch: maps merge, lists
+    /// are replaced, null removes a field), merge (RFC 7386) or json (RFC 6902 operations).
+    #[arg(short = 't', long = "type", value_enum, default_value_t = PatchType::Strategic)]
+    pub(crate) patch_type: PatchType,
+
+    /// The namespace option of calicoctl.
+    #[command(flatten)]
+    pub(crate) namespace: NamespaceArgs,
+}
+
 /// Arguments of `watch`.
 #[derive(Debug, Args)]
 pub(crate) struct WatchArgs {
@@ -303,7 +336,7 @@ pub(crate) struct CompletionArgs {
 }
 
 /// calicoctl's `--namespace`, kept so that scripts written for calicoctl fail the same way.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub(crate) struct NamespaceArgs {
     /// Accepted for calicoctl compatibility: host endpoints are not namespaced, so it is an
     /// error.

@@ -5,6 +5,7 @@ pub(crate) mod completion;
 mod delete;
 mod get;
 mod label;
+mod patch;
 mod report;
 mod watch;
 mod write;
@@ -53,6 +54,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Delete(args) => delete::run(&server, args).await,
         Command::Get(args) => get::run(&server, args).await,
         Command::Label(args) => label::run(&server, args).await,
+        Command::Patch(args) => patch::run(&server, args).await,
         Command::Watch(args) => watch::run(&server, args).await,
         Command::Completion(args) => completion::run(args),
     }

@@ -27,10 +27,10 @@ use crate::{
     manifest::Manifest,
 };
 
-/// How many times an update without a resourceVersion is tried, and how long it waits
-/// between tries: calicoctl's numbers.
-const UPDATE_ATTEMPTS: usize = 5;
-const UPDATE_RETRY_DELAY: Duration = Duration::from_secs(1);
+/// How many times an update without a resourceVersion is tried (a patch too), and how long
+/// it waits between tries: calicoctl's numbers.
+pub(super) const UPDATE_ATTEMPTS: usize = 5;
+pub(super) const UPDATE_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 /// A failure of one resource, worded for the report.
 type Failure = String;
