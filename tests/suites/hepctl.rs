@@ -5,6 +5,7 @@
 //! Run with `UPDATE_GOLDEN=1` to rewrite the golden files after an intended change.
 
 mod completion;
+mod files;
 mod patch;
 mod readme;
 mod watch;
@@ -438,7 +439,7 @@ fn create_reports_success_failure_and_partial_success_as_calicoctl() {
         "{run:?}"
     );
     cli.with_file("create", "# nothing\n", &[])
-        .expect(1, "", "No resources specified in file -\n");
+        .expect(1, "", "no resources specified in file -\n");
 }
 
 #[test]

@@ -156,12 +156,31 @@ pub(crate) enum Command {
     Completion(CompletionArgs),
 }
 
-/// Where the documents come from.
+/// Where the documents come from: a file, stdin, or a directory of files, as calicoctl reads
+/// them.
 #[derive(Debug, Args)]
-pub(crate) struct FileArgs {
-    /// The YAML or JSON file to read; `-` reads stdin.
+pub(crate) struct Files {
+    /// The YAML or JSON file to read; `-` reads stdin. A directory: each of its .yaml, .yml
+    /// and .json files, in name order; the first that cannot be read ends the command.
     #[arg(short = 'f', long = "filename", value_name = "FILE")]
-    pub(crate) filename: String,
+    pub(crate) filename: Option<String>,
+
+    /// With -f DIR: the files of its subdirectories too, at any depth.
+    #[arg(short = 'R', long, requires = "filename")]
+    pub(crate) recursive: bool,
+
+    /// A file, or a directory, with no documents is no error: there is nothing to do.
+    #[arg(long, requires = "filename")]
+    pub(crate) skip_empty: bool,
+}
+
+/// The documents of create, apply and replace.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("input").required(true).args(["filename"])))]
+pub(crate) struct FileArgs {
+    /// Where the documents come from.
+    #[command(flatten)]
+    pub(crate) files: Files,
 
     /// The namespace option of calicoctl.
     #[command(flatten)]
@@ -192,10 +211,10 @@ pub(crate) struct DeleteArgs {
     #[arg(requires = "kind", add = ArgValueCompleter::new(host_endpoint_names))]
     pub(crate) names: Vec<String>,
 
-    /// Delete the host endpoints this file names (`-` reads stdin); a resourceVersion in it
-    /// must be the stored one.
-    #[arg(short = 'f', long, value_name = "FILE")]
-    pub(crate) filename: Option<String>,
+    /// Delete the host endpoints the files name (see -f below); a resourceVersion in a
+    /// document must be the stored one.
+    #[command(flatten)]
+    pub(crate) files: Files,
 
     /// Count host endpoints that do not exist as deleted instead of failing.
     #[arg(short = 's', long)]
@@ -208,14 +227,26 @@ pub(crate) struct DeleteArgs {
 
 /// Arguments of `get`.
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("what").required(true).args(["kind", "filename"])))]
 pub(crate) struct GetArgs {
     /// The resource type: hostendpoint, hostendpoints, hep or heps (any case).
-    #[arg(add = ArgValueCandidates::new(kinds))]
-    pub(crate) kind: String,
+    #[arg(conflicts_with = "filename", add = ArgValueCandidates::new(kinds))]
+    pub(crate) kind: Option<String>,
 
     /// The names of the host endpoints to print; none prints them all as a HostEndpointList.
-    #[arg(add = ArgValueCompleter::new(host_endpoint_names))]
+    #[arg(requires = "kind", add = ArgValueCompleter::new(host_endpoint_names))]
     pub(crate) names: Vec<String>,
+
+    /// Print the host endpoints the files name (see -f below), each by its name; a document
+    /// without a name lists them all.
+    #[command(flatten)]
+    pub(crate) files: Files,
+
+    /// With names: print them without what the server set (uid, resourceVersion,
+    /// creationTimestamp), ready to create elsewhere. Ignored by listings and -f, as calicoctl
+    /// ignores it there.
+    #[arg(long)]
+    pub(crate) export: bool,
 
     /// Output format: ps, wide, yaml, json, name, or custom-columns=NAME,NODE,... (columns
     /// NAME, NODE, INTERFACE, IPS, PROFILES).
@@ -223,12 +254,12 @@ pub(crate) struct GetArgs {
     pub(crate) output: String,
 
     /// List only the host endpoints of this node.
-    #[arg(long, conflicts_with = "names")]
+    #[arg(long, conflicts_with_all = ["names", "filename"])]
     pub(crate) node: Option<String>,
 
     /// List only the host endpoints whose labels match this Calico selector, such as
     /// "role == 'db' && has(tier)" (with --node, both must hold).
-    #[arg(long, conflicts_with = "names")]
+    #[arg(long, conflicts_with_all = ["names", "filename"])]
     pub(crate) selector: Option<String>,
 
     /// The namespace option of calicoctl.

@@ -23,13 +23,18 @@ pub(crate) async fn run(server: &Server, args: DeleteArgs) -> Result<()> {
     let DeleteArgs {
         kind,
         names,
-        filename,
+        files,
         skip_not_exists,
         namespace,
     } = args;
-    let targets = match (kind, filename) {
+    let from_files = files.filename.is_some();
+    let targets = match (kind, from_files) {
         (Some(kind), _) => {
             kind::check(&kind).map_err(Error::Failed)?;
+            // calicoctl deletes the resource named "" then, which it refuses so.
+            if names.is_empty() || names.iter().any(String::is_empty) {
+                return Err(Error::Failed("resource name may not be empty".into()));
+            }
             names
                 .into_iter()
                 .map(|name| Target {
@@ -39,7 +44,7 @@ pub(crate) async fn run(server: &Server, args: DeleteArgs) -> Result<()> {
                 })
                 .collect()
         }
-        (None, Some(filename)) => load(&filename)?
+        (None, true) => load(&files)?
             .into_iter()
             .map(|m| Target {
                 name: m.name,
@@ -47,10 +52,11 @@ pub(crate) async fn run(server: &Server, args: DeleteArgs) -> Result<()> {
                 resource_version: m.resource_version,
             })
             .collect(),
-        (None, None) => Vec::new(),
+        (None, false) => Vec::new(),
     };
     if targets.is_empty() {
-        return Err(Error::Failed("No resources specified".into()));
+        // Only --skip-empty leaves -f with nothing.
+        return report::nothing().finish();
     }
     let client = connect(server).await?;
     let (mut handled, mut errors) = (0, Vec::new());

@@ -14,11 +14,11 @@ use hostendpoint_api::selector::Selector;
 use hostendpoint_client::{ConnectOptions, TlsFiles};
 
 use crate::{
-    args::{Cli, Command, NamespaceArgs},
+    args::{Cli, Command, Files, NamespaceArgs},
     connect::Server,
     error::{Error, Result},
     kind::KIND,
-    manifest::{self, Manifest},
+    manifest::{self, Manifest, Source},
 };
 
 /// Runs the command line's command.
@@ -60,17 +60,24 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// The host endpoints of a file, or calicoctl's message for a file it cannot use. Files are
-/// read before connecting, so a bad file fails the same way with or without a server.
-fn load(filename: &str) -> Result<Vec<Manifest>> {
-    let manifests = manifest::load(filename)
-        .map_err(|e| Error::Failed(format!("failed to execute command: {e}")))?;
-    if manifests.is_empty() {
-        return Err(Error::Failed(format!(
-            "No resources specified in file {filename}"
-        )));
-    }
-    Ok(manifests)
+/// The host endpoints that `-f` names (none without `-f`, or with `--skip-empty` and no
+/// documents), or calicoctl's message for what cannot be read. Files are read before
+/// connecting, so a bad file fails the same way with or without a server.
+fn load(files: &Files) -> Result<Vec<Manifest>> {
+    let Files {
+        filename,
+        recursive,
+        skip_empty,
+    } = files;
+    let Some(filename) = filename else {
+        return Ok(Vec::new());
+    };
+    let source = Source {
+        filename: filename.clone(),
+        recursive: *recursive,
+        skip_empty: *skip_empty,
+    };
+    manifest::read(&source).map_err(|e| Error::Failed(e.to_string()))
 }
 
 /// calicoctl's answer (its handleNamespace) for one resource of this cluster-scoped kind:

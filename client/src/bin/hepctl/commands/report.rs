@@ -128,6 +128,11 @@ pub(crate) fn deleted(handled: usize, errors: &[String]) -> Report {
     failure(stdout, error)
 }
 
+/// Nothing to do: `--skip-empty` found no documents (calicoctl prints this and succeeds).
+pub(crate) fn nothing() -> Report {
+    success("No resources specified\n".into())
+}
+
 /// A Go slice of errors as `%v` prints it: `[first second]`.
 fn go_slice(errors: &[String]) -> String {
     format!("[{}]", errors.join(" "))

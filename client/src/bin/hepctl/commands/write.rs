@@ -38,7 +38,9 @@ type Failure = String;
 /// `create -f FILE`: failures are collected.
 pub(crate) async fn create(server: &Server, args: CreateArgs) -> Result<()> {
     let CreateArgs { file, skip_exists } = args;
-    let (client, manifests) = prepare(server, &file).await?;
+    let Some((client, manifests)) = prepare(server, &file).await? else {
+        return report::nothing().finish();
+    };
     let (mut handled, mut errors) = (0, Vec::new());
     for manifest in &manifests {
         match create_one(&client, manifest, &file, skip_exists).await {
@@ -51,7 +53,9 @@ pub(crate) async fn create(server: &Server, args: CreateArgs) -> Result<()> {
 
 /// `apply -f FILE`: failures are collected.
 pub(crate) async fn apply(server: &Server, args: FileArgs) -> Result<()> {
-    let (client, manifests) = prepare(server, &args).await?;
+    let Some((client, manifests)) = prepare(server, &args).await? else {
+        return report::nothing().finish();
+    };
     let (mut handled, mut errors) = (0, Vec::new());
     for manifest in &manifests {
         match apply_one(&client, manifest, &args).await {
@@ -67,7 +71,9 @@ pub(crate) async fn apply(server: &Server, args: FileArgs) -> Result<()> {
 /// handled even when that failed (calicoctl adds the update's result to its count whatever
 /// the error); only a namespace, refused before any call, is not counted.
 pub(crate) async fn replace(server: &Server, args: FileArgs) -> Result<()> {
-    let (client, manifests) = prepare(server, &args).await?;
+    let Some((client, manifests)) = prepare(server, &args).await? else {
+        return report::nothing().finish();
+    };
     let mut handled = 0;
     let mut error = None;
     for manifest in &manifests {
@@ -87,10 +93,13 @@ pub(crate) async fn replace(server: &Server, args: FileArgs) -> Result<()> {
     report::replaced(manifests.len(), handled, error.as_deref()).finish()
 }
 
-/// Reads the file, then connects.
-async fn prepare(server: &Server, args: &FileArgs) -> Result<(Client, Vec<Manifest>)> {
-    let manifests = load(&args.filename)?;
-    Ok((connect(server).await?, manifests))
+/// Reads the files, then connects; `None` when there is nothing to do (`--skip-empty`).
+async fn prepare(server: &Server, args: &FileArgs) -> Result<Option<(Client, Vec<Manifest>)>> {
+    let manifests = load(&args.files)?;
+    if manifests.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((connect(server).await?, manifests)))
 }
 
 /// Why a document is refused before any call: a namespace.

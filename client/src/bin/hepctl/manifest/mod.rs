@@ -1,6 +1,7 @@
 //! calicoctl documents to and from the domain model.
 //!
-//! - [`load`] reads a file (or stdin) of YAML or JSON documents into [`Manifest`]s, strictly.
+//! - [`load`] reads a file (or stdin) of YAML or JSON documents into [`Manifest`]s, strictly;
+//!   [`read`] reads what `-f` names, directories too (`source`).
 //! - [`encode`] turns stored host endpoints into calicoctl's JSON shape for the printers.
 //! - [`patch`] applies `patch`'s strategic, merge and JSON patches to a document.
 
@@ -9,6 +10,7 @@ pub(crate) mod patch;
 
 mod decode;
 mod raw;
+mod source;
 
 use std::{collections::BTreeMap, io::Read as _};
 
@@ -21,6 +23,7 @@ use serde::Deserialize as _;
 
 use self::raw::Raw;
 pub(crate) use decode::DecodeError;
+pub(crate) use source::{Source, read};
 
 /// One host endpoint as a document gives it: what a write sends, before validation.
 ///

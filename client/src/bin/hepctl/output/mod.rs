@@ -85,6 +85,17 @@ pub(crate) enum Fetched {
 }
 
 impl Fetched {
+    /// calicoctl's `--export` of a named object: what the server set is blanked (a listing is
+    /// left as it is). creationTimestamp then prints as `null`.
+    pub(crate) fn export(&mut self) {
+        if let Self::One(hep) = self {
+            let meta = &mut hep.metadata;
+            meta.uid.clear();
+            meta.resource_version = 0;
+            meta.creation_timestamp = None;
+        }
+    }
+
     fn host_endpoints(&self) -> Vec<&HostEndpoint> {
         match self {
             Self::One(hep) => vec![&**hep],
