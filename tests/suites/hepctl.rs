@@ -8,6 +8,7 @@ mod completion;
 mod files;
 mod patch;
 mod readme;
+mod validate;
 mod watch;
 
 use std::path::Path;
@@ -203,7 +204,7 @@ fn top_level_help_matches_golden() {
         &String::from_utf8(output.stdout).expect("UTF-8 help"),
     );
     for command in [
-        "create", "apply", "replace", "delete", "get", "label", "patch", "watch",
+        "create", "apply", "replace", "delete", "get", "label", "patch", "validate", "watch",
     ] {
         let sub = hepctl()
             .args([command, "--help"])

@@ -131,6 +131,11 @@ pub(crate) enum Command {
     /// new object (up to 5 tries, a second apart), so neither change is lost. A patch that
     /// sets metadata.resourceVersion is not tried again: that version must be the stored one.
     Patch(PatchArgs),
+    /// Check documents offline, with the server's own validation; no server is needed.
+    ///
+    /// Every document is checked; the report says how many passed, and why each other one
+    /// did not, as create would.
+    Validate(ValidateArgs),
     /// Print every change to host endpoints until interrupted (Ctrl-C).
     ///
     /// The host endpoints that exist when the watch starts come first, each ADDED, then each
@@ -324,6 +329,15 @@ pub(crate) struct PatchArgs {
     /// The namespace option of calicoctl.
     #[command(flatten)]
     pub(crate) namespace: NamespaceArgs,
+}
+
+/// Arguments of `validate`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("input").required(true).args(["filename"])))]
+pub(crate) struct ValidateArgs {
+    /// The documents to check.
+    #[command(flatten)]
+    pub(crate) files: Files,
 }
 
 /// Arguments of `watch`.

@@ -7,6 +7,7 @@ mod get;
 mod label;
 mod patch;
 mod report;
+mod validate;
 mod watch;
 mod write;
 
@@ -55,6 +56,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Get(args) => get::run(&server, args).await,
         Command::Label(args) => label::run(&server, args).await,
         Command::Patch(args) => patch::run(&server, args).await,
+        Command::Validate(args) => validate::run(args),
         Command::Watch(args) => watch::run(&server, args).await,
         Command::Completion(args) => completion::run(args),
     }

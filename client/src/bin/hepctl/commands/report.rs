@@ -34,6 +34,8 @@ pub(crate) enum Verb {
     Apply,
     /// `replace`.
     Replace,
+    /// `validate`.
+    Validate,
 }
 
 impl Verb {
@@ -42,13 +44,15 @@ impl Verb {
             Self::Create => "create",
             Self::Apply => "apply",
             Self::Replace => "replace",
+            Self::Validate => "validate",
         }
     }
 
-    /// How the failures of a partial success are introduced: apply says "error(s)".
+    /// How the failures of a partial success are introduced: apply and validate say
+    /// "error(s)".
     fn hit_error(self) -> &'static str {
         match self {
-            Self::Apply => "hit error(s)",
+            Self::Apply | Self::Validate => "hit error(s)",
             Self::Create | Self::Replace => "hit error",
         }
     }
@@ -58,6 +62,7 @@ impl Verb {
             Self::Create => "created",
             Self::Apply => "applied",
             Self::Replace => "replaced",
+            Self::Validate => "validated",
         }
     }
 }

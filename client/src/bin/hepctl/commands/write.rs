@@ -175,7 +175,8 @@ async fn update(
     ))
 }
 
-fn validated(manifest: &Manifest) -> Result<HostEndpoint, Failure> {
+/// The host endpoint of a document, or calicoctl's words for the rules it breaks.
+pub(super) fn validated(manifest: &Manifest) -> Result<HostEndpoint, Failure> {
     manifest
         .to_model(0)
         .map_err(|violations| error::validation(&violations.0))
