@@ -5,6 +5,7 @@
 //! Run with `UPDATE_GOLDEN=1` to rewrite the golden files after an intended change.
 
 mod completion;
+mod config;
 mod files;
 mod patch;
 mod readme;

@@ -8,7 +8,7 @@ use clap_complete::{ArgValueCandidates, ArgValueCompleter};
 
 use crate::{
     commands::completion::{host_endpoint_names, kinds},
-    connect::{DEFAULT_SERVER, dial_timeout},
+    connect::dial_timeout,
     manifest::patch::PatchType,
 };
 
@@ -25,15 +25,31 @@ use crate::{
 )]
 pub(crate) struct Cli {
     /// The hostendpointd gRPC endpoint: an http:// or https:// URL, or host:port (TLS when a
-    /// TLS file is given).
+    /// TLS file is given) [default: the config file's, else http://127.0.0.1:50051].
+    #[arg(long, global = true, env = "HEPCTL_SERVER", value_name = "URL")]
+    pub(crate) server: Option<String>,
+
+    /// A connection file in calicoctl's CalicoAPIConfig style (apiVersion projectcalico.org/v3,
+    /// kind CalicoAPIConfig, spec: server, caCertFile, certFile, keyFile); each flag above or
+    /// below overrides its field. The default file is read only if it exists
+    /// [default: /etc/calico/hepctl.cfg].
     #[arg(
+        short = 'c',
         long,
         global = true,
-        env = "HEPCTL_SERVER",
-        default_value = DEFAULT_SERVER,
-        value_name = "URL"
+        env = "HEPCTL_CONFIG",
+        value_name = "FILE"
     )]
-    pub(crate) server: String,
+    pub(crate) config: Option<PathBuf>,
+
+    /// Accepted for calicoctl compatibility (its kubeconfig context); hepctl has none.
+    #[arg(long, global = true, env = "HEPCTL_CONTEXT", value_name = "CONTEXT")]
+    pub(crate) context: Option<String>,
+
+    /// Accepted for calicoctl compatibility; hepctl and hostendpointd never refuse each
+    /// other's versions (`hepctl version` shows both).
+    #[arg(long, global = true, env = "HEPCTL_ALLOW_VERSION_MISMATCH")]
+    pub(crate) allow_version_mismatch: bool,
 
     /// The CA certificate (PEM) the server's certificate must chain to; without it, the
     /// system's roots.
@@ -414,6 +430,6 @@ mod tests {
     fn the_server_option_is_global() {
         let cli = Cli::try_parse_from(["hepctl", "get", "hep", "--server", "h:1"])
             .expect("--server after the subcommand");
-        assert_eq!(cli.server, "h:1");
+        assert_eq!(cli.server.as_deref(), Some("h:1"));
     }
 }

@@ -11,12 +11,13 @@
 //!   `label`, `patch`, `validate`, `watch`, `completion`; `commands::report` words their outcomes as calicoctl does.
 //! - `manifest`: calicoctl documents to and from the domain model, with strict parsing.
 //! - `output`: the printers: Go tabwriter tables, go-yaml v2 YAML, Go `MarshalIndent` JSON.
-//! - `connect`: the server address and the connection.
+//! - `connect`: the server address and the connection; `config`: the `-c` connection file.
 //! - `error`: the CLI's error type and calicoctl's wording of per-resource failures.
 //! - `kind`: the resource type names accepted on the command line.
 
 mod args;
 mod commands;
+mod config;
 mod connect;
 mod error;
 mod kind;

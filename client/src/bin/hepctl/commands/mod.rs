@@ -26,6 +26,9 @@ use crate::{
 pub(crate) async fn run(cli: Cli) -> Result<()> {
     let Cli {
         server,
+        config,
+        context: _,
+        allow_version_mismatch: _,
         ca_cert_file,
         cert_file,
         key_file,
@@ -36,12 +39,13 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
     } = cli;
     let server = Server {
         address: server,
+        tls: TlsFiles {
+            ca_cert: ca_cert_file,
+            cert: cert_file,
+            key: key_file,
+        },
+        config,
         options: ConnectOptions {
-            tls: TlsFiles {
-                ca_cert: ca_cert_file,
-                cert: cert_file,
-                key: key_file,
-            },
             dial_timeout,
             // 0 waits forever, as kubectl's --request-timeout 0.
             request_timeout: Some(request_timeout).filter(|t| !t.is_zero()),

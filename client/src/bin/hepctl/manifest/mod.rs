@@ -67,14 +67,13 @@ impl Manifest {
 /// Why a file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum LoadError {
-    /// The file could not be read.
-    #[error("open {path}: {source}")]
+    /// The file could not be read (worded as Go's os.Open error, as calicoctl prints it).
+    #[error("open {path}: {reason}")]
     Read {
         /// The file.
         path: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
+        /// Why, in words.
+        reason: String,
     },
     /// A document is not YAML or JSON.
     #[error("document {number}: {message}")]
@@ -97,9 +96,9 @@ pub(crate) enum LoadError {
 
 /// Reads the documents of `filename` (`-` for stdin).
 pub(crate) fn load(filename: &str) -> Result<Vec<Manifest>, LoadError> {
-    let read_error = |source| LoadError::Read {
+    let read_error = |err: std::io::Error| LoadError::Read {
         path: filename.to_owned(),
-        source,
+        reason: hostendpoint_client::io_words(&err),
     };
     let text = if filename == "-" {
         let mut text = String::new();
