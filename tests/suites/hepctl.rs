@@ -10,6 +10,7 @@ mod files;
 mod patch;
 mod readme;
 mod validate;
+mod version;
 mod watch;
 
 use std::path::Path;
@@ -205,7 +206,8 @@ fn top_level_help_matches_golden() {
         &String::from_utf8(output.stdout).expect("UTF-8 help"),
     );
     for command in [
-        "create", "apply", "replace", "delete", "get", "label", "patch", "validate", "watch",
+        "create", "apply", "replace", "delete", "get", "label", "patch", "validate", "version",
+        "watch",
     ] {
         let sub = hepctl()
             .args([command, "--help"])

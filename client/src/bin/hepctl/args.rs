@@ -152,6 +152,11 @@ pub(crate) enum Command {
     /// Every document is checked; the report says how many passed, and why each other one
     /// did not, as create would.
     Validate(ValidateArgs),
+    /// Print hepctl's version and commit, and the server's version.
+    ///
+    /// The server states its version in every answer; a server that cannot be reached is an
+    /// error after hepctl's own lines.
+    Version(VersionArgs),
     /// Print every change to host endpoints until interrupted (Ctrl-C).
     ///
     /// The host endpoints that exist when the watch starts come first, each ADDED, then each
@@ -354,6 +359,14 @@ pub(crate) struct ValidateArgs {
     /// The documents to check.
     #[command(flatten)]
     pub(crate) files: Files,
+}
+
+/// Arguments of `version`.
+#[derive(Debug, Args)]
+pub(crate) struct VersionArgs {
+    /// Print hepctl's version only, without asking the server.
+    #[arg(long)]
+    pub(crate) client: bool,
 }
 
 /// Arguments of `watch`.

@@ -8,7 +8,7 @@
 //! # Layout
 //! - `args`: the command line (clap derive; the doc comments are the `--help` text).
 //! - `commands`: one module per command: `write` (create, apply, replace), `delete`, `get`,
-//!   `label`, `patch`, `validate`, `watch`, `completion`; `commands::report` words their outcomes as calicoctl does.
+//!   `label`, `patch`, `validate`, `version`, `watch`, `completion`; `commands::report` words their outcomes as calicoctl does.
 //! - `manifest`: calicoctl documents to and from the domain model, with strict parsing.
 //! - `output`: the printers: Go tabwriter tables, go-yaml v2 YAML, Go `MarshalIndent` JSON.
 //! - `connect`: the server address and the connection; `config`: the `-c` connection file.

@@ -8,6 +8,7 @@ mod label;
 mod patch;
 mod report;
 mod validate;
+mod version;
 mod watch;
 mod write;
 
@@ -61,6 +62,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Label(args) => label::run(&server, args).await,
         Command::Patch(args) => patch::run(&server, args).await,
         Command::Validate(args) => validate::run(args),
+        Command::Version(args) => version::run(&server, args).await,
         Command::Watch(args) => watch::run(&server, args).await,
         Command::Completion(args) => completion::run(args),
     }
