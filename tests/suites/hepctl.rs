@@ -9,6 +9,7 @@ mod config;
 mod files;
 mod patch;
 mod readme;
+mod template;
 mod validate;
 mod version;
 mod watch;

@@ -274,8 +274,11 @@ pub(crate) struct GetArgs {
     #[arg(long)]
     pub(crate) export: bool,
 
-    /// Output format: ps, wide, yaml, json, name, or custom-columns=NAME,NODE,... (columns
-    /// NAME, NODE, INTERFACE, IPS, PROFILES).
+    /// Output format: ps, wide, yaml, json, name, custom-columns=NAME,NODE,... (columns
+    /// NAME, NODE, INTERFACE, IPS, PROFILES), go-template=TEMPLATE or go-template-file=FILE
+    /// (Go's text/template over the list of results, with Go's field names such as
+    /// {{range .}}{{range .Items}}{{.Name}} {{.Spec.Node}}{{end}}{{end}}, and calicoctl's join
+    /// and joinAndTruncate).
     #[arg(short = 'o', long, default_value = "ps", value_name = "FORMAT")]
     pub(crate) output: String,
 

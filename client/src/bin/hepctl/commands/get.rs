@@ -69,7 +69,7 @@ pub(crate) async fn run(server: &Server, args: GetArgs) -> Result<()> {
     if export && !names.is_empty() {
         results.iter_mut().for_each(Fetched::export);
     }
-    output::print(&output::render(&format, &results))?;
+    output::print(&output::render(&format, &results).map_err(Error::Failed)?)?;
     if errors.is_empty() {
         Ok(())
     } else {

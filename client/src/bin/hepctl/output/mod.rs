@@ -6,10 +6,12 @@
 //!   ([`yaml`], [`json`]).
 //! - name: `hostendpoint.projectcalico.org/<name>` per host endpoint, as kubectl's `-o name`
 //!   (calicoctl has no such format).
+//! - go-template and go-template-file: Go's text/template over calicoctl's data ([`template`]).
 
 pub(crate) mod events;
 pub(crate) mod json;
 pub(crate) mod table;
+mod template;
 pub(crate) mod yaml;
 
 mod node;
@@ -36,6 +38,8 @@ pub(crate) enum OutputFormat {
     Json,
     /// One `kind.group/name` line per host endpoint.
     Name,
+    /// A Go template's text (of `go-template=`, or the file of `go-template-file=`).
+    Template(String),
 }
 
 impl FromStr for OutputFormat {
@@ -56,6 +60,12 @@ impl FromStr for OutputFormat {
                     .map(|h| Column::from_heading(h).ok_or_else(|| unknown_heading(h)))
                     .collect::<Result<_, _>>()
                     .map(Self::Table),
+                Some(("go-template", "")) => Err("need to specify a template".into()),
+                Some(("go-template", template)) => Ok(Self::Template(template.to_owned())),
+                Some(("go-template-file", "")) => Err("need to specify a template file".into()),
+                Some(("go-template-file", path)) => std::fs::read_to_string(path)
+                    .map(Self::Template)
+                    .map_err(|e| format!("open {path}: {}", hostendpoint_client::io_words(&e))),
                 _ => Err(format!("unrecognized output format '{text}'")),
             },
         }
@@ -111,9 +121,9 @@ impl Fetched {
     }
 }
 
-/// The text `get` prints for its results.
-pub(crate) fn render(format: &OutputFormat, results: &[Fetched]) -> String {
-    match format {
+/// The text `get` prints for its results; only a template can fail.
+pub(crate) fn render(format: &OutputFormat, results: &[Fetched]) -> Result<String, String> {
+    let text = match format {
         OutputFormat::Table(columns) => results
             .iter()
             .map(|result| table::render(columns, &result.host_endpoints()) + "\n")
@@ -125,7 +135,9 @@ pub(crate) fn render(format: &OutputFormat, results: &[Fetched]) -> String {
             .flat_map(Fetched::host_endpoints)
             .map(|hep| format!("hostendpoint.projectcalico.org/{}\n", hep.metadata.name))
             .collect(),
-    }
+        OutputFormat::Template(text) => template::render(text, results)?,
+    };
+    Ok(text)
 }
 
 /// calicoctl prints one result as itself and any other number as a slice; with nothing
