@@ -53,7 +53,8 @@ struct Metadata {
     uid: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     resource_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Go's metav1.Time is a struct, which omitempty never omits: none is `null`.
+    #[serde(default)]
     creation_timestamp: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     labels: BTreeMap<String, String>,
@@ -90,6 +91,44 @@ struct Port {
 enum Protocol {
     Number(u64),
     Name(String),
+}
+
+/// A HostEndpointList document, as calicoctl prints a listing: `items` is never left out, and
+/// the list's resourceVersion is the revision the listing reflects (an etcd revision is
+/// never empty, so it is printed even when it is 0).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentList {
+    kind: String,
+    api_version: String,
+    metadata: ListMetadata,
+    items: Vec<Document>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListMetadata {
+    resource_version: String,
+}
+
+/// The kind of a list of host endpoints.
+pub const LIST_KIND: &str = "HostEndpointList";
+
+impl DocumentList {
+    /// The list of `items` at `revision`, each with its resourceVersion.
+    pub fn new(items: &[HostEndpoint], revision: Revision) -> Self {
+        Self {
+            kind: LIST_KIND.into(),
+            api_version: API_VERSION.into(),
+            metadata: ListMetadata {
+                resource_version: revision.to_string(),
+            },
+            items: items
+                .iter()
+                .map(|hep| Document::from_host_endpoint(hep, ResourceVersion::Include))
+                .collect(),
+        }
+    }
 }
 
 /// Why a document is not a usable HostEndpoint.

@@ -2,10 +2,8 @@
 //!
 //! - [`load`] reads a file (or stdin) of YAML or JSON documents into [`Manifest`]s, strictly;
 //!   [`read`] reads what `-f` names, directories too (`source`).
-//! - [`encode`] turns stored host endpoints into calicoctl's JSON shape for the printers.
 //! - [`patch`] applies `patch`'s strategic, merge and JSON patches to a document.
 
-pub(crate) mod encode;
 pub(crate) mod patch;
 
 mod decode;

@@ -14,18 +14,16 @@ pub(crate) mod table;
 mod template;
 pub(crate) mod yaml;
 
-mod node;
-
 use std::{io::Write as _, str::FromStr};
 
-use hostendpoint_api::model::{HostEndpoint, Revision};
-
-pub(crate) use self::node::Node;
-use self::table::Column;
-use crate::{
-    error::{Error, Result},
-    manifest::encode,
+use hostendpoint_api::{
+    calico::{Document, DocumentList, ResourceVersion},
+    model::{HostEndpoint, Revision},
 };
+use serde::Serialize;
+
+use self::table::Column;
+use crate::error::{Error, Result};
 
 /// An output format of `get`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,10 +111,10 @@ impl Fetched {
         }
     }
 
-    fn to_node(&self) -> Node {
+    fn document(&self) -> Printed {
         match self {
-            Self::One(hep) => encode::host_endpoint(hep),
-            Self::List { items, revision } => encode::list(items, *revision),
+            Self::One(hep) => Printed::One(Box::new(host_endpoint(hep))),
+            Self::List { items, revision } => Printed::List(DocumentList::new(items, *revision)),
         }
     }
 }
@@ -128,7 +126,7 @@ pub(crate) fn render(format: &OutputFormat, results: &[Fetched]) -> Result<Strin
             .iter()
             .map(|result| table::render(columns, &result.host_endpoints()) + "\n")
             .collect(),
-        OutputFormat::Yaml => yaml::to_string(&document(results)),
+        OutputFormat::Yaml => yaml::to_string(&to_value(&document(results))),
         OutputFormat::Json => json::to_string(&document(results)),
         OutputFormat::Name => results
             .iter()
@@ -140,14 +138,35 @@ pub(crate) fn render(format: &OutputFormat, results: &[Fetched]) -> Result<Strin
     Ok(text)
 }
 
+/// A result as calicoctl prints it: the one document type of the API crate.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Printed {
+    // Boxed: a document is much larger than a list's handle on its items.
+    One(Box<Document>),
+    List(DocumentList),
+    Many(Vec<Printed>),
+}
+
 /// calicoctl prints one result as itself and any other number as a slice; with nothing
 /// found, that slice is Go's nil slice, which marshals as `null`.
-fn document(results: &[Fetched]) -> Node {
+fn document(results: &[Fetched]) -> Option<Printed> {
     match results {
-        [] => Node::Null,
-        [one] => one.to_node(),
-        many => Node::Seq(many.iter().map(Fetched::to_node).collect()),
+        [] => None,
+        [one] => Some(one.document()),
+        many => Some(Printed::Many(many.iter().map(Fetched::document).collect())),
     }
+}
+
+/// The document of a host endpoint, as `get` and `watch` print it.
+pub(crate) fn host_endpoint(hep: &HostEndpoint) -> Document {
+    Document::from_host_endpoint(hep, ResourceVersion::Include)
+}
+
+/// A document as serde_json reads it, for the YAML printer (which sorts keys anyway).
+pub(crate) fn to_value(document: &impl Serialize) -> serde_json::Value {
+    // Documents of strings, string-keyed maps and integers always convert.
+    serde_json::to_value(document).unwrap_or_default()
 }
 
 /// Writes text to standard output now (a watch must not sit in a buffer).
