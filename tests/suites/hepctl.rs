@@ -647,8 +647,8 @@ fn strict_parsing_names_the_document_and_the_field() {
     .expect(
         1,
         "",
-        "failed to execute command: document 1: spec.ports[0].port: expected an integer \
-             from 0 to 65535, found string \"80\"\n",
+        "failed to execute command: document 1: spec.ports[0].port: invalid type: string \
+         \"80\", expected u32\n",
     );
     let missing = cli.run(&["create", "-f", "/nonexistent/hep.yaml"]);
     assert_eq!(missing.code, 1);

@@ -10,12 +10,12 @@ mod decode;
 mod raw;
 mod source;
 
-use std::{collections::BTreeMap, io::Read as _};
+use std::io::Read as _;
 
 use hostendpoint_api::{
+    calico::{self, Document},
     model::{HostEndpoint, Revision},
-    pb, validation,
-    validation::Violations,
+    validation::{FieldViolation, Violations},
 };
 use serde::Deserialize as _;
 
@@ -23,11 +23,9 @@ use self::raw::Raw;
 pub(crate) use decode::DecodeError;
 pub(crate) use source::{Source, read};
 
-/// One host endpoint as a document gives it: what a write sends, before validation.
-///
-/// Only the name, labels, annotations and spec are kept, plus the resourceVersion, which is
-/// a precondition: uid, creationTimestamp and the rest belong to the server.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// One host endpoint as a document gives it: the API crate's Calico document, not judged
+/// yet, and what the commands ask of it before anything is sent.
+#[derive(Clone, Debug)]
 pub(crate) struct Manifest {
     /// `metadata.name`.
     pub(crate) name: String,
@@ -35,28 +33,37 @@ pub(crate) struct Manifest {
     pub(crate) namespace: Option<String>,
     /// `metadata.resourceVersion` as written, when not empty.
     pub(crate) resource_version: Option<String>,
-    /// `metadata.labels`.
-    pub(crate) labels: BTreeMap<String, String>,
-    /// `metadata.annotations`.
-    pub(crate) annotations: BTreeMap<String, String>,
-    /// `spec`, unvalidated.
-    pub(crate) spec: pb::HostEndpointSpec,
+    /// The document.
+    document: Document,
 }
 
 impl Manifest {
+    fn new(document: Document) -> Self {
+        Self {
+            name: document.name().to_owned(),
+            namespace: document.namespace().map(str::to_owned),
+            resource_version: document.resource_version().map(str::to_owned),
+            document,
+        }
+    }
+
     /// The host endpoint to send, checked against Calico's rules; `revision` becomes its
-    /// resource_version (the update precondition; 0 for none).
+    /// resource_version (the update precondition; 0 for none). Only the name, labels,
+    /// annotations and spec are taken: uid, creationTimestamp and the rest belong to the
+    /// server.
     pub(crate) fn to_model(&self, revision: Revision) -> Result<HostEndpoint, Violations> {
-        let object = pb::HostEndpoint {
-            metadata: Some(pb::ObjectMeta {
-                name: self.name.clone(),
-                labels: self.labels.clone().into_iter().collect(),
-                annotations: self.annotations.clone().into_iter().collect(),
-                ..pb::ObjectMeta::default()
-            }),
-            spec: Some(self.spec.clone()),
+        let document = self.document.clone().without_server_fields();
+        let mut hep = match document.into_host_endpoint() {
+            Ok(hep) => hep,
+            Err(calico::DecodeError::Invalid(violations)) => return Err(violations),
+            // Without server fields only the content can be wrong.
+            Err(other) => {
+                return Err(Violations(vec![FieldViolation {
+                    field: "metadata".into(),
+                    description: other.to_string(),
+                }]));
+            }
         };
-        let mut hep = validation::host_endpoint(object)?;
         hep.metadata.resource_version = revision;
         Ok(hep)
     }
