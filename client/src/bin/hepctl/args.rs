@@ -176,9 +176,10 @@ pub(crate) enum Command {
     Watch(WatchArgs),
     /// Print a completion script for a shell, such as `source <(hepctl completion bash)`.
     ///
-    /// The script runs hepctl at each TAB: host endpoint names after `get hep`, `delete hep`
-    /// and `label hep` come from the server that the line (--server, the TLS flags) or the
-    /// environment names, within 2 seconds; a server that is down completes nothing.
+    /// The script runs hepctl at each TAB: host endpoint names after `get hep`, `delete hep`,
+    /// `label hep` and `patch hep` come from the server that the line (--server, -c, the TLS
+    /// flags), the environment or the config file names, within 2 seconds; a server that is
+    /// down completes nothing.
     Completion(CompletionArgs),
 }
 
