@@ -6,6 +6,9 @@ use std::sync::LazyLock;
 /// The release version of the workspace.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The response header in which hostendpointd states its [`long_version`] on every answer.
+pub const VERSION_HEADER: &str = "hostendpointd-version";
+
 /// The git commit the build was made from, abbreviated as git abbreviates it
 /// (`VERGEN_IDEMPOTENT_OUTPUT` when built outside a git checkout).
 pub const COMMIT: &str = env!("VERGEN_GIT_SHA");

@@ -15,6 +15,12 @@ use crate::{
     pb, validation,
 };
 
+mod text;
+
+/// A field that servers set and this type reads only to drop: read as a value, not skipped,
+/// so that a strict reader (one that refuses what a type ignores) accepts it.
+type ServerSet = Option<serde_json::Value>;
+
 /// The kind of a host endpoint document.
 pub const KIND: &str = "HostEndpoint";
 /// The API group and version of a host endpoint document.
@@ -35,42 +41,107 @@ pub enum ResourceVersion {
 ///
 /// It serializes in Calico's key order. It deserializes leniently, so holding one says only
 /// that the JSON had the right shape; [`Document::into_host_endpoint`] judges the content.
+/// Every field Kubernetes' ObjectMeta has is read (those the server sets are dropped), so a
+/// reader that refuses what a type ignores (hepctl's, by `serde_ignored`) refuses only the
+/// fields Calico does not have. A scalar given to a string field is read as its text, as
+/// calicoctl reads YAML.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Document {
+    #[serde(default)]
     kind: String,
+    #[serde(default)]
     api_version: String,
+    #[serde(default)]
     metadata: Metadata,
     #[serde(default)]
     spec: Spec,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Metadata {
+    #[serde(default, deserialize_with = "text::string")]
     name: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing, rename = "generateName")]
+    _generate_name: ServerSet,
+    /// Kept to be refused: host endpoints are not namespaced.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "text::optional"
+    )]
+    namespace: Option<String>,
+    #[serde(default, skip_serializing, rename = "selfLink")]
+    _self_link: ServerSet,
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "text::string"
+    )]
     uid: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "text::optional"
+    )]
     resource_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing, rename = "generation")]
+    _generation: ServerSet,
+    /// Go's metav1.Time is a struct, which omitempty never omits: none is `null`.
+    #[serde(default)]
     creation_timestamp: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing, rename = "deletionTimestamp")]
+    _deletion_timestamp: ServerSet,
+    #[serde(default, skip_serializing, rename = "deletionGracePeriodSeconds")]
+    _deletion_grace_period_seconds: ServerSet,
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "text::map"
+    )]
     labels: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "text::map"
+    )]
     annotations: BTreeMap<String, String>,
+    #[serde(default, skip_serializing, rename = "ownerReferences")]
+    _owner_references: ServerSet,
+    #[serde(default, skip_serializing, rename = "finalizers")]
+    _finalizers: ServerSet,
+    #[serde(default, skip_serializing, rename = "managedFields")]
+    _managed_fields: ServerSet,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Spec {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "text::string"
+    )]
     node: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "text::string"
+    )]
     interface_name: String,
-    #[serde(default, rename = "expectedIPs", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "expectedIPs",
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "text::list"
+    )]
     expected_ips: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "text::list"
+    )]
     profiles: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     ports: Vec<Port>,
@@ -79,6 +150,7 @@ struct Spec {
 /// A port as read: u32 so that an out-of-range number reaches validation and its message.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Port {
+    #[serde(deserialize_with = "text::string")]
     name: String,
     protocol: Protocol,
     port: u32,
@@ -90,6 +162,62 @@ struct Port {
 enum Protocol {
     Number(u64),
     Name(String),
+}
+
+/// A HostEndpointList document, as calicoctl prints a listing: `items` is never left out, and
+/// the list's resourceVersion is the revision the listing reflects (an etcd revision is
+/// never empty, so it is printed even when it is 0).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentList {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    api_version: String,
+    #[serde(default)]
+    metadata: ListMetadata,
+    #[serde(default)]
+    items: Vec<Document>,
+}
+
+/// Kubernetes' ListMeta, all of it set by servers.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListMetadata {
+    #[serde(default, skip_serializing, rename = "selfLink")]
+    _self_link: ServerSet,
+    #[serde(default, deserialize_with = "text::string")]
+    resource_version: String,
+    #[serde(default, skip_serializing, rename = "continue")]
+    _continue: ServerSet,
+    #[serde(default, skip_serializing, rename = "remainingItemCount")]
+    _remaining_item_count: ServerSet,
+}
+
+/// The kind of a list of host endpoints.
+pub const LIST_KIND: &str = "HostEndpointList";
+
+impl DocumentList {
+    /// The list of `items` at `revision`, each with its resourceVersion.
+    pub fn new(items: &[HostEndpoint], revision: Revision) -> Self {
+        Self {
+            kind: LIST_KIND.into(),
+            api_version: API_VERSION.into(),
+            metadata: ListMetadata {
+                resource_version: revision.to_string(),
+                ..ListMetadata::default()
+            },
+            items: items
+                .iter()
+                .map(|hep| Document::from_host_endpoint(hep, ResourceVersion::Include))
+                .collect(),
+        }
+    }
+
+    /// The list's items.
+    pub fn into_items(self) -> Vec<Document> {
+        self.items
+    }
 }
 
 /// Why a document is not a usable HostEndpoint.
@@ -162,6 +290,33 @@ impl Document {
         &self.metadata.name
     }
 
+    /// `kind` and `apiVersion`, as written (empty when left out).
+    pub fn type_meta(&self) -> (&str, &str) {
+        (&self.kind, &self.api_version)
+    }
+
+    /// `metadata.namespace`, when not empty.
+    pub fn namespace(&self) -> Option<&str> {
+        self.metadata.namespace.as_deref()
+    }
+
+    /// `metadata.resourceVersion` as written, when not empty.
+    pub fn resource_version(&self) -> Option<&str> {
+        self.metadata.resource_version.as_deref()
+    }
+
+    /// The document with only what a client writes: name, labels, annotations and spec (the
+    /// server sets uid, creationTimestamp and the version).
+    pub fn without_server_fields(mut self) -> Self {
+        self.metadata = Metadata {
+            name: self.metadata.name,
+            labels: self.metadata.labels,
+            annotations: self.metadata.annotations,
+            ..Metadata::default()
+        };
+        self
+    }
+
     /// The document without its resourceVersion, for readers that take the version from
     /// elsewhere (etcd's mod revision) and so, like Calico's client, ignore what is written.
     pub fn without_resource_version(mut self) -> Self {
@@ -203,6 +358,7 @@ impl Metadata {
             creation_timestamp: meta.creation_timestamp.map(rfc3339),
             labels: meta.labels.clone(),
             annotations: meta.annotations.clone(),
+            ..Self::default()
         }
     }
 
@@ -345,6 +501,23 @@ mod tests {
     }
 
     #[test]
+    fn scalars_are_read_as_text_and_server_set_metadata_is_dropped() {
+        let json = r#"{"kind":"HostEndpoint","apiVersion":"projectcalico.org/v3",
+            "metadata":{"name":"a","generation":3,"finalizers":["x"],"resourceVersion":7,
+            "labels":{"n":12}},"spec":{"node":123,"expectedIPs":["10.0.0.1"]}}"#;
+        let document = Document::from_json(json.as_bytes()).expect("a document");
+        assert_eq!(document.resource_version(), Some("7"));
+        let hep = document.into_host_endpoint().expect("valid");
+        assert_eq!(hep.spec.node, "123");
+        assert_eq!(hep.metadata.labels["n"], "12");
+        let written = write(&hep, ResourceVersion::Omit);
+        assert!(
+            !written.contains("generation") && !written.contains("finalizers"),
+            "{written}"
+        );
+    }
+
+    #[test]
     fn documents_that_are_not_valid_host_endpoints_are_errors() {
         let cases = [
             (PRINTED.replace(r#""42""#, r#""4x""#), "resourceVersion"),
@@ -361,8 +534,13 @@ mod tests {
                 PRINTED.replace(r#""protocol":17"#, r#""protocol":1"#),
                 "spec.ports[0]",
             ),
+            // metadata may be left out (calicoctl reads such a document), but not its name.
             (
                 PRINTED.replace(r#""metadata""#, r#""meta""#),
+                "metadata.name",
+            ),
+            (
+                PRINTED.replace(r#""spec":{"#, r#""spec":["#),
                 "not a Calico v3",
             ),
         ];

@@ -4,6 +4,7 @@ use std::{future::Future, sync::Arc};
 
 use futures::{Stream, TryStreamExt as _};
 use hostendpoint_api::{
+    build_info::VERSION_HEADER,
     model::{HostEndpoint, Revision},
     pb::{self, host_endpoint_service_client::HostEndpointServiceClient},
     validation,
@@ -164,6 +165,30 @@ impl Client {
         };
         let response = self.call(self.raw().delete_host_endpoint(request)).await?;
         object(response.host_endpoint)
+    }
+
+    /// The server's version as it states it in every answer (`0.1.0 (commit abc1234)`, the
+    /// `hostendpointd-version` header); `None` from a server that does not state it. It asks
+    /// for a listing of one object; a refusal is an answer too.
+    pub async fn server_version(&self) -> Result<Option<String>> {
+        let request = pb::ListHostEndpointsRequest {
+            page_size: 1,
+            ..pb::ListHostEndpointsRequest::default()
+        };
+        let headers = match self.raw().list_host_endpoints(request).await {
+            Ok(response) => response.metadata().clone(),
+            Err(status) if status.metadata().contains_key(VERSION_HEADER) => {
+                status.metadata().clone()
+            }
+            Err(status) => match self.explain(status).await {
+                // Any status the server itself sent is an answer, from a server that does
+                // not state its version.
+                error if error.is_transient() => return Err(error),
+                _ => return Ok(None),
+            },
+        };
+        let version = headers.get(VERSION_HEADER).and_then(|v| v.to_str().ok());
+        Ok(version.map(str::to_owned))
     }
 
     /// One page of a listing; pass the previous page's token for the next.

@@ -145,18 +145,54 @@ pub enum Error {
     },
 }
 
+/// How a caller goes on after an error. [`Error::recovery`] is the client's one table of
+/// transient failures: the watcher follows it, and so does [`Error::is_transient`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// The same call may succeed later: the connection failed or timed out, or the server
+    /// could not serve it now (UNAVAILABLE, RESOURCE_EXHAUSTED, INTERNAL, UNKNOWN). Try again
+    /// after a backoff; a watch resumes from its position.
+    Retry,
+    /// A watch's position is gone (OUT_OF_RANGE, or the store was replaced): list again.
+    Relist,
+    /// The request itself was refused: trying it again cannot help.
+    Report,
+}
+
 impl Error {
-    /// Whether the failure is of the connection rather than of the request, so that the same
-    /// call may succeed later.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
+    /// How to go on after this error (see [`Recovery`]).
+    pub fn recovery(&self) -> Recovery {
+        match self {
             Self::Unreachable { .. }
-                | Self::DialTimeout { .. }
-                | Self::RequestTimeout { .. }
-                | Self::ConnectionLost { .. }
-                | Self::Unavailable { .. }
-        )
+            | Self::DialTimeout { .. }
+            | Self::RequestTimeout { .. }
+            | Self::ConnectionLost { .. }
+            | Self::Unavailable { .. } => Recovery::Retry,
+            // A server out of a resource (a stream limit, a watcher that fell behind) or one
+            // that failed inside (including an HTTP/2 stream reset that tonic reports as
+            // INTERNAL) may serve the same call later.
+            Self::Other {
+                code: Code::ResourceExhausted | Code::Internal | Code::Unknown,
+                ..
+            } => Recovery::Retry,
+            Self::OutOfRange { .. } | Self::StoreChanged { .. } => Recovery::Relist,
+            Self::Config(_)
+            | Self::NotGrpc { .. }
+            | Self::NeedsTls { .. }
+            | Self::PermissionDenied { .. }
+            | Self::NotFound { .. }
+            | Self::AlreadyExists { .. }
+            | Self::Conflict { .. }
+            | Self::PreconditionFailed { .. }
+            | Self::Invalid { .. }
+            | Self::Protocol(_)
+            | Self::Other { .. } => Recovery::Report,
+        }
+    }
+
+    /// Whether the same call may succeed later ([`Recovery::Retry`]).
+    pub fn is_transient(&self) -> bool {
+        self.recovery() == Recovery::Retry
     }
 }
 
@@ -245,4 +281,80 @@ fn violations(status: &Status) -> Vec<FieldViolation> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_recovery(code: Code) -> Recovery {
+        Error::from(Status::new(code, "m")).recovery()
+    }
+
+    #[test]
+    fn the_transient_table_covers_every_status_code() {
+        use Recovery::{Relist, Report, Retry};
+        let table = [
+            (Code::Ok, Report),
+            (Code::Cancelled, Retry),
+            (Code::Unknown, Retry),
+            (Code::InvalidArgument, Report),
+            (Code::DeadlineExceeded, Retry),
+            (Code::NotFound, Report),
+            (Code::AlreadyExists, Report),
+            (Code::PermissionDenied, Report),
+            (Code::ResourceExhausted, Retry),
+            (Code::FailedPrecondition, Relist),
+            (Code::Aborted, Report),
+            (Code::OutOfRange, Relist),
+            (Code::Unimplemented, Report),
+            (Code::Internal, Retry),
+            (Code::Unavailable, Retry),
+            (Code::DataLoss, Report),
+            (Code::Unauthenticated, Report),
+        ];
+        for (code, recovery) in table {
+            assert_eq!(status_recovery(code), recovery, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn connection_failures_are_transient_and_is_transient_agrees_with_the_table() {
+        let server = || "h:1".to_owned();
+        let errors = [
+            Error::Unreachable {
+                server: server(),
+                reason: "refused".into(),
+            },
+            Error::DialTimeout {
+                server: server(),
+                after: Duration::from_secs(1),
+            },
+            Error::RequestTimeout {
+                server: server(),
+                after: Duration::from_secs(1),
+            },
+            Error::ConnectionLost {
+                server: server(),
+                reason: "reset".into(),
+            },
+            Error::Unavailable {
+                message: "later".into(),
+            },
+            Error::NeedsTls { server: server() },
+            Error::Config("bad".into()),
+        ];
+        for error in errors {
+            let transient = matches!(
+                error,
+                Error::Unreachable { .. }
+                    | Error::DialTimeout { .. }
+                    | Error::RequestTimeout { .. }
+                    | Error::ConnectionLost { .. }
+                    | Error::Unavailable { .. }
+            );
+            assert_eq!(error.is_transient(), transient, "{error}");
+            assert_eq!(error.recovery() == Recovery::Retry, transient, "{error}");
+        }
+    }
 }

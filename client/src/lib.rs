@@ -40,7 +40,7 @@ pub use self::{
     backoff::BackoffConfig,
     client::{Client, ListPage, ListParams, Preconditions},
     connect::ConnectOptions,
-    error::{Error, Result, duration_words, io_words},
+    error::{Error, Recovery, Result, duration_words, io_words},
     tls::TlsFiles,
 };
 pub use hostendpoint_api::model;

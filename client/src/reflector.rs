@@ -30,6 +30,8 @@ pub struct Store {
 struct State {
     objects: Objects,
     revision: Revision,
+    /// A listing completed and no other is under way.
+    synced: bool,
 }
 
 /// The writing half, fed by [`reflector`].
@@ -117,6 +119,22 @@ impl Store {
         self.read(|s| s.revision)
     }
 
+    /// How many objects the store holds.
+    pub fn len(&self) -> usize {
+        self.read(|s| s.objects.len())
+    }
+
+    /// Whether the store holds no object.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether a listing completed and no relist is under way (during one, the store still
+    /// shows the state before it).
+    pub fn is_synced(&self) -> bool {
+        self.read(|s| s.synced)
+    }
+
     /// Waits until the first listing is in.
     pub async fn wait_until_ready(&self) -> Result<(), NeverReady> {
         let mut ready = self.ready.clone();
@@ -142,6 +160,7 @@ impl Writer {
         match event {
             Event::Init => {
                 self.listing = Some(Objects::new());
+                self.write(|s| s.synced = false);
                 Vec::new()
             }
             Event::InitApply(hep) => {
@@ -172,6 +191,7 @@ impl Writer {
         let listing = self.listing.take().unwrap_or_default();
         let old = self.write(|s| {
             s.revision = revision;
+            s.synced = true;
             std::mem::replace(&mut s.objects, listing.clone())
         });
         self.ready.send_replace(true);
@@ -221,10 +241,13 @@ mod tests {
             store.state().is_empty(),
             "nothing is visible before InitDone"
         );
+        assert!(!store.is_synced());
         assert!(writer.apply(&Event::InitDone(2)).is_empty());
-        assert_eq!(store.state().len(), 2);
+        assert_eq!(store.len(), 2);
+        assert!(store.is_synced());
 
         writer.apply(&Event::Init);
+        assert!(!store.is_synced(), "a relist is under way");
         writer.apply(&Event::InitApply(mk_hep("b", 2)));
         assert_eq!(store.state().len(), 2, "the old state stays until InitDone");
         let deleted = writer.apply(&Event::InitDone(9));

@@ -9,6 +9,9 @@
 //!   starts over with a fresh listing: `Init`, `InitApply`s, `InitDone`.
 //! - Any other error is yielded, and the watcher tries again after the backoff.
 //!
+//! Which error is which is the client's one table, [`Error::recovery`]: a transient one
+//! ([`Recovery::Retry`]) resumes, and `is_transient` says the same of it.
+//!
 //! It logs what a person following it wants to know, in words: each failure with the time to
 //! the next attempt (warn), and the attempt that restored the watch (info). [`Stats`] counts
 //! the recoveries while the watcher runs, for a caller's metrics.
@@ -27,11 +30,11 @@ use hostendpoint_api::{
     model::{HostEndpoint, Revision},
     pb::{self, EventType},
 };
-use tonic::{Code, Status, Streaming};
+use tonic::{Status, Streaming};
 use tracing::{debug, info, warn};
 
 use crate::{
-    Client, Error, Result,
+    Client, Error, Recovery, Result,
     backoff::{Backoff, BackoffConfig},
     client::object,
 };
@@ -147,13 +150,6 @@ struct Watcher {
     stats: Stats,
 }
 
-/// What to do after a failed call.
-enum Recovery {
-    Resume,
-    Relist,
-    Report,
-}
-
 impl Watcher {
     async fn next_event(&mut self) -> Result<Event> {
         loop {
@@ -264,19 +260,16 @@ impl Watcher {
         Ok(())
     }
 
-    /// Decides how to go on after `status` (of opening the watch, or of the open stream),
-    /// says so, waits the backoff, and returns an error to report.
+    /// Decides how to go on after `status` (of opening the watch, or of the open stream) by
+    /// the client's table ([`Error::recovery`]), says so, waits the backoff, and returns an
+    /// error to report.
     async fn recover(&mut self, status: Status, opening: bool) -> Option<Error> {
-        let recovery = match status.code() {
-            Code::OutOfRange | Code::FailedPrecondition => Recovery::Relist,
-            Code::Unavailable
-            | Code::Unknown
-            | Code::Cancelled
-            | Code::DeadlineExceeded
-            | Code::Internal
-            | Code::ResourceExhausted => Recovery::Resume,
-            _ => Recovery::Report,
+        let error = if opening {
+            self.client.explain(status).await
+        } else {
+            self.client.explain_broken(status).await
         };
+        let recovery = error.recovery();
         if self.listing {
             // A listing cut short is started over: its Init events were not complete.
             self.position = None;
@@ -284,9 +277,9 @@ impl Watcher {
         }
         // Every error leads to another open below, whichever recovery it gets.
         self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
-        if let Recovery::Relist = recovery {
+        if recovery == Recovery::Relist {
             // The server's own verdict: no need to wait for it.
-            info!(reason = %status.message(), "watch position is gone; listing again");
+            info!(reason = %error, "watch position is gone; listing again");
             self.position = None;
             return None;
         }
@@ -294,18 +287,13 @@ impl Watcher {
         let delay = self.backoff.next_delay();
         // Tenths of a second: the jitter makes more digits noise.
         let retry_in = format!("{:.1}s", delay.as_secs_f64());
-        let error = if opening {
-            self.client.explain(status).await
-        } else {
-            self.client.explain_broken(status).await
-        };
         if opening {
             warn!(%error, %retry_in, "cannot open the watch; retrying");
         } else {
             warn!(%error, %retry_in, "watch interrupted; retrying");
         }
         tokio::time::sleep(delay).await;
-        matches!(recovery, Recovery::Report).then_some(error)
+        (recovery == Recovery::Report).then_some(error)
     }
 }
 

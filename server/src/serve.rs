@@ -302,6 +302,8 @@ async fn serve<S: Store>(
         .initial_connection_window_size(Some(CONNECTION_WINDOW))
         .http2_keepalive_interval(Some(connections.keepalive_interval))
         .http2_keepalive_timeout(Some(connections.keepalive_timeout))
+        // Every answer states the server's version, refusals included (`hepctl version`).
+        .layer(tower::util::MapResponseLayer::new(stamp_version))
         // Outermost: it sees every call, those the layers below refuse included.
         .layer(GrpcMetricsLayer::new(
             config.metrics_listen.map(|_| Arc::clone(&metrics.grpc)),
@@ -439,4 +441,14 @@ fn reflection_v1alpha() -> Result<
     tonic_reflection::server::Error,
 > {
     reflection_builder().build_v1alpha()
+}
+
+/// Adds the `hostendpointd-version` header to a response (a version that were no valid
+/// header value is left out rather than fail the call).
+fn stamp_version<B>(mut response: http::Response<B>) -> http::Response<B> {
+    use hostendpoint_api::build_info::{VERSION_HEADER, long_version};
+    if let Ok(version) = http::HeaderValue::from_str(long_version()) {
+        response.headers_mut().insert(VERSION_HEADER, version);
+    }
+    response
 }

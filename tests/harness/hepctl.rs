@@ -9,8 +9,11 @@ use std::{
 use crate::binary;
 
 /// The environment variables hepctl reads; [`hepctl`] removes them all.
-const HEPCTL_ENV: [&str; 7] = [
+const HEPCTL_ENV: [&str; 10] = [
     "HEPCTL_SERVER",
+    "HEPCTL_CONFIG",
+    "HEPCTL_CONTEXT",
+    "HEPCTL_ALLOW_VERSION_MISMATCH",
     "HEPCTL_LOG",
     "HEPCTL_CA_CERT_FILE",
     "HEPCTL_CERT_FILE",

@@ -16,6 +16,7 @@ pub mod listeners;
 pub mod metrics;
 pub mod mtls;
 pub mod pki;
+pub mod racing;
 pub mod server;
 pub mod tools;
 pub mod wait;

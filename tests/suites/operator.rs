@@ -62,6 +62,38 @@ async fn the_server_logs_its_version_and_commit_at_start_up() {
     assert_eq!(line["fields"]["commit"], checkout_commit(), "{first}");
 }
 
+/// Every answer states the server's version, a refusal too: what `hepctl version` shows.
+#[tokio::test]
+async fn every_answer_states_the_servers_version() {
+    let server = ServerProcess::start();
+    let mut client = server.client().await;
+    let version = Command::new(binary("hostendpointd"))
+        .arg("--version")
+        .output()
+        .expect("hostendpointd --version runs");
+    let version = String::from_utf8_lossy(&version.stdout);
+    let expected = version
+        .trim()
+        .strip_prefix("hostendpointd ")
+        .expect("the binary's name, then its version");
+    assert!(expected.starts_with("0.1.0 (commit "), "{expected}");
+    let header = hostendpoint_api::build_info::VERSION_HEADER;
+    let listed = client
+        .list_host_endpoints(hostendpoint_api::pb::ListHostEndpointsRequest::default())
+        .await
+        .expect("a listing");
+    assert_eq!(
+        listed.metadata().get(header).and_then(|v| v.to_str().ok()),
+        Some(expected)
+    );
+    let missing = get(&mut client, "nope").await.expect_err("no such object");
+    assert_eq!(missing.code(), Code::NotFound);
+    assert_eq!(
+        missing.metadata().get(header).and_then(|v| v.to_str().ok()),
+        Some(expected)
+    );
+}
+
 #[tokio::test]
 async fn a_data_directory_in_use_is_refused_in_words() {
     if etcd_backend() {

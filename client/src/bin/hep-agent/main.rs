@@ -1,9 +1,10 @@
 //! `hep-agent`: keeps the host endpoints of one node in a local state file.
 //!
-//! It follows the server with the client library's watcher, which resumes after outages
-//! without a relist where the server still has the history. On every change it rewrites the
-//! state file atomically and then runs the `--exec` command, if any. With `--metrics-listen`
-//! it serves Prometheus metrics.
+//! It follows the server with the client library's watcher and keeps what it learns in the
+//! library's reflector (resume after outages without a relist where the server still has the
+//! history, relists, backoff: all theirs). On every change it rewrites the state file
+//! atomically and then runs the `--exec` command, if any. With `--metrics-listen` it serves
+//! Prometheus metrics.
 //!
 //! Everything that can be checked before following is checked at start, and a mistake there
 //! ends the agent (exit code 2) rather than being retried forever: the server address and the
@@ -21,7 +22,7 @@ mod hook;
 mod metrics;
 mod state_file;
 
-use std::{collections::BTreeMap, process::ExitCode};
+use std::process::ExitCode;
 
 use anyhow::{Context as _, anyhow};
 use args::Args;
@@ -30,7 +31,7 @@ use futures::StreamExt as _;
 use hostendpoint_api::{logging, metrics_http::MetricsServer};
 use hostendpoint_client::{
     Client, ConnectOptions, TlsFiles, io_words,
-    model::{HostEndpoint, Revision},
+    reflector::{self, Store},
     watcher::{self, Event},
 };
 use metrics::AgentMetrics;
@@ -44,17 +45,6 @@ const EXIT_START_UP: u8 = 2;
 
 /// The crates whose debug lines a bare `--log-level debug` shows.
 const OUR_CRATES: &[&str] = &["hep_agent", "hostendpoint_client", "hostendpoint_api"];
-
-/// What the agent knows.
-#[derive(Debug, Default)]
-struct Known {
-    objects: BTreeMap<String, HostEndpoint>,
-    /// The objects of a listing in progress.
-    listing: Option<BTreeMap<String, HostEndpoint>>,
-    revision: Revision,
-    /// A listing completed and no relist is under way.
-    synced: bool,
-}
 
 /// A started agent: checked, connected lazily, serving its metrics.
 struct Agent {
@@ -147,28 +137,26 @@ impl Agent {
     async fn follow(mut self) -> anyhow::Result<()> {
         let args = &self.args;
         info!(node = %args.node, server = %args.server, "following");
+        let (store, writer) = reflector::store();
+        let events = reflector::reflector(
+            writer,
+            watcher::watcher(self.client.clone(), self.config.clone()),
+        );
         // Events that arrived together are written once.
-        let events = watcher::watcher(self.client.clone(), self.config.clone());
         let mut batches = std::pin::pin!(events.ready_chunks(1024));
-        let mut known = Known::default();
         while let Some(batch) = batches.next().await {
             let mut changed = false;
             for event in batch {
                 match event {
-                    Ok(event) => {
-                        if matches!(event, Event::Init) {
-                            self.metrics.listing_started();
-                        }
-                        changed |= known.apply(event);
-                    }
+                    Ok(event) => changed |= note(&mut self.metrics, &event, &store),
                     // The watcher logged it, and retries.
                     Err(error) => debug!(%error, "the watcher reported an error"),
                 }
             }
             self.metrics
-                .known(known.synced, known.revision, known.objects.len());
+                .known(store.is_synced(), store.revision(), store.len());
             if changed {
-                publish(args, &known).await?;
+                publish(args, &store).await?;
                 self.metrics.state_file_written();
             }
         }
@@ -176,47 +164,30 @@ impl Agent {
     }
 }
 
-impl Known {
-    /// Applies one event; true when the state file must be rewritten.
-    fn apply(&mut self, event: Event) -> bool {
-        match event {
-            Event::Init => {
-                info!("listing");
-                self.listing = Some(BTreeMap::new());
-                self.synced = false;
-                false
-            }
-            Event::InitApply(hep) => {
-                let listing = self.listing.get_or_insert_with(BTreeMap::new);
-                listing.insert(hep.metadata.name.clone(), hep);
-                false
-            }
-            Event::InitDone(revision) => {
-                self.objects = self.listing.take().unwrap_or_default();
-                self.revision = revision;
-                self.synced = true;
-                info!(revision, host_endpoints = self.objects.len(), "in sync");
-                true
-            }
-            Event::Apply(hep) => {
-                self.revision = hep.metadata.resource_version;
-                self.objects.insert(hep.metadata.name.clone(), hep);
-                true
-            }
-            Event::Delete(hep) => {
-                self.revision = hep.metadata.resource_version;
-                self.objects.remove(&hep.metadata.name);
-                true
-            }
+/// Says what an event (already in the store) means; true when the state file must be
+/// rewritten.
+fn note(metrics: &mut AgentMetrics, event: &Event, store: &Store) -> bool {
+    match event {
+        Event::Init => {
+            info!("listing");
+            metrics.listing_started();
+            false
         }
+        Event::InitApply(_) => false,
+        Event::InitDone(revision) => {
+            info!(revision, host_endpoints = store.len(), "in sync");
+            true
+        }
+        Event::Apply(_) | Event::Delete(_) => true,
     }
 }
 
 /// Writes the state file, then runs the hook.
-async fn publish(args: &Args, known: &Known) -> anyhow::Result<()> {
+async fn publish(args: &Args, store: &Store) -> anyhow::Result<()> {
     let path = args.state_file.clone();
     let mode = args.state_file_mode;
-    let contents = state_file::render(&args.node, known.revision, known.objects.values());
+    let (revision, objects) = (store.revision(), store.state());
+    let contents = state_file::render(&args.node, revision, objects.iter().map(|hep| &**hep));
     tokio::task::spawn_blocking(move || state_file::replace(&path, &contents, mode))
         .await
         .context("the state file's writer stopped")?
@@ -228,12 +199,12 @@ async fn publish(args: &Args, known: &Known) -> anyhow::Result<()> {
             )
         })?;
     info!(
-        revision = known.revision,
-        host_endpoints = known.objects.len(),
+        revision,
+        host_endpoints = objects.len(),
         "state file written"
     );
     if let Some(command) = &args.exec {
-        hook::run(command, &args.state_file, known.revision).await;
+        hook::run(command, &args.state_file, revision).await;
     }
     Ok(())
 }

@@ -8,7 +8,8 @@ use clap_complete::{ArgValueCandidates, ArgValueCompleter};
 
 use crate::{
     commands::completion::{host_endpoint_names, kinds},
-    connect::{DEFAULT_SERVER, dial_timeout},
+    connect::dial_timeout,
+    manifest::patch::PatchType,
 };
 
 /// A calicoctl-style command line for the Calico host endpoints kept by hostendpointd.
@@ -24,15 +25,31 @@ use crate::{
 )]
 pub(crate) struct Cli {
     /// The hostendpointd gRPC endpoint: an http:// or https:// URL, or host:port (TLS when a
-    /// TLS file is given).
+    /// TLS file is given) [default: the config file's, else http://127.0.0.1:50051].
+    #[arg(long, global = true, env = "HEPCTL_SERVER", value_name = "URL")]
+    pub(crate) server: Option<String>,
+
+    /// A connection file in calicoctl's CalicoAPIConfig style (apiVersion projectcalico.org/v3,
+    /// kind CalicoAPIConfig, spec: server, caCertFile, certFile, keyFile); each flag above or
+    /// below overrides its field. The default file is read only if it exists
+    /// [default: /etc/calico/hepctl.cfg].
     #[arg(
+        short = 'c',
         long,
         global = true,
-        env = "HEPCTL_SERVER",
-        default_value = DEFAULT_SERVER,
-        value_name = "URL"
+        env = "HEPCTL_CONFIG",
+        value_name = "FILE"
     )]
-    pub(crate) server: String,
+    pub(crate) config: Option<PathBuf>,
+
+    /// Accepted for calicoctl compatibility (its kubeconfig context); hepctl has none.
+    #[arg(long, global = true, env = "HEPCTL_CONTEXT", value_name = "CONTEXT")]
+    pub(crate) context: Option<String>,
+
+    /// Accepted for calicoctl compatibility; hepctl and hostendpointd never refuse each
+    /// other's versions (`hepctl version` shows both).
+    #[arg(long, global = true, env = "HEPCTL_ALLOW_VERSION_MISMATCH")]
+    pub(crate) allow_version_mismatch: bool,
 
     /// The CA certificate (PEM) the server's certificate must chain to; without it, the
     /// system's roots.
@@ -111,10 +128,11 @@ pub(crate) enum Command {
     /// version (retrying on a concurrent change); with one, the stored object must still have
     /// that version, else the update fails with "update conflict".
     Apply(FileArgs),
-    /// Replace existing host endpoints, stopping at the first error.
+    /// Replace existing host endpoints; one that fails does not stop the others.
     ///
     /// The complete spec must be given: it is not a merge. metadata.resourceVersion, when
-    /// given, must be the stored one.
+    /// given, must be the stored one. As calicoctl, the report counts every document sent
+    /// to the server, failed ones too, and names the last failure.
     Replace(FileArgs),
     /// Delete host endpoints by type and name, or by file.
     Delete(DeleteArgs),
@@ -122,6 +140,23 @@ pub(crate) enum Command {
     Get(GetArgs),
     /// Set or remove a label of a host endpoint.
     Label(LabelArgs),
+    /// Change some fields of a host endpoint in place, by a patch of its JSON document.
+    ///
+    /// The patch is applied to the stored object, which is then updated with the version
+    /// read: a concurrent change makes the update fail, and the patch is applied again to the
+    /// new object (up to 5 tries, a second apart), so neither change is lost. A patch that
+    /// sets metadata.resourceVersion is not tried again: that version must be the stored one.
+    Patch(PatchArgs),
+    /// Check documents offline, with the server's own validation; no server is needed.
+    ///
+    /// Every document is checked; the report says how many passed, and why each other one
+    /// did not, as create would.
+    Validate(ValidateArgs),
+    /// Print hepctl's version and commit, and the server's version.
+    ///
+    /// The server states its version in every answer; a server that cannot be reached is an
+    /// error after hepctl's own lines.
+    Version(VersionArgs),
     /// Print every change to host endpoints until interrupted (Ctrl-C).
     ///
     /// The host endpoints that exist when the watch starts come first, each ADDED, then each
@@ -141,18 +176,38 @@ pub(crate) enum Command {
     Watch(WatchArgs),
     /// Print a completion script for a shell, such as `source <(hepctl completion bash)`.
     ///
-    /// The script runs hepctl at each TAB: host endpoint names after `get hep`, `delete hep`
-    /// and `label hep` come from the server that the line (--server, the TLS flags) or the
-    /// environment names, within 2 seconds; a server that is down completes nothing.
+    /// The script runs hepctl at each TAB: host endpoint names after `get hep`, `delete hep`,
+    /// `label hep` and `patch hep` come from the server that the line (--server, -c, the TLS
+    /// flags), the environment or the config file names, within 2 seconds; a server that is
+    /// down completes nothing.
     Completion(CompletionArgs),
 }
 
-/// Where the documents come from.
+/// Where the documents come from: a file, stdin, or a directory of files, as calicoctl reads
+/// them.
 #[derive(Debug, Args)]
-pub(crate) struct FileArgs {
-    /// The YAML or JSON file to read; `-` reads stdin.
+pub(crate) struct Files {
+    /// The YAML or JSON file to read; `-` reads stdin. A directory: each of its .yaml, .yml
+    /// and .json files, in name order; the first that cannot be read ends the command.
     #[arg(short = 'f', long = "filename", value_name = "FILE")]
-    pub(crate) filename: String,
+    pub(crate) filename: Option<String>,
+
+    /// With -f DIR: the files of its subdirectories too, at any depth.
+    #[arg(short = 'R', long, requires = "filename")]
+    pub(crate) recursive: bool,
+
+    /// A file, or a directory, with no documents is no error: there is nothing to do.
+    #[arg(long, requires = "filename")]
+    pub(crate) skip_empty: bool,
+}
+
+/// The documents of create, apply and replace.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("input").required(true).args(["filename"])))]
+pub(crate) struct FileArgs {
+    /// Where the documents come from.
+    #[command(flatten)]
+    pub(crate) files: Files,
 
     /// The namespace option of calicoctl.
     #[command(flatten)]
@@ -183,10 +238,10 @@ pub(crate) struct DeleteArgs {
     #[arg(requires = "kind", add = ArgValueCompleter::new(host_endpoint_names))]
     pub(crate) names: Vec<String>,
 
-    /// Delete the host endpoints this file names (`-` reads stdin); a resourceVersion in it
-    /// must be the stored one.
-    #[arg(short = 'f', long, value_name = "FILE")]
-    pub(crate) filename: Option<String>,
+    /// Delete the host endpoints the files name (see -f below); a resourceVersion in a
+    /// document must be the stored one.
+    #[command(flatten)]
+    pub(crate) files: Files,
 
     /// Count host endpoints that do not exist as deleted instead of failing.
     #[arg(short = 's', long)]
@@ -199,27 +254,42 @@ pub(crate) struct DeleteArgs {
 
 /// Arguments of `get`.
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("what").required(true).args(["kind", "filename"])))]
 pub(crate) struct GetArgs {
     /// The resource type: hostendpoint, hostendpoints, hep or heps (any case).
-    #[arg(add = ArgValueCandidates::new(kinds))]
-    pub(crate) kind: String,
+    #[arg(conflicts_with = "filename", add = ArgValueCandidates::new(kinds))]
+    pub(crate) kind: Option<String>,
 
     /// The names of the host endpoints to print; none prints them all as a HostEndpointList.
-    #[arg(add = ArgValueCompleter::new(host_endpoint_names))]
+    #[arg(requires = "kind", add = ArgValueCompleter::new(host_endpoint_names))]
     pub(crate) names: Vec<String>,
 
-    /// Output format: ps, wide, yaml, json, name, or custom-columns=NAME,NODE,... (columns
-    /// NAME, NODE, INTERFACE, IPS, PROFILES).
+    /// Print the host endpoints the files name (see -f below), each by its name; a document
+    /// without a name lists them all.
+    #[command(flatten)]
+    pub(crate) files: Files,
+
+    /// With names: print them without what the server set (uid, resourceVersion,
+    /// creationTimestamp), ready to create elsewhere. Ignored by listings and -f, as calicoctl
+    /// ignores it there.
+    #[arg(long)]
+    pub(crate) export: bool,
+
+    /// Output format: ps, wide, yaml, json, name, custom-columns=NAME,NODE,... (columns
+    /// NAME, NODE, INTERFACE, IPS, PROFILES), go-template=TEMPLATE or go-template-file=FILE
+    /// (Go's text/template over the list of results, with Go's field names such as
+    /// {{range .}}{{range .Items}}{{.Name}} {{.Spec.Node}}{{end}}{{end}}, and calicoctl's join
+    /// and joinAndTruncate).
     #[arg(short = 'o', long, default_value = "ps", value_name = "FORMAT")]
     pub(crate) output: String,
 
     /// List only the host endpoints of this node.
-    #[arg(long, conflicts_with = "names")]
+    #[arg(long, conflicts_with_all = ["names", "filename"])]
     pub(crate) node: Option<String>,
 
     /// List only the host endpoints whose labels match this Calico selector, such as
     /// "role == 'db' && has(tier)" (with --node, both must hold).
-    #[arg(long, conflicts_with = "names")]
+    #[arg(long, conflicts_with_all = ["names", "filename"])]
     pub(crate) selector: Option<String>,
 
     /// The namespace option of calicoctl.
@@ -243,7 +313,8 @@ pub(crate) struct LabelArgs {
     #[arg(add = ArgValueCompleter::new(host_endpoint_names))]
     pub(crate) name: String,
 
-    /// `key=value` to set a label, or `key` with --remove.
+    /// `key=value` to set a label (the value is what follows the first `=`), or `key` with
+    /// --remove.
     #[arg(value_name = "KEY[=VALUE]")]
     pub(crate) label: String,
 
@@ -258,6 +329,48 @@ pub(crate) struct LabelArgs {
     /// The namespace option of calicoctl.
     #[command(flatten)]
     pub(crate) namespace: NamespaceArgs,
+}
+
+/// Arguments of `patch`.
+#[derive(Debug, Args)]
+pub(crate) struct PatchArgs {
+    /// The resource type: hostendpoint, hostendpoints, hep or heps (any case).
+    #[arg(add = ArgValueCandidates::new(kinds))]
+    pub(crate) kind: String,
+
+    /// The host endpoint's name.
+    #[arg(add = ArgValueCompleter::new(host_endpoint_names))]
+    pub(crate) name: String,
+
+    /// The patch, in JSON, such as '{"spec":{"profiles":["web"]}}'.
+    #[arg(short = 'p', long, value_name = "PATCH")]
+    pub(crate) patch: String,
+
+    /// How the patch is read: strategic (Kubernetes' strategic merge patch: maps merge, lists
+    /// are replaced, null removes a field), merge (RFC 7386) or json (RFC 6902 operations).
+    #[arg(short = 't', long = "type", value_enum, default_value_t = PatchType::Strategic)]
+    pub(crate) patch_type: PatchType,
+
+    /// The namespace option of calicoctl.
+    #[command(flatten)]
+    pub(crate) namespace: NamespaceArgs,
+}
+
+/// Arguments of `validate`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("input").required(true).args(["filename"])))]
+pub(crate) struct ValidateArgs {
+    /// The documents to check.
+    #[command(flatten)]
+    pub(crate) files: Files,
+}
+
+/// Arguments of `version`.
+#[derive(Debug, Args)]
+pub(crate) struct VersionArgs {
+    /// Print hepctl's version only, without asking the server.
+    #[arg(long)]
+    pub(crate) client: bool,
 }
 
 /// Arguments of `watch`.
@@ -301,7 +414,7 @@ pub(crate) struct CompletionArgs {
 }
 
 /// calicoctl's `--namespace`, kept so that scripts written for calicoctl fail the same way.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub(crate) struct NamespaceArgs {
     /// Accepted for calicoctl compatibility: host endpoints are not namespaced, so it is an
     /// error.
@@ -334,6 +447,6 @@ mod tests {
     fn the_server_option_is_global() {
         let cli = Cli::try_parse_from(["hepctl", "get", "hep", "--server", "h:1"])
             .expect("--server after the subcommand");
-        assert_eq!(cli.server, "h:1");
+        assert_eq!(cli.server.as_deref(), Some("h:1"));
     }
 }

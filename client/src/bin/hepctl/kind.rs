@@ -1,9 +1,6 @@
 //! The resource type: its names on the command line and in documents.
 
-pub(crate) use hostendpoint_api::calico::{API_VERSION, KIND};
-
-/// The kind of a list of host endpoints (the API version is the same).
-pub(crate) const LIST_KIND: &str = "HostEndpointList";
+pub(crate) use hostendpoint_api::calico::{API_VERSION, KIND, LIST_KIND};
 
 /// The names calicoctl registers for host endpoints; the command line is lower-cased before
 /// the lookup, so any case works.

@@ -8,15 +8,17 @@
 //! # Layout
 //! - `args`: the command line (clap derive; the doc comments are the `--help` text).
 //! - `commands`: one module per command: `write` (create, apply, replace), `delete`, `get`,
-//!   `label`, `watch`, `completion`; `commands::report` words their outcomes as calicoctl does.
-//! - `manifest`: calicoctl documents to and from the domain model, with strict parsing.
-//! - `output`: the printers: Go tabwriter tables, go-yaml v2 YAML, Go `MarshalIndent` JSON.
-//! - `connect`: the server address and the connection.
+//!   `label`, `patch`, `validate`, `version`, `watch`, `completion`; `commands::report` words their outcomes as calicoctl does.
+//! - `manifest`: calicoctl documents read into the domain model, strictly, and patched.
+//! - `output`: the printers: Go tabwriter tables, and the API crate's `calico::Document` as
+//!   go-yaml v2 YAML or Go `MarshalIndent` JSON (serde_json); Go templates.
+//! - `connect`: the server address and the connection; `config`: the `-c` connection file.
 //! - `error`: the CLI's error type and calicoctl's wording of per-resource failures.
 //! - `kind`: the resource type names accepted on the command line.
 
 mod args;
 mod commands;
+mod config;
 mod connect;
 mod error;
 mod kind;

@@ -2,7 +2,7 @@
 //! script that registers hepctl with the shell, and at each TAB the shell runs
 //! `COMPLETE=<shell> hepctl -- <the words>`, which `main` answers before anything else.
 //! Resource types complete from the names hepctl accepts; host endpoint names from the
-//! server that the line (or the environment) points at.
+//! server that the line (or the environment, or the config file) points at.
 
 use std::{
     ffi::{OsStr, OsString},
@@ -120,13 +120,18 @@ fn server_on_the_line() -> Option<Server> {
         .ok()?;
     let file = |id: &str| path(&matches, id);
     Some(Server {
-        address: matches.try_get_one::<String>("server").ok()??.clone(),
+        address: matches
+            .try_get_one::<String>("server")
+            .ok()
+            .flatten()
+            .cloned(),
+        tls: TlsFiles {
+            ca_cert: file("ca_cert_file"),
+            cert: file("cert_file"),
+            key: file("key_file"),
+        },
+        config: file("config"),
         options: ConnectOptions {
-            tls: TlsFiles {
-                ca_cert: file("ca_cert_file"),
-                cert: file("cert_file"),
-                key: file("key_file"),
-            },
             dial_timeout: SERVER_TIMEOUT,
             request_timeout: Some(SERVER_TIMEOUT),
             ..ConnectOptions::default()

@@ -3,7 +3,7 @@
 use hostendpoint_api::model::Revision;
 use hostendpoint_client::{Error as ClientError, Preconditions};
 
-use super::{check_not_namespaced, load, report};
+use super::{load, namespace_error, report};
 use crate::{
     args::DeleteArgs,
     connect::{Server, connect},
@@ -11,9 +11,10 @@ use crate::{
     kind,
 };
 
-/// A host endpoint to delete, and the resourceVersion its document gave.
+/// A host endpoint to delete, and the namespace and resourceVersion its document gave.
 struct Target {
     name: String,
+    namespace: Option<String>,
     resource_version: Option<String>,
 }
 
@@ -22,37 +23,48 @@ pub(crate) async fn run(server: &Server, args: DeleteArgs) -> Result<()> {
     let DeleteArgs {
         kind,
         names,
-        filename,
+        files,
         skip_not_exists,
         namespace,
     } = args;
-    check_not_namespaced(&namespace, false)?;
-    let targets = match (kind, filename) {
+    let from_files = files.filename.is_some();
+    let targets = match (kind, from_files) {
         (Some(kind), _) => {
             kind::check(&kind).map_err(Error::Failed)?;
+            // calicoctl deletes the resource named "" then, which it refuses so.
+            if names.is_empty() || names.iter().any(String::is_empty) {
+                return Err(Error::Failed("resource name may not be empty".into()));
+            }
             names
                 .into_iter()
                 .map(|name| Target {
                     name,
+                    namespace: None,
                     resource_version: None,
                 })
                 .collect()
         }
-        (None, Some(filename)) => load(&filename)?
+        (None, true) => load(&files)?
             .into_iter()
             .map(|m| Target {
                 name: m.name,
+                namespace: m.namespace,
                 resource_version: m.resource_version,
             })
             .collect(),
-        (None, None) => Vec::new(),
+        (None, false) => Vec::new(),
     };
     if targets.is_empty() {
-        return Err(Error::Failed("No resources specified".into()));
+        // Only --skip-empty leaves -f with nothing.
+        return report::nothing().finish();
     }
     let client = connect(server).await?;
     let (mut handled, mut errors) = (0, Vec::new());
     for target in &targets {
+        if let Some(failure) = namespace_error(target.namespace.as_deref(), &namespace, false) {
+            errors.push(failure);
+            continue;
+        }
         let Some(preconditions) = preconditions(target) else {
             // A version that is no revision cannot be the stored one.
             errors.push(error::update_conflict(&target.name));

@@ -3,7 +3,7 @@
 
 use hostendpoint_client::Error as ClientError;
 
-use super::check_not_namespaced;
+use super::namespace_error;
 use crate::{
     args::LabelArgs,
     connect::{Server, connect},
@@ -22,18 +22,23 @@ pub(crate) async fn run(server: &Server, args: LabelArgs) -> Result<()> {
         remove,
         namespace,
     } = args;
-    check_not_namespaced(&namespace, false)?;
     let fail = |message: String| Err(Error::Failed(message));
     let (key, value) = if remove {
         (label, None)
     } else {
-        match label.split('=').collect::<Vec<_>>().as_slice() {
-            [key, value] => ((*key).to_owned(), Some((*value).to_owned())),
-            _ => return fail(format!("invalid label {label}")),
+        // Split at the first `=`: the value may hold more (calicoctl's SplitN(..., 2)).
+        match label.split_once('=') {
+            Some((key, value)) => (key.to_owned(), Some(value.to_owned())),
+            None => return fail(format!("invalid label {label}")),
         }
     };
     if let Err(e) = kind::check(&kind) {
         return fail(format!("failed to get {kind} {name}, error {e}"));
+    }
+    // calicoctl reads the resource through its get, which refuses a namespace for this kind
+    // and so finds nothing.
+    if namespace_error(None, &namespace, false).is_some() {
+        return fail(format!("{kind} {name} not found"));
     }
     let client = connect(server).await?;
     let mut hep = match client.get(&name).await {
@@ -64,7 +69,7 @@ pub(crate) async fn run(server: &Server, args: LabelArgs) -> Result<()> {
             Some(_) => {
                 return fail(format!(
                     "failed to update label of {kind} {name}, key {key} is already present. \
-                     please use '--overwrite' to set a new value."
+                     please use '--overwrite' to set a new value"
                 ));
             }
         },

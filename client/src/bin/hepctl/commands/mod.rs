@@ -5,7 +5,10 @@ pub(crate) mod completion;
 mod delete;
 mod get;
 mod label;
+mod patch;
 mod report;
+mod validate;
+mod version;
 mod watch;
 mod write;
 
@@ -13,16 +16,20 @@ use hostendpoint_api::selector::Selector;
 use hostendpoint_client::{ConnectOptions, TlsFiles};
 
 use crate::{
-    args::{Cli, Command, NamespaceArgs},
+    args::{Cli, Command, Files, NamespaceArgs},
     connect::Server,
     error::{Error, Result},
-    manifest::{self, Manifest},
+    kind::KIND,
+    manifest::{self, Manifest, Source},
 };
 
 /// Runs the command line's command.
 pub(crate) async fn run(cli: Cli) -> Result<()> {
     let Cli {
         server,
+        config,
+        context: _,
+        allow_version_mismatch: _,
         ca_cert_file,
         cert_file,
         key_file,
@@ -33,12 +40,13 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
     } = cli;
     let server = Server {
         address: server,
+        tls: TlsFiles {
+            ca_cert: ca_cert_file,
+            cert: cert_file,
+            key: key_file,
+        },
+        config,
         options: ConnectOptions {
-            tls: TlsFiles {
-                ca_cert: ca_cert_file,
-                cert: cert_file,
-                key: key_file,
-            },
             dial_timeout,
             // 0 waits forever, as kubectl's --request-timeout 0.
             request_timeout: Some(request_timeout).filter(|t| !t.is_zero()),
@@ -52,30 +60,52 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Delete(args) => delete::run(&server, args).await,
         Command::Get(args) => get::run(&server, args).await,
         Command::Label(args) => label::run(&server, args).await,
+        Command::Patch(args) => patch::run(&server, args).await,
+        Command::Validate(args) => validate::run(args),
+        Command::Version(args) => version::run(&server, args).await,
         Command::Watch(args) => watch::run(&server, args).await,
         Command::Completion(args) => completion::run(args),
     }
 }
 
-/// The host endpoints of a file, or calicoctl's message for a file it cannot use. Files are
-/// read before connecting, so a bad file fails the same way with or without a server.
-fn load(filename: &str) -> Result<Vec<Manifest>> {
-    let manifests = manifest::load(filename)
-        .map_err(|e| Error::Failed(format!("failed to execute command: {e}")))?;
-    if manifests.is_empty() {
-        return Err(Error::Failed(format!(
-            "No resources specified in file {filename}"
-        )));
-    }
-    Ok(manifests)
+/// The host endpoints that `-f` names (none without `-f`, or with `--skip-empty` and no
+/// documents), or calicoctl's message for what cannot be read. Files are read before
+/// connecting, so a bad file fails the same way with or without a server.
+fn load(files: &Files) -> Result<Vec<Manifest>> {
+    let Files {
+        filename,
+        recursive,
+        skip_empty,
+    } = files;
+    let Some(filename) = filename else {
+        return Ok(Vec::new());
+    };
+    let source = Source {
+        filename: filename.clone(),
+        recursive: *recursive,
+        skip_empty: *skip_empty,
+    };
+    manifest::read(&source).map_err(|e| Error::Failed(e.to_string()))
 }
 
-/// calicoctl's answer to `--namespace` (or `--all-namespaces`) for a cluster-scoped kind.
-fn check_not_namespaced(namespace: &NamespaceArgs, all_namespaces: bool) -> Result<()> {
-    if namespace.namespace.is_some() || all_namespaces {
-        return Err(Error::Failed("HostEndpoint is not namespaced".into()));
+/// calicoctl's answer (its handleNamespace) for one resource of this cluster-scoped kind:
+/// a namespace in the document, or `-n`/`-A` on the line, fails that resource alone.
+/// (`all_namespaces` is get's `-A`.)
+fn namespace_error(
+    document_namespace: Option<&str>,
+    line: &NamespaceArgs,
+    all_namespaces: bool,
+) -> Option<String> {
+    if document_namespace.is_some() {
+        Some(format!(
+            "namespace should not be specified for a non-namespaced resource. {KIND} is not a \
+             namespaced resource"
+        ))
+    } else if line.namespace.as_deref().is_some_and(|ns| !ns.is_empty()) || all_namespaces {
+        Some(format!("{KIND} is not namespaced"))
+    } else {
+        None
     }
-    Ok(())
 }
 
 /// Checks a `--selector` here, so that a mistake is reported once and at once (a watch

@@ -34,6 +34,8 @@ pub(crate) enum Verb {
     Apply,
     /// `replace`.
     Replace,
+    /// `validate`.
+    Validate,
 }
 
 impl Verb {
@@ -42,6 +44,16 @@ impl Verb {
             Self::Create => "create",
             Self::Apply => "apply",
             Self::Replace => "replace",
+            Self::Validate => "validate",
+        }
+    }
+
+    /// How the failures of a partial success are introduced: apply and validate say
+    /// "error(s)".
+    fn hit_error(self) -> &'static str {
+        match self {
+            Self::Apply | Self::Validate => "hit error(s)",
+            Self::Create | Self::Replace => "hit error",
         }
     }
 
@@ -50,60 +62,57 @@ impl Verb {
             Self::Create => "created",
             Self::Apply => "applied",
             Self::Replace => "replaced",
+            Self::Validate => "validated",
         }
     }
 }
 
-/// create and apply, which try every resource: `handled` succeeded out of `total`, and
-/// `errors` are the failures.
+/// create and apply: `handled` succeeded out of `total`, and `errors` are the failures.
 pub(crate) fn collected(verb: Verb, total: usize, handled: usize, errors: &[String]) -> Report {
     let (name, past) = (verb.name(), verb.past());
     let list = go_slice(errors);
     if handled == 0 {
-        let error = if total == 1 {
-            format!("failed to {name} '{KIND}' resource: {list}")
-        } else {
-            format!("failed to {name} any '{KIND}' resources: {list}")
-        };
-        return failure(String::new(), error);
+        return failure(String::new(), failed(name, total, &list));
     }
     if errors.is_empty() {
-        return success(format!(
-            "Successfully {past} {handled} '{KIND}' resource(s)\n"
-        ));
+        return success(succeeded(past, handled));
     }
     // calicoctl subtracts the failures from a count that already excludes them, so with as
     // many failures as successes it prints no "Partial success" line.
     let stdout = if handled > errors.len() {
-        format!("Partial success: {past} the first {handled} out of {total} '{KIND}' resources:\n")
+        partial(past, handled, total)
     } else {
         String::new()
     };
-    failure(stdout, format!("hit error: {list}"))
+    failure(stdout, format!("{}: {list}", verb.hit_error()))
 }
 
-/// replace, which stops at its first failure: `handled` were replaced before it.
-pub(crate) fn stopped(verb: Verb, total: usize, handled: usize, error: Option<&str>) -> Report {
-    let (name, past) = (verb.name(), verb.past());
+/// replace: `handled` documents counted out of `total` (see `write::replace` for what
+/// counts), and the last failure.
+pub(crate) fn replaced(total: usize, handled: usize, error: Option<&str>) -> Report {
+    let (name, past) = (Verb::Replace.name(), Verb::Replace.past());
     match error {
-        None => success(format!(
-            "Successfully {past} {handled} '{KIND}' resource(s)\n"
-        )),
-        Some(error) if handled == 0 && total == 1 => failure(
-            String::new(),
-            format!("failed to {name} '{KIND}' resource: {error}"),
-        ),
-        Some(error) if handled == 0 => failure(
-            String::new(),
-            format!("failed to {name} any '{KIND}' resources: {error}"),
-        ),
-        Some(error) => failure(
-            format!(
-                "Partial success: {past} the first {handled} out of {total} '{KIND}' resources:\n"
-            ),
-            format!("hit error: {error}"),
-        ),
+        None => success(succeeded(past, handled)),
+        Some(error) if handled == 0 => failure(String::new(), failed(name, total, error)),
+        Some(error) => failure(partial(past, handled, total), format!("hit error: {error}")),
     }
+}
+
+/// Nothing was done: one resource, or any.
+fn failed(name: &str, total: usize, error: &str) -> String {
+    if total == 1 {
+        format!("failed to {name} '{KIND}' resource: {error}")
+    } else {
+        format!("failed to {name} any '{KIND}' resources: {error}")
+    }
+}
+
+fn succeeded(past: &str, handled: usize) -> String {
+    format!("Successfully {past} {handled} '{KIND}' resource(s)\n")
+}
+
+fn partial(past: &str, handled: usize, total: usize) -> String {
+    format!("Partial success: {past} the first {handled} out of {total} '{KIND}' resources:\n")
 }
 
 /// delete: the successes, then one line per failure (calicoctl ends that text with a newline
@@ -122,6 +131,11 @@ pub(crate) fn deleted(handled: usize, errors: &[String]) -> Report {
         .map(|e| format!("Failed to delete '{KIND}' resource: {e}\n"))
         .collect();
     failure(stdout, error)
+}
+
+/// Nothing to do: `--skip-empty` found no documents (calicoctl prints this and succeeds).
+pub(crate) fn nothing() -> Report {
+    success("No resources specified\n".into())
 }
 
 /// A Go slice of errors as `%v` prints it: `[first second]`.
@@ -188,17 +202,27 @@ mod tests {
     }
 
     #[test]
-    fn replace_reports_its_single_error() {
+    fn apply_introduces_its_failures_as_errors() {
+        let report = collected(Verb::Apply, 3, 2, &errors(&["e"]));
+        assert_eq!(report.error.as_deref(), Some("hit error(s): [e]"));
+    }
+
+    #[test]
+    fn replace_reports_its_last_error_with_calicoctl_counting() {
         assert_eq!(
-            stopped(Verb::Replace, 1, 0, Some("e")).error.as_deref(),
+            replaced(1, 0, Some("e")).error.as_deref(),
             Some("failed to replace 'HostEndpoint' resource: e")
         );
         assert_eq!(
-            stopped(Verb::Replace, 3, 1, Some("e")),
+            replaced(3, 3, Some("e")),
             failure(
-                "Partial success: replaced the first 1 out of 3 'HostEndpoint' resources:\n".into(),
+                "Partial success: replaced the first 3 out of 3 'HostEndpoint' resources:\n".into(),
                 "hit error: e".into()
             )
+        );
+        assert_eq!(
+            replaced(2, 2, None),
+            success("Successfully replaced 2 'HostEndpoint' resource(s)\n".into())
         );
     }
 

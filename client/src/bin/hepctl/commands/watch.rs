@@ -2,17 +2,18 @@
 //! [`EventPrinter`].
 //!
 //! The library's watcher lists, then follows changes, and lists again after losing its
-//! place. A [`Tracker`] turns that into ADDED, MODIFIED and DELETED by remembering what it
-//! printed, so a relisting prints only what changed meanwhile.
+//! place; the library's reflector keeps what was printed. A [`Tracker`] turns each event into
+//! ADDED, MODIFIED and DELETED by comparing it with the reflector's store before the event
+//! goes in, so a relisting prints only what changed meanwhile.
 
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    pin::pin,
-};
+use std::pin::pin;
 
 use futures::StreamExt as _;
 use hostendpoint_api::model::HostEndpoint;
-use hostendpoint_client::watcher::{self, Event};
+use hostendpoint_client::{
+    reflector::{self, Store, Writer},
+    watcher::{self, Event},
+};
 
 use super::check_selector;
 use crate::{
@@ -83,61 +84,49 @@ fn text(tracker: &mut Tracker, printer: &mut EventPrinter, event: Event) -> Stri
     text
 }
 
-/// The host endpoints printed so far, to tell a change from a repeat.
-#[derive(Debug, Default)]
+/// The host endpoints printed so far, in the library's reflector, to tell a change from a
+/// repeat.
+#[derive(Debug)]
 pub(crate) struct Tracker {
-    known: BTreeMap<String, HostEndpoint>,
-    /// The names a listing in progress has given, to find the ones it no longer has.
-    listing: Option<BTreeSet<String>>,
+    store: Store,
+    writer: Writer,
+}
+
+impl Default for Tracker {
+    fn default() -> Self {
+        let (store, writer) = reflector::store();
+        Self { store, writer }
+    }
 }
 
 impl Tracker {
-    /// The changes an event makes to what was printed.
+    /// The changes an event makes to what was printed. During a listing the store still
+    /// holds what was printed before it, which is what each listed object is compared with;
+    /// the objects the listing no longer has come from the reflector at its end.
     pub(crate) fn apply(&mut self, event: Event) -> Vec<(Change, HostEndpoint)> {
-        match event {
-            Event::Init => {
-                self.listing = Some(BTreeSet::new());
-                Vec::new()
-            }
-            Event::InitApply(hep) => {
-                if let Some(listed) = &mut self.listing {
-                    listed.insert(hep.metadata.name.clone());
-                }
-                let unchanged = self.known.get(&hep.metadata.name).is_some_and(|known| {
-                    known.metadata.resource_version == hep.metadata.resource_version
+        let change = match &event {
+            Event::Init | Event::InitDone(_) => None,
+            Event::InitApply(hep) | Event::Apply(hep) => {
+                let printed = self.store.get(&hep.metadata.name);
+                let unchanged = printed.as_ref().is_some_and(|printed| {
+                    printed.metadata.resource_version == hep.metadata.resource_version
                 });
-                if unchanged {
-                    return Vec::new();
+                match printed {
+                    _ if unchanged && matches!(event, Event::InitApply(_)) => None,
+                    Some(_) => Some((Change::Modified, hep.clone())),
+                    None => Some((Change::Added, hep.clone())),
                 }
-                vec![self.upsert(hep)]
             }
-            Event::InitDone(_) => {
-                let listed = self.listing.take().unwrap_or_default();
-                let gone: Vec<String> = self
-                    .known
-                    .keys()
-                    .filter(|name| !listed.contains(*name))
-                    .cloned()
-                    .collect();
-                gone.iter()
-                    .filter_map(|name| self.known.remove(name))
-                    .map(|hep| (Change::Deleted, hep))
-                    .collect()
-            }
-            Event::Apply(hep) => vec![self.upsert(hep)],
-            Event::Delete(hep) => {
-                self.known.remove(&hep.metadata.name);
-                vec![(Change::Deleted, hep)]
-            }
-        }
-    }
-
-    fn upsert(&mut self, hep: HostEndpoint) -> (Change, HostEndpoint) {
-        let change = match self.known.insert(hep.metadata.name.clone(), hep.clone()) {
-            Some(_) => Change::Modified,
-            None => Change::Added,
+            Event::Delete(hep) => Some((Change::Deleted, hep.clone())),
         };
-        (change, hep)
+        let gone = self.writer.apply(&event);
+        change
+            .into_iter()
+            .chain(gone.into_iter().filter_map(|event| match event {
+                Event::Delete(hep) => Some((Change::Deleted, hep)),
+                _ => None,
+            }))
+            .collect()
     }
 }
 

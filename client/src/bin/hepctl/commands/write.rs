@@ -1,5 +1,7 @@
 //! `create`, `apply` and `replace -f FILE`: calicoctl's resource manager semantics.
 //!
+//! - every document is tried, whatever happened to the ones before it; a namespace (in the
+//!   document, or `-n`) fails that document alone.
 //! - create sends only the name, labels, annotations and spec; a resourceVersion in the
 //!   document is an error, as in calicoctl.
 //! - apply creates, and on "already exists" updates.
@@ -15,7 +17,7 @@ use hostendpoint_api::model::HostEndpoint;
 use hostendpoint_client::{Client, Error as ClientError};
 
 use super::{
-    check_not_namespaced, load,
+    load, namespace_error,
     report::{self, Verb},
 };
 use crate::{
@@ -25,21 +27,23 @@ use crate::{
     manifest::Manifest,
 };
 
-/// How many times an update without a resourceVersion is tried, and how long it waits
-/// between tries: calicoctl's numbers.
-const UPDATE_ATTEMPTS: usize = 5;
-const UPDATE_RETRY_DELAY: Duration = Duration::from_secs(1);
+/// How many times an update without a resourceVersion is tried (a patch too), and how long
+/// it waits between tries: calicoctl's numbers.
+pub(super) const UPDATE_ATTEMPTS: usize = 5;
+pub(super) const UPDATE_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 /// A failure of one resource, worded for the report.
 type Failure = String;
 
-/// `create -f FILE`: every resource is tried; failures are collected.
+/// `create -f FILE`: failures are collected.
 pub(crate) async fn create(server: &Server, args: CreateArgs) -> Result<()> {
     let CreateArgs { file, skip_exists } = args;
-    let (client, manifests) = prepare(server, &file).await?;
+    let Some((client, manifests)) = prepare(server, &file).await? else {
+        return report::nothing().finish();
+    };
     let (mut handled, mut errors) = (0, Vec::new());
     for manifest in &manifests {
-        match create_one(&client, manifest, skip_exists).await {
+        match create_one(&client, manifest, &file, skip_exists).await {
             Ok(()) => handled += 1,
             Err(failure) => errors.push(failure),
         }
@@ -47,12 +51,14 @@ pub(crate) async fn create(server: &Server, args: CreateArgs) -> Result<()> {
     report::collected(Verb::Create, manifests.len(), handled, &errors).finish()
 }
 
-/// `apply -f FILE`: every resource is tried; failures are collected.
+/// `apply -f FILE`: failures are collected.
 pub(crate) async fn apply(server: &Server, args: FileArgs) -> Result<()> {
-    let (client, manifests) = prepare(server, &args).await?;
+    let Some((client, manifests)) = prepare(server, &args).await? else {
+        return report::nothing().finish();
+    };
     let (mut handled, mut errors) = (0, Vec::new());
     for manifest in &manifests {
-        match apply_one(&client, manifest).await {
+        match apply_one(&client, manifest, &args).await {
             Ok(()) => handled += 1,
             Err(failure) => errors.push(failure),
         }
@@ -60,39 +66,54 @@ pub(crate) async fn apply(server: &Server, args: FileArgs) -> Result<()> {
     report::collected(Verb::Apply, manifests.len(), handled, &errors).finish()
 }
 
-/// `replace -f FILE`: stops at the first failure.
+/// `replace -f FILE`, counted as calicoctl v3.32.0 counts it: every document is tried, and
+/// the last failure is the one reported. A document the server was asked about counts as
+/// handled even when that failed (calicoctl adds the update's result to its count whatever
+/// the error); only a namespace, refused before any call, is not counted.
 pub(crate) async fn replace(server: &Server, args: FileArgs) -> Result<()> {
-    let (client, manifests) = prepare(server, &args).await?;
+    let Some((client, manifests)) = prepare(server, &args).await? else {
+        return report::nothing().finish();
+    };
     let mut handled = 0;
     let mut error = None;
     for manifest in &manifests {
+        if let Some(failure) = refused(manifest, &args) {
+            error = Some(failure);
+            continue;
+        }
+        handled += 1;
         let result = match validated(manifest) {
             Ok(hep) => update(&client, manifest, hep).await,
             Err(failure) => Err(failure),
         };
-        match result {
-            Ok(()) => handled += 1,
-            Err(failure) => {
-                error = Some(failure);
-                break;
-            }
+        if let Err(failure) = result {
+            error = Some(failure);
         }
     }
-    report::stopped(Verb::Replace, manifests.len(), handled, error.as_deref()).finish()
+    report::replaced(manifests.len(), handled, error.as_deref()).finish()
 }
 
-/// Reads the file, then connects.
-async fn prepare(server: &Server, args: &FileArgs) -> Result<(Client, Vec<Manifest>)> {
-    check_not_namespaced(&args.namespace, false)?;
-    let manifests = load(&args.filename)?;
-    Ok((connect(server).await?, manifests))
+/// Reads the files, then connects; `None` when there is nothing to do (`--skip-empty`).
+async fn prepare(server: &Server, args: &FileArgs) -> Result<Option<(Client, Vec<Manifest>)>> {
+    let manifests = load(&args.files)?;
+    if manifests.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((connect(server).await?, manifests)))
+}
+
+/// Why a document is refused before any call: a namespace.
+fn refused(manifest: &Manifest, args: &FileArgs) -> Option<Failure> {
+    namespace_error(manifest.namespace.as_deref(), &args.namespace, false)
 }
 
 async fn create_one(
     client: &Client,
     manifest: &Manifest,
+    args: &FileArgs,
     skip_exists: bool,
 ) -> Result<(), Failure> {
+    refused(manifest, args).map_or(Ok(()), Err)?;
     let hep = validated(manifest)?;
     // libcalico-go validates first, then refuses a resourceVersion on create.
     if let Some(rv) = &manifest.resource_version {
@@ -108,7 +129,8 @@ async fn create_one(
     }
 }
 
-async fn apply_one(client: &Client, manifest: &Manifest) -> Result<(), Failure> {
+async fn apply_one(client: &Client, manifest: &Manifest, args: &FileArgs) -> Result<(), Failure> {
+    refused(manifest, args).map_or(Ok(()), Err)?;
     // The create attempt goes without the resourceVersion; the update honours it.
     let hep = validated(manifest)?;
     match client.create(&hep).await {
@@ -153,7 +175,8 @@ async fn update(
     ))
 }
 
-fn validated(manifest: &Manifest) -> Result<HostEndpoint, Failure> {
+/// The host endpoint of a document, or calicoctl's words for the rules it breaks.
+pub(super) fn validated(manifest: &Manifest) -> Result<HostEndpoint, Failure> {
     manifest
         .to_model(0)
         .map_err(|violations| error::validation(&violations.0))

@@ -1,18 +1,20 @@
-//! Strict decoding of one calicoctl document into [`Manifest`]s.
+//! Strict reading of one calicoctl document into [`Manifest`]s, through the API crate's one
+//! Calico document type (`calico::Document`, and `calico::DocumentList` for a list).
 //!
 //! As calicoctl (which unmarshals with sigs.k8s.io/yaml's UnmarshalStrict into the Go types):
-//! - every field must be a field of the Go type, matched case-insensitively as Go's
-//!   encoding/json matches them; `kind` and `apiVersion` must be exactly right;
+//! - a field the type does not have is an error: serde reads the document into the type, and
+//!   `serde_ignored` reports the first field it skipped; ObjectMeta's server-set fields are
+//!   the type's, read and dropped;
+//! - `kind` and `apiVersion` must be exactly right (a list's items may leave them out);
 //! - a scalar given to a string field is taken as its text; a port is an integer; a protocol
-//!   is an integer from 0 to 255 or a string;
-//! - ObjectMeta fields that the server sets (uid, creationTimestamp, ...) are accepted and
-//!   ignored, and a namespace is refused.
+//!   is an integer or a string.
 //!
-//! Unlike calicoctl, every error names the field by its whole path in the document.
+//! Unlike calicoctl, every error names the field by its whole path in the document
+//! (`serde_path_to_error`), and field names match exactly (Go's encoding/json would also take
+//! another case, as a kube-apiserver would not).
 
-use std::collections::BTreeMap;
-
-use hostendpoint_api::pb;
+use hostendpoint_api::calico::{Document, DocumentList};
+use serde::de::DeserializeOwned;
 
 use super::{Manifest, raw::Raw};
 use crate::kind::{API_VERSION, KIND, LIST_KIND};
@@ -34,24 +36,13 @@ pub(crate) enum DecodeError {
         /// The apiVersion given.
         api_version: String,
     },
-    /// A namespace on a cluster-scoped resource (calicoctl's wording).
-    #[error(
-        "{field}: namespace should not be specified for a non-namespaced resource. \
-         HostEndpoint is not a namespaced resource"
-    )]
-    Namespaced {
-        /// The namespace field.
-        field: String,
-    },
-    /// A value of the wrong type or out of range.
-    #[error("{field}: expected {expected}, found {found}")]
+    /// A value of the wrong type, in serde's words.
+    #[error("{field}: {message}")]
     WrongType {
         /// The field.
         field: String,
-        /// What the field takes.
-        expected: &'static str,
-        /// What it was given.
-        found: String,
+        /// What is wrong with it.
+        message: String,
     },
     /// A document (or list element) that is not a resource.
     #[error("{}expected a HostEndpoint, a HostEndpointList or a list of them, found {found}", at(.field))]
@@ -65,51 +56,17 @@ pub(crate) enum DecodeError {
 
 type Result<T, E = DecodeError> = std::result::Result<T, E>;
 
-/// The fields of a HostEndpoint.
-const HOST_ENDPOINT_FIELDS: &[&str] = &["kind", "apiVersion", "metadata", "spec"];
-/// The fields of a HostEndpointList.
-const LIST_FIELDS: &[&str] = &["kind", "apiVersion", "metadata", "items"];
-/// The fields of Kubernetes' ListMeta; all are set by servers and ignored here.
-const LIST_META_FIELDS: &[&str] = &[
-    "selfLink",
-    "resourceVersion",
-    "continue",
-    "remainingItemCount",
-];
-/// The fields of Kubernetes' ObjectMeta (apimachinery v0.35).
-const OBJECT_META_FIELDS: &[&str] = &[
-    "name",
-    "generateName",
-    "namespace",
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "labels",
-    "annotations",
-    "ownerReferences",
-    "finalizers",
-    "managedFields",
-];
-/// The fields of a HostEndpointSpec.
-const SPEC_FIELDS: &[&str] = &["node", "interfaceName", "expectedIPs", "profiles", "ports"];
-/// The fields of an EndpointPort.
-const PORT_FIELDS: &[&str] = &["name", "protocol", "port"];
-
 /// The resources of one document: none for an empty one.
 pub(crate) fn document(raw: Raw) -> Result<Vec<Manifest>> {
     match raw {
         Raw::Null => Ok(Vec::new()),
-        Raw::Map(entries) => resource(entries, ""),
+        Raw::Map(entries) => resource(Raw::Map(entries), ""),
         Raw::Seq(items) => {
             let mut manifests = Vec::new();
             for (i, item) in items.into_iter().enumerate() {
                 let path = format!("[{i}]");
                 match item {
-                    Raw::Map(entries) => manifests.extend(resource(entries, &path)?),
+                    Raw::Map(_) => manifests.extend(resource(item, &path)?),
                     other => return Err(not_a_resource(&path, &other)),
                 }
             }
@@ -121,12 +78,18 @@ pub(crate) fn document(raw: Raw) -> Result<Vec<Manifest>> {
 
 /// A HostEndpoint or a HostEndpointList, told apart by kind and apiVersion. Like calicoctl,
 /// which reads them into an Unstructured first, these two are matched exactly.
-fn resource(entries: Vec<(String, Raw)>, path: &str) -> Result<Vec<Manifest>> {
-    let kind = exact_text(&entries, "kind");
-    let api_version = exact_text(&entries, "apiVersion");
+fn resource(raw: Raw, path: &str) -> Result<Vec<Manifest>> {
+    let (kind, api_version) = type_meta(&raw);
     match (kind.as_str(), api_version.as_str()) {
-        (KIND, API_VERSION) => Ok(vec![host_endpoint(entries, path)?]),
-        (LIST_KIND, API_VERSION) => list(entries, path),
+        (KIND, API_VERSION) => Ok(vec![Manifest::new(strict::<Document>(raw, path)?)]),
+        (LIST_KIND, API_VERSION) => {
+            let list = strict::<DocumentList>(raw, path)?;
+            list.into_items()
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| list_item(item, &join(path, &format!("items[{i}]"))))
+                .collect()
+        }
         (known, _) => {
             let wrong = if known == KIND || known == LIST_KIND {
                 "apiVersion"
@@ -142,223 +105,75 @@ fn resource(entries: Vec<(String, Raw)>, path: &str) -> Result<Vec<Manifest>> {
     }
 }
 
-fn list(entries: Vec<(String, Raw)>, path: &str) -> Result<Vec<Manifest>> {
-    let mut manifests = Vec::new();
-    for (key, value) in entries {
-        let field_path = join(path, &key);
-        match field(&key, LIST_FIELDS) {
-            Some("kind" | "apiVersion") => {}
-            Some("metadata") => ignored_fields(value, &field_path, LIST_META_FIELDS)?,
-            Some("items") => {
-                for (i, item) in sequence(value, &field_path, "a list of HostEndpoints")?
-                    .into_iter()
-                    .enumerate()
-                {
-                    let item_path = format!("{field_path}[{i}]");
-                    manifests.push(list_item(item, &item_path)?);
-                }
-            }
-            _ => return Err(DecodeError::UnknownField(field_path)),
-        }
-    }
-    Ok(manifests)
-}
-
 /// An element of `items`: a HostEndpoint whose kind and apiVersion may be left out.
-fn list_item(item: Raw, path: &str) -> Result<Manifest> {
-    let Raw::Map(entries) = item else {
-        return Err(wrong_type(path, "a HostEndpoint", &item));
-    };
-    let kind = exact_text(&entries, "kind");
-    let api_version = exact_text(&entries, "apiVersion");
+fn list_item(item: Document, path: &str) -> Result<Manifest> {
+    let (kind, api_version) = item.type_meta();
     let kind_ok = kind.is_empty() || kind == KIND;
     if !kind_ok || !(api_version.is_empty() || api_version == API_VERSION) {
         return Err(DecodeError::UnknownType {
             field: join(path, if kind_ok { "apiVersion" } else { "kind" }),
-            kind,
-            api_version,
+            kind: kind.to_owned(),
+            api_version: api_version.to_owned(),
         });
     }
-    host_endpoint(entries, path)
+    Ok(Manifest::new(item))
 }
 
-fn host_endpoint(entries: Vec<(String, Raw)>, path: &str) -> Result<Manifest> {
-    let mut manifest = Manifest::default();
-    for (key, value) in entries {
-        let field_path = join(path, &key);
-        match field(&key, HOST_ENDPOINT_FIELDS) {
-            Some("kind" | "apiVersion") => {}
-            Some("metadata") => object_meta(value, &field_path, &mut manifest)?,
-            Some("spec") => manifest.spec = spec(value, &field_path)?,
-            _ => return Err(DecodeError::UnknownField(field_path)),
+/// `value` read into `T`, refusing any field `T` does not have.
+fn strict<T: DeserializeOwned>(raw: Raw, path: &str) -> Result<T> {
+    let value = raw.into_json();
+    let mut unknown = None;
+    let mut note = |field: serde_ignored::Path<'_>| {
+        unknown.get_or_insert_with(|| ignored_path(&field));
+    };
+    let read: Result<T, _> =
+        serde_path_to_error::deserialize(serde_ignored::Deserializer::new(value, &mut note));
+    if let Some(field) = unknown {
+        return Err(DecodeError::UnknownField(join(path, &field)));
+    }
+    read.map_err(|err| {
+        // serde_path_to_error writes the document itself as ".".
+        let field = err.path().to_string();
+        let field = if field == "." { String::new() } else { field };
+        DecodeError::WrongType {
+            field: join(path, &field),
+            message: err.into_inner().to_string(),
         }
-    }
-    Ok(manifest)
+    })
 }
 
-fn object_meta(value: Raw, path: &str, manifest: &mut Manifest) -> Result<()> {
-    for (key, value) in mapping(value, path)? {
-        let field_path = join(path, &key);
-        match field(&key, OBJECT_META_FIELDS) {
-            Some("name") => manifest.name = string(value, &field_path)?,
-            Some("namespace") => {
-                if !string(value, &field_path)?.is_empty() {
-                    return Err(DecodeError::Namespaced { field: field_path });
-                }
-            }
-            Some("resourceVersion") => {
-                manifest.resource_version =
-                    Some(string(value, &field_path)?).filter(|rv| !rv.is_empty());
-            }
-            Some("labels") => manifest.labels = string_map(value, &field_path)?,
-            Some("annotations") => manifest.annotations = string_map(value, &field_path)?,
-            // Set by servers: calicoctl reads them and never writes them, and so does hepctl.
-            Some(_) => {}
-            None => return Err(DecodeError::UnknownField(field_path)),
-        }
-    }
-    Ok(())
-}
-
-fn spec(value: Raw, path: &str) -> Result<pb::HostEndpointSpec> {
-    let mut spec = pb::HostEndpointSpec::default();
-    for (key, value) in mapping(value, path)? {
-        let field_path = join(path, &key);
-        match field(&key, SPEC_FIELDS) {
-            Some("node") => spec.node = string(value, &field_path)?,
-            Some("interfaceName") => spec.interface_name = string(value, &field_path)?,
-            Some("expectedIPs") => spec.expected_ips = string_list(value, &field_path)?,
-            Some("profiles") => spec.profiles = string_list(value, &field_path)?,
-            Some("ports") => {
-                let ports = sequence(value, &field_path, "a list of ports")?;
-                spec.ports = ports
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, port)| endpoint_port(port, &format!("{field_path}[{i}]")))
-                    .collect::<Result<_>>()?;
-            }
-            _ => return Err(DecodeError::UnknownField(field_path)),
-        }
-    }
-    Ok(spec)
-}
-
-fn endpoint_port(value: Raw, path: &str) -> Result<pb::EndpointPort> {
-    let mut port = pb::EndpointPort::default();
-    for (key, value) in mapping(value, path)? {
-        let field_path = join(path, &key);
-        match field(&key, PORT_FIELDS) {
-            Some("name") => port.name = string(value, &field_path)?,
-            Some("protocol") => port.protocol = protocol(value, &field_path)?,
-            Some("port") => port.port = port_number(value, &field_path)?,
-            _ => return Err(DecodeError::UnknownField(field_path)),
-        }
-    }
-    Ok(port)
-}
-
-/// numorstring.Protocol: a JSON number must fit a uint8; a string is kept as written (the
-/// validation reads `"6"` as the number 6).
-fn protocol(value: Raw, path: &str) -> Result<String> {
-    match value {
-        Raw::Null => Ok(String::new()),
-        Raw::Int(n) if (0..=255).contains(&n) => Ok(n.to_string()),
-        Raw::Str(s) => Ok(s),
-        other => Err(wrong_type(
-            path,
-            "a protocol name or a number from 0 to 255",
-            &other,
-        )),
+/// A path as serde_ignored gives it, written as the other paths here are (`ports[0].x`).
+fn ignored_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", ignored_path(parent)),
+        Path::Map { parent, key } => join(&ignored_path(parent), key),
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => ignored_path(parent),
     }
 }
 
-/// A uint16 in Go: an integer from 0 to 65535 (0 then fails validation).
-fn port_number(value: Raw, path: &str) -> Result<u32> {
-    match value {
-        Raw::Null => Ok(0),
-        Raw::Int(n) => u16::try_from(n)
-            .map(u32::from)
-            .map_err(|_| wrong_type(path, "an integer from 0 to 65535", &Raw::Int(n))),
-        other => Err(wrong_type(path, "an integer from 0 to 65535", &other)),
-    }
-}
-
-// === Generic shapes ===
-
-fn mapping(value: Raw, path: &str) -> Result<Vec<(String, Raw)>> {
-    match value {
-        Raw::Null => Ok(Vec::new()),
-        Raw::Map(entries) => Ok(entries),
-        other => Err(wrong_type(path, "a mapping", &other)),
-    }
-}
-
-fn sequence(value: Raw, path: &str, expected: &'static str) -> Result<Vec<Raw>> {
-    match value {
-        Raw::Null => Ok(Vec::new()),
-        Raw::Seq(items) => Ok(items),
-        other => Err(wrong_type(path, expected, &other)),
-    }
-}
-
-fn string(value: Raw, path: &str) -> Result<String> {
-    value
-        .scalar_text()
-        .ok_or_else(|| wrong_type(path, "a string", &value))
-}
-
-fn string_list(value: Raw, path: &str) -> Result<Vec<String>> {
-    sequence(value, path, "a list of strings")?
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| string(item, &format!("{path}[{i}]")))
-        .collect()
-}
-
-fn string_map(value: Raw, path: &str) -> Result<BTreeMap<String, String>> {
-    mapping(value, path)?
-        .into_iter()
-        .map(|(key, value)| {
-            let text = string(value, &format!("{path}[{key:?}]"))?;
-            Ok((key, text))
-        })
-        .collect()
-}
-
-/// Checks that a mapping has only the given fields, whose values are not used.
-fn ignored_fields(value: Raw, path: &str, known: &[&str]) -> Result<()> {
-    for (key, _) in mapping(value, path)? {
-        if field(&key, known).is_none() {
-            return Err(DecodeError::UnknownField(join(path, &key)));
-        }
-    }
-    Ok(())
-}
-
-// === Helpers ===
-
-/// The field `key` names, matched as Go's encoding/json matches: exactly, else ignoring case.
-fn field<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
-    let exact = known.iter().find(|name| **name == key);
-    exact
-        .or_else(|| known.iter().find(|name| name.eq_ignore_ascii_case(key)))
-        .copied()
-}
-
-/// The text of the exactly named entry, or empty.
-fn exact_text(entries: &[(String, Raw)], name: &str) -> String {
-    entries
-        .iter()
-        .find(|(key, _)| key == name)
-        .and_then(|(_, value)| value.scalar_text())
-        .unwrap_or_default()
+/// The text of a mapping's exactly named `kind` and `apiVersion`, or empty.
+fn type_meta(raw: &Raw) -> (String, String) {
+    let text = |name: &str| match raw {
+        Raw::Map(entries) => entries
+            .iter()
+            .find(|(key, _)| key == name)
+            .and_then(|(_, value)| value.scalar_text())
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    (text("kind"), text("apiVersion"))
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
+    match (path.is_empty(), key.is_empty()) {
+        (true, _) => key.to_owned(),
+        (_, true) => path.to_owned(),
+        _ if key.starts_with('[') => format!("{path}{key}"),
+        _ => format!("{path}.{key}"),
     }
 }
 
@@ -370,17 +185,21 @@ fn at(path: &str) -> String {
     }
 }
 
-fn wrong_type(path: &str, expected: &'static str, found: &Raw) -> DecodeError {
-    DecodeError::WrongType {
-        field: path.to_owned(),
-        expected,
-        found: found.describe(),
-    }
-}
-
 fn not_a_resource(path: &str, found: &Raw) -> DecodeError {
     DecodeError::NotAResource {
         field: path.to_owned(),
         found: found.describe(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_join_as_written_in_documents() {
+        assert_eq!(join("", "spec"), "spec");
+        assert_eq!(join("[1]", "spec.node"), "[1].spec.node");
+        assert_eq!(join("items[0]", "[2]"), "items[0][2]");
     }
 }

@@ -1,57 +1,69 @@
 //! calicoctl documents to and from the domain model.
 //!
-//! - [`load`] reads a file (or stdin) of YAML or JSON documents into [`Manifest`]s, strictly.
-//! - [`encode`] turns stored host endpoints into calicoctl's JSON shape for the printers.
+//! - [`load`] reads a file (or stdin) of YAML or JSON documents into [`Manifest`]s, strictly;
+//!   [`read`] reads what `-f` names, directories too (`source`).
+//! - [`patch`] applies `patch`'s strategic, merge and JSON patches to a document.
 
-pub(crate) mod encode;
+pub(crate) mod patch;
 
 mod decode;
 mod raw;
+mod source;
 
-use std::{collections::BTreeMap, io::Read as _};
+use std::io::Read as _;
 
 use hostendpoint_api::{
+    calico::{self, Document},
     model::{HostEndpoint, Revision},
-    pb, validation,
-    validation::Violations,
+    validation::{FieldViolation, Violations},
 };
 use serde::Deserialize as _;
 
 use self::raw::Raw;
 pub(crate) use decode::DecodeError;
+pub(crate) use source::{Source, read};
 
-/// One host endpoint as a document gives it: what a write sends, before validation.
-///
-/// Only the name, labels, annotations and spec are kept, plus the resourceVersion, which is
-/// a precondition: uid, creationTimestamp and the rest belong to the server.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// One host endpoint as a document gives it: the API crate's Calico document, not judged
+/// yet, and what the commands ask of it before anything is sent.
+#[derive(Clone, Debug)]
 pub(crate) struct Manifest {
     /// `metadata.name`.
     pub(crate) name: String,
+    /// `metadata.namespace`, when not empty: an error for this resource alone.
+    pub(crate) namespace: Option<String>,
     /// `metadata.resourceVersion` as written, when not empty.
     pub(crate) resource_version: Option<String>,
-    /// `metadata.labels`.
-    pub(crate) labels: BTreeMap<String, String>,
-    /// `metadata.annotations`.
-    pub(crate) annotations: BTreeMap<String, String>,
-    /// `spec`, unvalidated.
-    pub(crate) spec: pb::HostEndpointSpec,
+    /// The document.
+    document: Document,
 }
 
 impl Manifest {
+    fn new(document: Document) -> Self {
+        Self {
+            name: document.name().to_owned(),
+            namespace: document.namespace().map(str::to_owned),
+            resource_version: document.resource_version().map(str::to_owned),
+            document,
+        }
+    }
+
     /// The host endpoint to send, checked against Calico's rules; `revision` becomes its
-    /// resource_version (the update precondition; 0 for none).
+    /// resource_version (the update precondition; 0 for none). Only the name, labels,
+    /// annotations and spec are taken: uid, creationTimestamp and the rest belong to the
+    /// server.
     pub(crate) fn to_model(&self, revision: Revision) -> Result<HostEndpoint, Violations> {
-        let object = pb::HostEndpoint {
-            metadata: Some(pb::ObjectMeta {
-                name: self.name.clone(),
-                labels: self.labels.clone().into_iter().collect(),
-                annotations: self.annotations.clone().into_iter().collect(),
-                ..pb::ObjectMeta::default()
-            }),
-            spec: Some(self.spec.clone()),
+        let document = self.document.clone().without_server_fields();
+        let mut hep = match document.into_host_endpoint() {
+            Ok(hep) => hep,
+            Err(calico::DecodeError::Invalid(violations)) => return Err(violations),
+            // Without server fields only the content can be wrong.
+            Err(other) => {
+                return Err(Violations(vec![FieldViolation {
+                    field: "metadata".into(),
+                    description: other.to_string(),
+                }]));
+            }
         };
-        let mut hep = validation::host_endpoint(object)?;
         hep.metadata.resource_version = revision;
         Ok(hep)
     }
@@ -60,14 +72,13 @@ impl Manifest {
 /// Why a file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum LoadError {
-    /// The file could not be read.
-    #[error("open {path}: {source}")]
+    /// The file could not be read (worded as Go's os.Open error, as calicoctl prints it).
+    #[error("open {path}: {reason}")]
     Read {
         /// The file.
         path: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
+        /// Why, in words.
+        reason: String,
     },
     /// A document is not YAML or JSON.
     #[error("document {number}: {message}")]
@@ -90,9 +101,9 @@ pub(crate) enum LoadError {
 
 /// Reads the documents of `filename` (`-` for stdin).
 pub(crate) fn load(filename: &str) -> Result<Vec<Manifest>, LoadError> {
-    let read_error = |source| LoadError::Read {
+    let read_error = |err: std::io::Error| LoadError::Read {
         path: filename.to_owned(),
-        source,
+        reason: hostendpoint_client::io_words(&err),
     };
     let text = if filename == "-" {
         let mut text = String::new();

@@ -1,5 +1,6 @@
 //! A parsed YAML or JSON document before it is decoded: a generic tree that keeps the order of
-//! mapping keys and refuses duplicate keys, as calicoctl's strict YAML parsing does.
+//! mapping keys and refuses duplicate keys, as calicoctl's strict YAML parsing does (serde_json
+//! and serde_yaml_ng keep the last of duplicate keys).
 
 use std::{collections::HashSet, fmt};
 
@@ -48,6 +49,31 @@ impl Raw {
             Self::Float(f) => Some(f.to_string()),
             Self::Str(s) => Some(s.clone()),
             Self::Seq(_) | Self::Map(_) => None,
+        }
+    }
+}
+
+impl Raw {
+    /// The value as serde_json holds it, for reading into the document types. Mapping keys
+    /// keep their text; an integer too large for JSON's 64 bits becomes its text.
+    pub(crate) fn into_json(self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Self::Null => Value::Null,
+            Self::Bool(b) => Value::Bool(b),
+            Self::Int(i) => i64::try_from(i)
+                .map(Value::from)
+                .or_else(|_| u64::try_from(i).map(Value::from))
+                .unwrap_or_else(|_| Value::String(i.to_string())),
+            Self::Float(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+            Self::Str(s) => Value::String(s),
+            Self::Seq(items) => Value::Array(items.into_iter().map(Self::into_json).collect()),
+            Self::Map(entries) => Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, v.into_json()))
+                    .collect(),
+            ),
         }
     }
 }

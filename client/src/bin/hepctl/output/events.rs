@@ -6,10 +6,14 @@
 //! with a `SYNCED` row that gives the revision the listing reflects. The documents have no
 //! such marker: their stream stays as scripts already read it.
 
-use hostendpoint_api::model::{HostEndpoint, Revision};
+use hostendpoint_api::{
+    calico::Document,
+    model::{HostEndpoint, Revision},
+};
+use serde::Serialize;
 
-use super::{Node, json, table::Column, table::Growing, yaml};
-use crate::{args::WatchFormat, manifest::encode};
+use super::{host_endpoint, json, table::Column, table::Growing, to_value, yaml};
+use crate::args::WatchFormat;
 
 /// What happened to a host endpoint, as Kubernetes watch events name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,7 +96,10 @@ impl EventPrinter {
                 }
             }
             Format::Json => json::to_string(&document(change, hep)) + "\n",
-            Format::Yaml => format!("---\n{}", yaml::to_string(&document(change, hep))),
+            Format::Yaml => format!(
+                "---\n{}",
+                yaml::to_string(&to_value(&document(change, hep)))
+            ),
         }
     }
 
@@ -114,11 +121,17 @@ impl EventPrinter {
 }
 
 /// One event document, `{"type": ..., "object": ...}`.
-fn document(change: Change, hep: &HostEndpoint) -> Node {
-    Node::Map(vec![
-        ("type".to_owned(), Node::str(change.name())),
-        ("object".to_owned(), encode::host_endpoint(hep)),
-    ])
+#[derive(Serialize)]
+struct WatchEvent {
+    r#type: &'static str,
+    object: Document,
+}
+
+fn document(change: Change, hep: &HostEndpoint) -> WatchEvent {
+    WatchEvent {
+        r#type: change.name(),
+        object: host_endpoint(hep),
+    }
 }
 
 #[cfg(test)]

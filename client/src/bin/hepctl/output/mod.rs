@@ -6,24 +6,24 @@
 //!   ([`yaml`], [`json`]).
 //! - name: `hostendpoint.projectcalico.org/<name>` per host endpoint, as kubectl's `-o name`
 //!   (calicoctl has no such format).
+//! - go-template and go-template-file: Go's text/template over calicoctl's data ([`template`]).
 
 pub(crate) mod events;
 pub(crate) mod json;
 pub(crate) mod table;
+mod template;
 pub(crate) mod yaml;
-
-mod node;
 
 use std::{io::Write as _, str::FromStr};
 
-use hostendpoint_api::model::{HostEndpoint, Revision};
-
-pub(crate) use self::node::Node;
-use self::table::Column;
-use crate::{
-    error::{Error, Result},
-    manifest::encode,
+use hostendpoint_api::{
+    calico::{Document, DocumentList, ResourceVersion},
+    model::{HostEndpoint, Revision},
 };
+use serde::Serialize;
+
+use self::table::Column;
+use crate::error::{Error, Result};
 
 /// An output format of `get`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +36,8 @@ pub(crate) enum OutputFormat {
     Json,
     /// One `kind.group/name` line per host endpoint.
     Name,
+    /// A Go template's text (of `go-template=`, or the file of `go-template-file=`).
+    Template(String),
 }
 
 impl FromStr for OutputFormat {
@@ -56,6 +58,12 @@ impl FromStr for OutputFormat {
                     .map(|h| Column::from_heading(h).ok_or_else(|| unknown_heading(h)))
                     .collect::<Result<_, _>>()
                     .map(Self::Table),
+                Some(("go-template", "")) => Err("need to specify a template".into()),
+                Some(("go-template", template)) => Ok(Self::Template(template.to_owned())),
+                Some(("go-template-file", "")) => Err("need to specify a template file".into()),
+                Some(("go-template-file", path)) => std::fs::read_to_string(path)
+                    .map(Self::Template)
+                    .map_err(|e| format!("open {path}: {}", hostendpoint_client::io_words(&e))),
                 _ => Err(format!("unrecognized output format '{text}'")),
             },
         }
@@ -85,6 +93,17 @@ pub(crate) enum Fetched {
 }
 
 impl Fetched {
+    /// calicoctl's `--export` of a named object: what the server set is blanked (a listing is
+    /// left as it is). creationTimestamp then prints as `null`.
+    pub(crate) fn export(&mut self) {
+        if let Self::One(hep) = self {
+            let meta = &mut hep.metadata;
+            meta.uid.clear();
+            meta.resource_version = 0;
+            meta.creation_timestamp = None;
+        }
+    }
+
     fn host_endpoints(&self) -> Vec<&HostEndpoint> {
         match self {
             Self::One(hep) => vec![&**hep],
@@ -92,39 +111,62 @@ impl Fetched {
         }
     }
 
-    fn to_node(&self) -> Node {
+    fn document(&self) -> Printed {
         match self {
-            Self::One(hep) => encode::host_endpoint(hep),
-            Self::List { items, revision } => encode::list(items, *revision),
+            Self::One(hep) => Printed::One(Box::new(host_endpoint(hep))),
+            Self::List { items, revision } => Printed::List(DocumentList::new(items, *revision)),
         }
     }
 }
 
-/// The text `get` prints for its results.
-pub(crate) fn render(format: &OutputFormat, results: &[Fetched]) -> String {
-    match format {
+/// The text `get` prints for its results; only a template can fail.
+pub(crate) fn render(format: &OutputFormat, results: &[Fetched]) -> Result<String, String> {
+    let text = match format {
         OutputFormat::Table(columns) => results
             .iter()
             .map(|result| table::render(columns, &result.host_endpoints()) + "\n")
             .collect(),
-        OutputFormat::Yaml => yaml::to_string(&document(results)),
+        OutputFormat::Yaml => yaml::to_string(&to_value(&document(results))),
         OutputFormat::Json => json::to_string(&document(results)),
         OutputFormat::Name => results
             .iter()
             .flat_map(Fetched::host_endpoints)
             .map(|hep| format!("hostendpoint.projectcalico.org/{}\n", hep.metadata.name))
             .collect(),
-    }
+        OutputFormat::Template(text) => template::render(text, results)?,
+    };
+    Ok(text)
+}
+
+/// A result as calicoctl prints it: the one document type of the API crate.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Printed {
+    // Boxed: a document is much larger than a list's handle on its items.
+    One(Box<Document>),
+    List(DocumentList),
+    Many(Vec<Printed>),
 }
 
 /// calicoctl prints one result as itself and any other number as a slice; with nothing
 /// found, that slice is Go's nil slice, which marshals as `null`.
-fn document(results: &[Fetched]) -> Node {
+fn document(results: &[Fetched]) -> Option<Printed> {
     match results {
-        [] => Node::Null,
-        [one] => one.to_node(),
-        many => Node::Seq(many.iter().map(Fetched::to_node).collect()),
+        [] => None,
+        [one] => Some(one.document()),
+        many => Some(Printed::Many(many.iter().map(Fetched::document).collect())),
     }
+}
+
+/// The document of a host endpoint, as `get` and `watch` print it.
+pub(crate) fn host_endpoint(hep: &HostEndpoint) -> Document {
+    Document::from_host_endpoint(hep, ResourceVersion::Include)
+}
+
+/// A document as serde_json reads it, for the YAML printer (which sorts keys anyway).
+pub(crate) fn to_value(document: &impl Serialize) -> serde_json::Value {
+    // Documents of strings, string-keyed maps and integers always convert.
+    serde_json::to_value(document).unwrap_or_default()
 }
 
 /// Writes text to standard output now (a watch must not sit in a buffer).

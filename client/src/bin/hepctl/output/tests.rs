@@ -4,6 +4,11 @@ use hostendpoint_api::model::{EndpointPort, HostEndpointSpec, ObjectMeta, PortPr
 
 use super::*;
 
+/// The printers but the template's cannot fail.
+fn render(format: &OutputFormat, results: &[Fetched]) -> String {
+    super::render(format, results).expect("no template to fail")
+}
+
 /// The spec's typical single object, as the server stores it.
 fn mk_sample() -> HostEndpoint {
     HostEndpoint {

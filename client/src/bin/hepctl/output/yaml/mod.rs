@@ -22,14 +22,15 @@ mod order;
 mod resolve;
 mod scalar;
 
-use super::Node;
+use serde_json::{Map, Value};
 
-/// The YAML text of a document, ending with a newline.
-pub(crate) fn to_string(node: &Node) -> String {
+/// The YAML text of a document (calicoctl's JSON, as serde_json reads it), ending with a
+/// newline.
+pub(crate) fn to_string(node: &Value) -> String {
     let mut emitter = Emitter::default();
     match node {
-        Node::Map(entries) if !entries.is_empty() => emitter.mapping(entries, 0, false),
-        Node::Seq(items) if !items.is_empty() => emitter.sequence(items, 0, false),
+        Value::Object(entries) if !entries.is_empty() => emitter.mapping(entries, 0, false),
+        Value::Array(items) if !items.is_empty() => emitter.sequence(items, 0, false),
         // libyaml indents a root scalar's continuation lines by its best indent.
         other => scalar::value(&mut emitter, other, 2),
     }
@@ -73,9 +74,9 @@ impl Emitter {
 
     /// A non-empty block mapping with its keys at column `indent`. With `inline_first`, the
     /// first key follows a sequence's `- ` on the same line.
-    fn mapping(&mut self, entries: &[(String, Node)], indent: usize, inline_first: bool) {
+    fn mapping(&mut self, entries: &Map<String, Value>, indent: usize, inline_first: bool) {
         let mut sorted: Vec<_> = entries.iter().collect();
-        sorted.sort_by(|a, b| order::compare(&a.0, &b.0));
+        sorted.sort_by(|a, b| order::compare(a.0, b.0));
         for (i, (key, value)) in sorted.into_iter().enumerate() {
             if !(inline_first && i == 0) {
                 self.line_at(indent);
@@ -83,9 +84,9 @@ impl Emitter {
             scalar::key(self, key);
             self.push(':');
             match value {
-                Node::Map(inner) if !inner.is_empty() => self.mapping(inner, indent + 2, false),
+                Value::Object(inner) if !inner.is_empty() => self.mapping(inner, indent + 2, false),
                 // go-yaml does not indent a sequence that is a mapping value.
-                Node::Seq(items) if !items.is_empty() => self.sequence(items, indent, false),
+                Value::Array(items) if !items.is_empty() => self.sequence(items, indent, false),
                 other => {
                     self.push(' ');
                     scalar::value(self, other, indent + 2);
@@ -95,15 +96,15 @@ impl Emitter {
     }
 
     /// A non-empty block sequence with its dashes at column `indent`.
-    fn sequence(&mut self, items: &[Node], indent: usize, inline_first: bool) {
+    fn sequence(&mut self, items: &[Value], indent: usize, inline_first: bool) {
         for (i, item) in items.iter().enumerate() {
             if !(inline_first && i == 0) {
                 self.line_at(indent);
             }
             self.push_str("- ");
             match item {
-                Node::Map(inner) if !inner.is_empty() => self.mapping(inner, indent + 2, true),
-                Node::Seq(inner) if !inner.is_empty() => self.sequence(inner, indent + 2, true),
+                Value::Object(inner) if !inner.is_empty() => self.mapping(inner, indent + 2, true),
+                Value::Array(inner) if !inner.is_empty() => self.sequence(inner, indent + 2, true),
                 other => scalar::value(self, other, indent + 2),
             }
         }

@@ -3,20 +3,23 @@
 
 use std::fmt::Write as _;
 
-use super::{Emitter, Node, resolve};
+use serde_json::Value;
+
+use super::{Emitter, resolve};
 
 /// Where libyaml folds long scalars: at a space once the column is past this.
 const BEST_WIDTH: usize = 80;
 
 /// Writes a scalar value (or an empty collection, which go-yaml writes in flow style).
 /// `indent` is where continuation lines of a folded or literal string start.
-pub(super) fn value(emitter: &mut Emitter, node: &Node, indent: usize) {
+pub(super) fn value(emitter: &mut Emitter, node: &Value, indent: usize) {
     match node {
-        Node::Null => emitter.push_str("null"),
-        Node::Int(i) => emitter.push_str(&i.to_string()),
-        Node::Str(s) => string(emitter, s, indent, false),
-        Node::Seq(_) => emitter.push_str("[]"),
-        Node::Map(_) => emitter.push_str("{}"),
+        Value::Null => emitter.push_str("null"),
+        Value::Bool(b) => emitter.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => emitter.push_str(&n.to_string()),
+        Value::String(s) => string(emitter, s, indent, false),
+        Value::Array(_) => emitter.push_str("[]"),
+        Value::Object(_) => emitter.push_str("{}"),
     }
 }
 
