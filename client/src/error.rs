@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use hostendpoint_api::{model::Revision, validation::FieldViolation};
+use hostendpoint_api::{model::Revision, validation::FieldViolation, wire};
 use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
 
@@ -257,13 +257,13 @@ impl From<Status> for Error {
 
 fn conflict(status: &Status) -> Option<Error> {
     let info = status.get_details_error_info()?;
-    if info.reason != "REVISION_CONFLICT" {
+    if info.domain != wire::ERROR_DOMAIN || info.reason != wire::reason::REVISION_CONFLICT {
         return None;
     }
     let revision = |key: &str| info.metadata.get(key).and_then(|v| v.parse().ok());
     Some(Error::Conflict {
-        expected: revision("expected_revision")?,
-        actual: revision("actual_revision")?,
+        expected: revision(wire::metadata::EXPECTED_REVISION)?,
+        actual: revision(wire::metadata::ACTUAL_REVISION)?,
         message: status.message().to_owned(),
     })
 }

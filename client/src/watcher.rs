@@ -83,9 +83,6 @@ impl Stats {
     }
 }
 
-/// The header in which the server names its store.
-const STORE_UID_HEADER: &str = "store-uid";
-
 /// Watches host endpoints. The stream never ends; drop it to stop.
 ///
 /// ```no_run
@@ -194,7 +191,7 @@ impl Watcher {
         let response = self.client.raw().watch_host_endpoints(request).await?;
         let uid = response
             .metadata()
-            .get(STORE_UID_HEADER)
+            .get(hostendpoint_api::wire::STORE_UID_HEADER)
             .and_then(|v| v.to_str().ok());
         self.store_uid = uid.map(str::to_owned);
         self.stream = Some(response.into_inner());
