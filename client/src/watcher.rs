@@ -297,3 +297,6 @@ impl Watcher {
 fn protocol(error: Error) -> Status {
     Status::internal(error.to_string())
 }
+
+#[cfg(test)]
+mod tests;
