@@ -203,9 +203,10 @@ async fn a_server_started_before_etcd_waits_for_it_and_then_serves() {
 
 #[tokio::test]
 async fn sigterm_while_waiting_for_etcd_exits_cleanly() {
-    let mut cluster = EtcdCluster::start(1);
-    let url = cluster.endpoints();
-    cluster.members[0].kill();
+    // A port held (and never answered) for the whole test: no etcd of another test can come up
+    // on it, as it could on a killed member's port.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", silent.local_addr().expect("its address"));
     let mut server = ServerProcess::start_on_etcd_unready(&url, &[]);
     let status = server.terminate().await;
     assert!(status.success(), "{status}\n{}", server.log_text());
