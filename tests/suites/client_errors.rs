@@ -11,6 +11,7 @@ use hostendpoint_tests::{
     create,
     hepctl::{Run, hepctl, mk_doc, run},
     listeners::{FullBacklog, Http1Server, SilentListener, StallingProxy},
+    metrics::wait_for_scrape,
     mk_hep,
     mtls::MtlsServer,
 };
@@ -158,10 +159,15 @@ fn a_request_timeout_does_not_end_a_watch() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("hepctl watch starts");
-    // Time must pass beyond the request timeout while the watch is open and quiet.
-    std::thread::sleep(Duration::from_millis(2500));
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(async {
+        let metrics = server.metrics_addr.expect("the harness serves metrics");
+        wait_for_scrape(metrics, "the watch is open", |scrape| {
+            scrape.get("hostendpointd_watchers", &[("filter", "all")]) == 1.0
+        })
+        .await;
+        // From then on, the watch stays quiet for longer than its 1 s request timeout.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
         let mut client = server.client().await;
         create(&mut client, mk_hep("late", "n1")).await;
     });
