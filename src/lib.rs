@@ -7,6 +7,7 @@
 //! - [`validation`]: Calico's rules, turning a [`pb::HostEndpoint`] into a [`model::HostEndpoint`]
 //!   or into field violations.
 //! - [`convert`]: the infallible conversions from the domain model back to [`pb`].
+//! - [`flag_values`]: parsers of command-line values the binaries share.
 //! - [`frames`]: the watch response message, built from pre-encoded events.
 //! - [`responses`]: the get and list response messages, built from pre-encoded objects.
 //! - [`selector`]: Calico's label selector language: parsing, matching labels, canonical text.
@@ -21,6 +22,7 @@ pub mod build_info;
 pub mod calico;
 pub mod convert;
 mod encoded;
+pub mod flag_values;
 pub mod frames;
 #[cfg(feature = "logging")]
 pub mod logging;

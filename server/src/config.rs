@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, ValueEnum};
-use hostendpoint_api::logging::LogFormat;
+use hostendpoint_api::{flag_values::positive_duration, logging::LogFormat};
 
 use crate::{
     listener::DEFAULT_MAX_CONNECTIONS,
@@ -173,16 +173,6 @@ pub struct Args {
     /// Log line format.
     #[arg(long, env = "HOSTENDPOINTD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-}
-
-/// A duration that must not be zero: a zero handshake timeout or keepalive would refuse every
-/// connection rather than turn the limit off.
-fn positive_duration(text: &str) -> Result<Duration, String> {
-    match humantime::parse_duration(text) {
-        Ok(duration) if duration.is_zero() => Err("must be more than 0s".into()),
-        Ok(duration) => Ok(duration),
-        Err(err) => Err(err.to_string()),
-    }
 }
 
 /// A count that must not be zero: zero connections or watches would refuse every one.

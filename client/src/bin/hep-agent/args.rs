@@ -4,7 +4,10 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
-use hostendpoint_api::logging::{self, LogFormat};
+use hostendpoint_api::{
+    flag_values::positive_duration,
+    logging::{self, LogFormat},
+};
 
 /// Keeps the Calico host endpoints of one node in a local JSON file, following hostendpointd.
 ///
@@ -106,15 +109,6 @@ pub(crate) struct Args {
     /// Log line format: text for people, json for log collectors (one object per line).
     #[arg(long, env = "HEP_AGENT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
     pub(crate) log_format: LogFormat,
-}
-
-/// A duration such as `10s` or `1m30s`; zero would fail every connection.
-fn positive_duration(text: &str) -> Result<Duration, String> {
-    match humantime::parse_duration(text) {
-        Ok(duration) if duration.is_zero() => Err("must be more than 0s".into()),
-        Ok(duration) => Ok(duration),
-        Err(err) => Err(err.to_string()),
-    }
 }
 
 /// Permission bits in octal, as chmod takes them (`0640`, `640`).

@@ -5,10 +5,10 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use clap_complete::{ArgValueCandidates, ArgValueCompleter};
+use hostendpoint_api::flag_values::positive_duration;
 
 use crate::{
     commands::completion::{host_endpoint_names, kinds},
-    connect::dial_timeout,
     manifest::patch::PatchType,
 };
 
@@ -83,7 +83,7 @@ pub(crate) struct Cli {
         global = true,
         env = "HEPCTL_DIAL_TIMEOUT",
         default_value = "10s",
-        value_parser = dial_timeout,
+        value_parser = positive_duration,
         value_name = "DURATION"
     )]
     pub(crate) dial_timeout: Duration,

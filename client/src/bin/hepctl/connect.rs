@@ -1,7 +1,7 @@
 //! Where the server is, and the connection to it: the flags (or their environment
 //! variables), else the config file, else the defaults.
 
-use std::{path::PathBuf, time::Duration};
+use std::path::PathBuf;
 
 use hostendpoint_client::{Client, ConnectOptions, TlsFiles};
 
@@ -55,13 +55,4 @@ pub(crate) async fn connect(server: &Server) -> Result<Client> {
     Client::connect_with(&address, options)
         .await
         .map_err(Error::Connect)
-}
-
-/// `--dial-timeout`: a duration such as `10s`; zero would refuse every connection.
-pub(crate) fn dial_timeout(text: &str) -> Result<Duration, String> {
-    match humantime::parse_duration(text) {
-        Ok(duration) if duration.is_zero() => Err("must be more than 0s".into()),
-        Ok(duration) => Ok(duration),
-        Err(err) => Err(err.to_string()),
-    }
 }
