@@ -24,6 +24,8 @@ mod error;
 mod kind;
 mod manifest;
 mod output;
+#[cfg(test)]
+mod test_support;
 
 use std::process::ExitCode;
 

@@ -132,24 +132,8 @@ impl Tracker {
 
 #[cfg(test)]
 mod tests {
-    use hostendpoint_api::model::{HostEndpointSpec, ObjectMeta};
-
     use super::*;
-
-    fn mk_hep(name: &str, resource_version: u64) -> HostEndpoint {
-        HostEndpoint {
-            metadata: ObjectMeta {
-                name: name.into(),
-                resource_version,
-                ..ObjectMeta::default()
-            },
-            spec: HostEndpointSpec {
-                node: "n1".into(),
-                interface_name: "eth0".into(),
-                ..HostEndpointSpec::default()
-            },
-        }
-    }
+    use crate::test_support::mk_hep;
 
     fn changes(tracker: &mut Tracker, event: Event) -> Vec<(Change, String)> {
         tracker
@@ -164,20 +148,20 @@ mod tests {
         let mut t = Tracker::default();
         assert!(changes(&mut t, Event::Init).is_empty());
         assert_eq!(
-            changes(&mut t, Event::InitApply(mk_hep("a", 1))),
+            changes(&mut t, Event::InitApply(mk_hep("a", "n1", 1))),
             [(Change::Added, "a".into())]
         );
         assert!(changes(&mut t, Event::InitDone(1)).is_empty());
         assert_eq!(
-            changes(&mut t, Event::Apply(mk_hep("a", 2))),
+            changes(&mut t, Event::Apply(mk_hep("a", "n1", 2))),
             [(Change::Modified, "a".into())]
         );
         assert_eq!(
-            changes(&mut t, Event::Apply(mk_hep("b", 3))),
+            changes(&mut t, Event::Apply(mk_hep("b", "n1", 3))),
             [(Change::Added, "b".into())]
         );
         assert_eq!(
-            changes(&mut t, Event::Delete(mk_hep("a", 4))),
+            changes(&mut t, Event::Delete(mk_hep("a", "n1", 4))),
             [(Change::Deleted, "a".into())]
         );
     }
@@ -187,9 +171,9 @@ mod tests {
         let mut t = Tracker::default();
         for event in [
             Event::Init,
-            Event::InitApply(mk_hep("same", 1)),
-            Event::InitApply(mk_hep("changed", 2)),
-            Event::InitApply(mk_hep("gone", 3)),
+            Event::InitApply(mk_hep("same", "n1", 1)),
+            Event::InitApply(mk_hep("changed", "n1", 2)),
+            Event::InitApply(mk_hep("gone", "n1", 3)),
             Event::InitDone(3),
         ] {
             t.apply(event);
@@ -197,9 +181,9 @@ mod tests {
         let mut seen = Vec::new();
         for event in [
             Event::Init,
-            Event::InitApply(mk_hep("changed", 5)),
-            Event::InitApply(mk_hep("new", 6)),
-            Event::InitApply(mk_hep("same", 1)),
+            Event::InitApply(mk_hep("changed", "n1", 5)),
+            Event::InitApply(mk_hep("new", "n1", 6)),
+            Event::InitApply(mk_hep("same", "n1", 1)),
             Event::InitDone(6),
         ] {
             seen.extend(changes(&mut t, event));
@@ -221,7 +205,7 @@ mod tests {
         let mut all = String::new();
         for event in [
             Event::Init,
-            Event::InitApply(mk_hep("a", 1)),
+            Event::InitApply(mk_hep("a", "n1", 1)),
             Event::InitDone(1),
             Event::Init,
             Event::InitDone(2),

@@ -136,24 +136,8 @@ fn document(change: Change, hep: &HostEndpoint) -> WatchEvent {
 
 #[cfg(test)]
 mod tests {
-    use hostendpoint_api::model::{HostEndpointSpec, ObjectMeta};
-
     use super::*;
-
-    fn mk_hep(name: &str, node: &str, resource_version: u64) -> HostEndpoint {
-        HostEndpoint {
-            metadata: ObjectMeta {
-                name: name.into(),
-                resource_version,
-                ..ObjectMeta::default()
-            },
-            spec: HostEndpointSpec {
-                node: node.into(),
-                interface_name: "eth0".into(),
-                ..HostEndpointSpec::default()
-            },
-        }
-    }
+    use crate::test_support::mk_hep;
 
     #[test]
     fn the_table_prints_the_listing_at_its_end_then_a_line_per_change() {
