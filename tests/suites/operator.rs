@@ -4,7 +4,7 @@
 
 use std::{process::Command, time::Duration};
 
-use hostendpoint_tests::{etcd::EtcdCluster, *};
+use hostendpoint_tests::{etcd::EtcdCluster, listeners::SilentListener, *};
 use tonic::Code;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
@@ -205,8 +205,8 @@ async fn a_server_started_before_etcd_waits_for_it_and_then_serves() {
 async fn sigterm_while_waiting_for_etcd_exits_cleanly() {
     // A port held (and never answered) for the whole test: no etcd of another test can come up
     // on it, as it could on a killed member's port.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-    let url = format!("http://{}", silent.local_addr().expect("its address"));
+    let silent = SilentListener::start();
+    let url = format!("http://{}", silent.addr);
     let mut server = ServerProcess::start_on_etcd_unready(&url, &[]);
     let status = server.terminate().await;
     assert!(status.success(), "{status}\n{}", server.log_text());
