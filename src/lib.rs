@@ -11,6 +11,7 @@
 //! - [`frames`]: the watch response message, built from pre-encoded events.
 //! - [`responses`]: the get and list response messages, built from pre-encoded objects.
 //! - [`selector`]: Calico's label selector language: parsing, matching labels, canonical text.
+//! - [`words`]: errors in words, for messages people read.
 //! - [`calico`]: Calico's v3 HostEndpoint JSON document, to and from the domain model.
 //! - [`wire`]: the ErrorInfo domain, reasons and metadata keys, and the response header the
 //!   server sends and clients act on.
@@ -33,6 +34,7 @@ pub mod responses;
 pub mod selector;
 pub mod validation;
 pub mod wire;
+pub mod words;
 
 /// The generated protobuf and gRPC code of package `hostendpoint.v1`.
 #[allow(missing_docs, unreachable_pub, clippy::all, clippy::unwrap_used)]

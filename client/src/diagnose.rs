@@ -14,12 +14,8 @@ use tokio::{
 };
 use tonic::{Status, TimeoutExpired};
 
-use crate::{
-    Error,
-    activity::Activity,
-    dial::DialError,
-    error::{io_words, lower_first},
-};
+use crate::{Error, activity::Activity, dial::DialError};
+use hostendpoint_api::words::{causes, innermost_words};
 
 /// What errors say about the server, and what the probe needs.
 #[derive(Debug)]
@@ -131,7 +127,7 @@ pub(crate) async fn status(peer: &Peer, status: Status, probe: Probe) -> Error {
 /// The failures recognised in a chain: the dialer's, the request timeout, TLS.
 fn known(peer: &Peer, err: &(dyn StdError + 'static)) -> Option<Error> {
     let server = peer.name.clone();
-    for cause in chain(err) {
+    for cause in causes(err) {
         if let Some(dial) = cause.downcast_ref::<DialError>() {
             return Some(match dial {
                 DialError::Timeout => Error::DialTimeout {
@@ -169,24 +165,6 @@ fn rustls_error<'a>(cause: &'a (dyn StdError + 'static)) -> Option<&'a rustls::E
             .get_ref()?
             .downcast_ref::<rustls::Error>()
     })
-}
-
-/// `err` and its sources.
-fn chain<'a>(
-    err: &'a (dyn StdError + 'static),
-) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
-    std::iter::successors(Some(err), |e| (*e).source())
-}
-
-/// The deepest cause, which says the most ("connection reset by peer"), in words.
-fn innermost_words(err: &(dyn StdError + 'static)) -> String {
-    let Some(last) = chain(err).last() else {
-        return String::new();
-    };
-    match last.downcast_ref::<std::io::Error>() {
-        Some(io) => io_words(io),
-        None => lower_first(&last.to_string()),
-    }
 }
 
 /// What a server answered to an HTTP/2 connection preface.
@@ -262,13 +240,5 @@ mod tests {
         );
         assert_eq!(answer(b""), None);
         assert_eq!(answer(b"SSH-2.0-OpenSSH"), None);
-    }
-
-    #[test]
-    fn io_errors_read_as_words() {
-        let refused = std::io::Error::from_raw_os_error(111);
-        assert_eq!(io_words(&refused), "connection refused");
-        let custom = std::io::Error::other("TLS alert");
-        assert_eq!(io_words(&custom), "TLS alert");
     }
 }

@@ -10,6 +10,7 @@
 use std::{sync::Arc, time::Duration};
 
 use futures::future::BoxFuture;
+use hostendpoint_api::words::{io_words, lower_first};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -18,7 +19,6 @@ use tonic::transport::Uri;
 
 use crate::{
     activity::{Activity, Stamped},
-    error::{io_words, lower_first},
     tls::Tls,
 };
 

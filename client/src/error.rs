@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+pub use hostendpoint_api::words::io_words;
 use hostendpoint_api::{model::Revision, validation::FieldViolation, wire};
 use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
@@ -193,28 +194,6 @@ impl Error {
     /// Whether the same call may succeed later ([`Recovery::Retry`]).
     pub fn is_transient(&self) -> bool {
         self.recovery() == Recovery::Retry
-    }
-}
-
-/// An I/O error in words: its message without the `(os error N)` that std appends (nor what
-/// follows it, such as the temporary path tempfile adds), starting in lower case as the rest
-/// of a sentence (`connection refused`).
-pub fn io_words(err: &std::io::Error) -> String {
-    let text = err.to_string();
-    let text = text
-        .find(" (os error ")
-        .map_or(text.as_str(), |at| &text[..at]);
-    lower_first(text)
-}
-
-/// `text` with its first letter in lower case, unless it starts an acronym (`TLS`).
-pub(crate) fn lower_first(text: &str) -> String {
-    let mut chars = text.chars();
-    match (chars.next(), chars.next()) {
-        (Some(first), Some(second)) if first.is_uppercase() && !second.is_uppercase() => {
-            first.to_lowercase().chain(text.chars().skip(1)).collect()
-        }
-        _ => text.to_owned(),
     }
 }
 

@@ -7,6 +7,7 @@ use std::{
     time::Duration,
 };
 
+use hostendpoint_api::words::innermost_words;
 use tonic::{
     Code, Status,
     transport::{Channel, ClientTlsConfig, Endpoint},
@@ -143,15 +144,7 @@ pub(super) fn unreachable(status: &Status) -> bool {
 /// What went wrong in `status`, in words: tonic's transport errors say "tcp connect error"
 /// and keep the cause ("connection refused") in their source chain.
 pub(super) fn describe(status: &Status) -> String {
-    let mut cause = None;
-    let mut source = std::error::Error::source(status);
-    while let Some(err) = source {
-        cause = Some(match err.downcast_ref::<std::io::Error>() {
-            Some(io) if io.kind() != std::io::ErrorKind::Other => io.kind().to_string(),
-            _ => err.to_string(),
-        });
-        source = err.source();
-    }
+    let cause = std::error::Error::source(status).map(innermost_words);
     let message = status.message();
     match (message, cause) {
         ("tcp connect error", Some(cause)) => format!("cannot connect: {cause}"),
