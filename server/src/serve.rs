@@ -98,6 +98,9 @@ pub enum ServeError {
     /// The secret that signs page tokens could not be read or created.
     #[error("cannot load the page-token secret: {0}")]
     PageTokenSecret(String),
+    /// The thread that opened the store ended without an answer (it panicked).
+    #[error("the thread that opened the store failed: {0}")]
+    OpeningFailed(String),
     /// The metrics endpoint could not listen.
     #[error("cannot serve metrics on {addr}: {cause}")]
     MetricsListen {
@@ -191,7 +194,7 @@ async fn open_sled(
         Ok::<_, ServeError>((store, secret))
     })
     .await
-    .map_err(|err| ServeError::PageTokenSecret(format!("the opening thread failed: {err}")))?;
+    .map_err(|err| ServeError::OpeningFailed(err.to_string()))?;
     let (store, secret) = opened?;
     metrics.attach_store(store.clone(), store.view().watch_availability());
     let tokens = PageTokens::new(&secret, store.store_uid());
