@@ -1,6 +1,6 @@
 //! Wiring: the store, the API, health and reflection on one tonic server, and shutdown.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use hostendpoint_api::pb::{self, host_endpoint_service_server::HostEndpointServiceServer};
 use tokio::net::TcpListener;
@@ -324,18 +324,15 @@ async fn serve<S: Store>(
         // Biased: the server ends only once draining, so a stop is always seen as one.
         biased;
         () = draining.cancelled() => {
-            let stopped = tokio::time::timeout(config.drain_timeout, &mut server).await;
+            let drained = drained(server.as_mut(), config.drain_timeout).await;
             info!("stopped before the store was open");
-            return match stopped {
-                Ok(result) => result.map_err(ServeError::Transport),
-                Err(_) => Ok(()),
-            };
+            return drained;
         }
         opened = opening => match opened {
             Ok(opened) => opened,
             Err(err) => {
                 draining.cancel();
-                let _ = server.await;
+                let _ = drained(server.as_mut(), config.drain_timeout).await;
                 return Err(err);
             }
         },
@@ -362,15 +359,7 @@ async fn serve<S: Store>(
     }
     tokio::select! {
         result = &mut server => result.map_err(ServeError::Transport)?,
-        () = draining.cancelled() => {
-            match tokio::time::timeout(config.drain_timeout, &mut server).await {
-                Ok(result) => result.map_err(ServeError::Transport)?,
-                Err(_) => warn!(
-                    timeout = %humantime::format_duration(config.drain_timeout),
-                    "drain timed out; closing anyway"
-                ),
-            }
-        }
+        () = draining.cancelled() => drained(server.as_mut(), config.drain_timeout).await?,
     }
     let closed = store.close().await.map_err(ServeError::Close);
     // The drained calls' audit lines, before the process (and the writer thread) ends.
@@ -378,6 +367,24 @@ async fn serve<S: Store>(
     closed?;
     info!("store flushed; bye");
     Ok(())
+}
+
+/// Waits, once draining has started, for the server to finish its in-flight calls: at most
+/// `timeout`, after which the rest are cut off.
+async fn drained(
+    server: Pin<&mut impl Future<Output = Result<(), tonic::transport::Error>>>,
+    timeout: Duration,
+) -> Result<(), ServeError> {
+    match tokio::time::timeout(timeout, server).await {
+        Ok(result) => result.map_err(ServeError::Transport),
+        Err(_) => {
+            warn!(
+                timeout = %humantime::format_duration(timeout),
+                "drain timed out; closing anyway"
+            );
+            Ok(())
+        }
+    }
 }
 
 /// Keeps the health status in step with the store: NOT_SERVING while its datastore is
