@@ -14,6 +14,21 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The first ```` ```lang ```` block of the README after `marker` (an HTML comment that marks
+/// a block a test runs), without its fences.
+pub fn readme_block_after(marker: &str, lang: &str) -> String {
+    let readme =
+        std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md is readable");
+    let (_, after) = readme
+        .split_once(marker)
+        .unwrap_or_else(|| panic!("the README has the marker {marker:?}"));
+    let (_, block) = after
+        .split_once(&format!("```{lang}\n"))
+        .unwrap_or_else(|| panic!("a ```{lang} block follows {marker:?}"));
+    let (block, _) = block.split_once("```").expect("the block is closed");
+    block.to_owned()
+}
+
 /// An external tool: the path in `$env_var`, else `installed` under the workspace root, where
 /// `./tests/run` installs it.
 pub fn tool_path(env_var: &str, installed: &str) -> PathBuf {

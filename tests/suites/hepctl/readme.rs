@@ -3,34 +3,19 @@
 
 use std::process::Command;
 
-use hostendpoint_tests::{ServerProcess, binary, tools::workspace_root};
+use hostendpoint_tests::{ServerProcess, binary, tools};
 
 use super::mask;
 
 /// The marker before the README's runnable hepctl block.
 const MARKER: &str = "<!-- hepctl:first-steps";
 
-/// The ```sh block after the marker and the ```text block after it.
-fn first_steps() -> (String, String) {
-    let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md");
-    let after = &readme[readme
-        .find(MARKER)
-        .expect("the README marks its first steps")..];
-    let block = |lang: &str, from: &str| -> (String, usize) {
-        let open = format!("```{lang}\n");
-        let start = from.find(&open).expect("a fenced block") + open.len();
-        let len = from[start..].find("\n```").expect("a closed block");
-        (from[start..start + len].to_owned(), start + len)
-    };
-    let (script, end) = block("sh", after);
-    let (shown, _) = block("text", &after[end..]);
-    (script, shown)
-}
-
 #[test]
 fn the_readme_first_steps_print_what_the_readme_shows() {
     let server = ServerProcess::start();
-    let (script, shown) = first_steps();
+    let script = tools::readme_block_after(MARKER, "sh");
+    // The first ```text block after the marker follows the script.
+    let shown = tools::readme_block_after(MARKER, "text");
     let dir = tempfile::tempdir().expect("tempdir");
     let bin_dir = binary("hepctl").parent().expect("a directory").to_owned();
     let path = format!(
@@ -53,6 +38,9 @@ fn the_readme_first_steps_print_what_the_readme_shows() {
         String::from_utf8_lossy(&output.stderr)
     );
     // The README drops the trailing spaces calicoctl's tables print.
-    let printed: Vec<String> = stdout.lines().map(|l| l.trim_end().to_owned()).collect();
-    assert_eq!(mask(&printed.join("\n")), mask(&shown));
+    let printed: String = stdout
+        .lines()
+        .map(|l| format!("{}\n", l.trim_end()))
+        .collect();
+    assert_eq!(mask(&printed), mask(&shown));
 }

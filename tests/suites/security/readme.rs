@@ -7,25 +7,16 @@ use hostendpoint_tests::{ServerProcess, create, get, list, mk_hep, names, pki::C
 
 use hostendpoint_tests::mtls::{POLICY, path_str};
 
-/// The shell block that follows the README's `securing-it:openssl` marker.
-fn readme_openssl_block() -> String {
-    let readme = std::fs::read_to_string(tools::workspace_root().join("README.md"))
-        .expect("README.md is readable");
-    let (_, after) = readme
-        .split_once("<!-- securing-it:openssl")
-        .expect("the README marks its openssl commands");
-    let (_, block) = after
-        .split_once("```sh\n")
-        .expect("a shell block follows the marker");
-    let (block, _) = block.split_once("```").expect("the block is closed");
-    block.to_owned()
-}
-
 #[tokio::test]
 async fn the_readme_certificates_work_with_the_roles_it_describes() {
     let dir = tempfile::tempdir().expect("a directory");
     let output = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &readme_openssl_block()])
+        .args([
+            "-euo",
+            "pipefail",
+            "-c",
+            &tools::readme_block_after("<!-- securing-it:openssl", "sh"),
+        ])
         .current_dir(dir.path())
         .output()
         .expect("bash runs");
