@@ -12,7 +12,7 @@ use std::{
 
 use serde_json::Value;
 
-use crate::{binary, pki::CertFiles, wait_for};
+use crate::{binary, pki::CertFiles, wait::wait_for_explained};
 
 /// How long a test waits for the state file to converge.
 pub const CONVERGE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -137,19 +137,16 @@ impl AgentProcess {
     /// (name, value) of `fields`, and returns it.
     pub async fn wait_for_json_line(&self, fields: &[(&str, Value)]) -> Value {
         let what = format!("a log line with {fields:?}");
-        let waiting = wait_for(&what, 2 * CONVERGE_TIMEOUT, || {
+        let probe = || {
             let found = self.json_log().into_iter().find(|line| {
                 fields
                     .iter()
                     .all(|(name, value)| &line["fields"][*name] == value)
             });
             async move { found }
-        });
-        // The log says why, which the panic of wait_for cannot.
-        match tokio::time::timeout(CONVERGE_TIMEOUT, waiting).await {
-            Ok(line) => line,
-            Err(_) => panic!("no {what}; the agent logged:\n{}", self.log_text()),
-        }
+        };
+        let explain = || format!("the agent logged:\n{}", self.log_text());
+        wait_for_explained(&what, CONVERGE_TIMEOUT, probe, explain).await
     }
 
     /// Whether the agent is still running.

@@ -407,21 +407,19 @@ impl ServerProcess {
     /// The first log line that contains `needle`, waited for up to `timeout`; the panic
     /// otherwise shows the whole log.
     pub async fn wait_for_log_line(&self, needle: &str, timeout: std::time::Duration) -> String {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            {
-                let log = self.log.lock().expect("log lock");
-                if let Some(line) = log.iter().find(|line| line.contains(needle)) {
-                    return line.clone();
-                }
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "no log line with {needle:?} within {timeout:?}; the log:\n{}",
-                    log.join("\n")
-                );
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let what = format!("a log line with {needle:?}");
+        let probe = || {
+            let line = self
+                .log
+                .lock()
+                .expect("log lock")
+                .iter()
+                .find(|line| line.contains(needle))
+                .cloned();
+            async move { line }
+        };
+        let explain = || format!("the server logged:\n{}", self.log_text());
+        crate::wait::wait_for_explained(&what, timeout, probe, explain).await
     }
 
     /// Whether the process has exited, without waiting.
