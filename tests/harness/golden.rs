@@ -38,3 +38,45 @@ pub fn assert_calicoctl(name: &str, actual: &str) {
         path.display()
     );
 }
+
+/// The values the server chooses for an object, and the placeholders golden files hold.
+pub const SERVER_CHOSEN: [(&str, &str); 3] = [
+    ("uid", "<UID>"),
+    ("creationTimestamp", "<TIMESTAMP>"),
+    ("resourceVersion", "<RV>"),
+];
+
+/// `text` with the value of each of `fields` (a key, YAML's `key: v` or JSON's `"key": v`, of
+/// its own on its line) replaced by its placeholder, keeping the value's quoting.
+pub fn mask(text: &str, fields: &[(&str, &str)]) -> String {
+    let mut masked: Vec<String> = text.lines().map(|line| mask_line(line, fields)).collect();
+    if text.ends_with('\n') {
+        masked.push(String::new());
+    }
+    masked.join("\n")
+}
+
+fn mask_line(line: &str, fields: &[(&str, &str)]) -> String {
+    for (key, placeholder) in fields {
+        for pattern in [format!("{key}: "), format!("\"{key}\": ")] {
+            let Some(at) = line.find(&pattern) else {
+                continue;
+            };
+            // Only a key of its own: after indentation or a sequence's dash.
+            if !line[..at].chars().all(|c| c == ' ' || c == '-') {
+                continue;
+            }
+            let start = at + pattern.len();
+            let value = &line[start..];
+            let rest = match value.strip_prefix('"') {
+                Some(quoted) => {
+                    let end = quoted.find('"').map_or(quoted.len(), |i| i + 1);
+                    return format!("{}\"{placeholder}\"{}", &line[..start], &quoted[end..]);
+                }
+                None => &value[value.find(',').unwrap_or(value.len())..],
+            };
+            return format!("{}{placeholder}{rest}", &line[..start]);
+        }
+    }
+    line.to_owned()
+}

@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 
 use hostendpoint_api::pb;
 use hostendpoint_tests::{
+    golden,
     tools::{grpcurl, grpcurl_error as failed, grpcurl_json as ok_json, grpcurl_ok as ok},
     *,
 };
@@ -340,26 +341,9 @@ fn readme_commands(sections: &[&str]) -> Vec<ReadmeCommand> {
 /// `output` without what differs at every run: the values of `uid`, `creationTimestamp` and
 /// `storeUid`.
 fn without_volatile_fields(output: &str) -> String {
-    output
-        .trim_end()
-        .lines()
-        .map(|line| {
-            for field in [
-                "\"uid\": \"",
-                "\"creationTimestamp\": \"",
-                "\"storeUid\": \"",
-            ] {
-                if let Some(at) = line.find(field) {
-                    let value = at + field.len();
-                    if let Some(end) = line[value..].find('"') {
-                        return format!("{}…{}", &line[..value], &line[value + end..]);
-                    }
-                }
-            }
-            line.to_owned()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    const VOLATILE: [(&str, &str); 3] =
+        [("uid", "…"), ("creationTimestamp", "…"), ("storeUid", "…")];
+    golden::mask(output.trim_end(), &VOLATILE)
 }
 
 /// Splits a shell script into its commands: a newline ends a command unless it is quoted or

@@ -159,41 +159,7 @@ fn assert_golden(name: &str, actual: &str) {
 
 /// Replaces the values the server chooses with placeholders, keeping their quoting.
 fn mask(text: &str) -> String {
-    let mut masked: Vec<String> = text.lines().map(mask_line).collect();
-    if text.ends_with('\n') {
-        masked.push(String::new());
-    }
-    masked.join("\n")
-}
-
-fn mask_line(line: &str) -> String {
-    const SERVER_SET: [(&str, &str); 3] = [
-        ("uid", "<UID>"),
-        ("creationTimestamp", "<TIMESTAMP>"),
-        ("resourceVersion", "<RV>"),
-    ];
-    for (key, placeholder) in SERVER_SET {
-        for pattern in [format!("{key}: "), format!("\"{key}\": ")] {
-            let Some(at) = line.find(&pattern) else {
-                continue;
-            };
-            // Only a key of its own: after indentation or a sequence's dash.
-            if !line[..at].chars().all(|c| c == ' ' || c == '-') {
-                continue;
-            }
-            let start = at + pattern.len();
-            let value = &line[start..];
-            let rest = match value.strip_prefix('"') {
-                Some(quoted) => {
-                    let end = quoted.find('"').map_or(quoted.len(), |i| i + 1);
-                    return format!("{}\"{placeholder}\"{}", &line[..start], &quoted[end..]);
-                }
-                None => &value[value.find(',').unwrap_or(value.len())..],
-            };
-            return format!("{}{placeholder}{rest}", &line[..start]);
-        }
-    }
-    line.to_owned()
+    golden::mask(text, &golden::SERVER_CHOSEN)
 }
 
 // === Help ===
