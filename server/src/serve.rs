@@ -1,6 +1,11 @@
 //! Wiring: the store, the API, health and reflection on one tonic server, and shutdown.
 
-use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{Arc, LazyLock},
+    time::Duration,
+};
 
 use hostendpoint_api::pb::{self, host_endpoint_service_server::HostEndpointServiceServer};
 use tokio::net::TcpListener;
@@ -454,11 +459,18 @@ fn reflection_v1alpha() -> Result<
 }
 
 /// Adds the `hostendpointd-version` header to a response (a version that were no valid
-/// header value is left out rather than fail the call).
+/// header value is left out rather than fail the call). The header is built once: every
+/// answer carries it.
 fn stamp_version<B>(mut response: http::Response<B>) -> http::Response<B> {
     use hostendpoint_api::build_info::{VERSION_HEADER, long_version};
-    if let Ok(version) = http::HeaderValue::from_str(long_version()) {
-        response.headers_mut().insert(VERSION_HEADER, version);
+    static HEADER: LazyLock<Option<(http::HeaderName, http::HeaderValue)>> = LazyLock::new(|| {
+        let name = http::HeaderName::from_static(VERSION_HEADER);
+        http::HeaderValue::from_str(long_version())
+            .ok()
+            .map(|value| (name, value))
+    });
+    if let Some((name, value)) = HEADER.as_ref() {
+        response.headers_mut().insert(name.clone(), value.clone());
     }
     response
 }
