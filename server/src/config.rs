@@ -9,6 +9,7 @@ use crate::{
     listener::DEFAULT_MAX_CONNECTIONS,
     security::authz::DEFAULT_MAX_WATCHES_PER_IDENTITY,
     store::{
+        etcd::LagLimits,
         sled::{DEFAULT_CACHE_BYTES, DEFAULT_RETAINED_REVISIONS},
         view::DEFAULT_CHANGE_BUFFER,
     },
@@ -159,6 +160,17 @@ pub struct Args {
     #[arg(long, env = "ETCD_KEY_FILE", requires = "etcd_cert_file")]
     pub etcd_key_file: Option<PathBuf>,
 
+    /// A replica whose watch of etcd is this many revisions behind etcd relists every object
+    /// at a revision and watches from there, instead of waiting while etcd replays the
+    /// backlog (which etcd 3.4 reads into memory in one go).
+    #[arg(long, env = "HOSTENDPOINTD_ETCD_MAX_WATCH_LAG", default_value_t = LagLimits::default().revisions, value_parser = clap::value_parser!(u64).range(1..))]
+    pub etcd_max_watch_lag: u64,
+
+    /// A replica whose watch of etcd is behind and has delivered nothing for this long relists
+    /// as well.
+    #[arg(long, env = "HOSTENDPOINTD_ETCD_WATCH_STALL_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
+    pub etcd_watch_stall_timeout: Duration,
+
     /// Address to serve Prometheus metrics (`/metrics`) and the HTTP probes (`/livez`,
     /// `/readyz`) on; empty turns it off. 9095 is next to, and clear of, the ports Calico's
     /// components serve metrics on (Felix 9091, Typha 9093, kube-controllers 9094).
@@ -209,4 +221,17 @@ pub enum DatastoreType {
     Sled,
     /// etcd v3 (calicoctl's `DATASTORE_TYPE=etcdv3`).
     Etcdv3,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_etcd_lag_flags_default_to_the_backends_limits() {
+        let args = Args::parse_from(["hostendpointd"]);
+        let limits = LagLimits::default();
+        assert_eq!(args.etcd_max_watch_lag, limits.revisions);
+        assert_eq!(args.etcd_watch_stall_timeout, limits.stall);
+    }
 }

@@ -11,7 +11,7 @@ use hostendpointd::{
     security::{SecurityConfig, tls::TlsFiles},
     serve::ConnectionConfig,
     store::{
-        etcd::{EtcdConfig, EtcdTls},
+        etcd::{EtcdConfig, EtcdTls, LagLimits},
         sled::SledConfig,
     },
     watch::WatchConfig,
@@ -85,6 +85,8 @@ async fn start(args: Args) -> anyhow::Result<()> {
         etcd_ca_cert_file,
         etcd_cert_file,
         etcd_key_file,
+        etcd_max_watch_lag,
+        etcd_watch_stall_timeout,
         metrics_listen,
         ..
     } = args;
@@ -106,6 +108,10 @@ async fn start(args: Args) -> anyhow::Result<()> {
                 ca_cert: etcd_ca_cert_file,
                 cert: etcd_cert_file,
                 key: etcd_key_file,
+            },
+            lag_limits: LagLimits {
+                revisions: etcd_max_watch_lag,
+                stall: etcd_watch_stall_timeout,
             },
             ..EtcdConfig::new(etcd_endpoints)
         }),

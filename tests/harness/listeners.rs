@@ -1,14 +1,14 @@
 //! Peers that are not a working hostendpointd, for the clients' error messages: an HTTP/1.1
 //! server, a listener that accepts and never answers, one whose accept queue is full (a
-//! connect that hangs), and a proxy whose connections can be stalled.
+//! connect that hangs), a proxy whose connections can be stalled, and one that can be cut.
 
 use std::{
     io::{Read as _, Write as _},
     net::{SocketAddr, TcpListener, TcpStream},
     os::fd::AsRawFd as _,
     sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     thread,
     time::Duration,
@@ -167,5 +167,68 @@ async fn forward(
         if to.write_all(&buffer[..read]).await.is_err() {
             return;
         }
+    }
+}
+
+/// A TCP proxy to `upstream` that can be cut, as a network partition cuts a host off: every
+/// connection through it is closed, and new ones are closed as soon as they are accepted,
+/// until it is mended.
+#[derive(Debug)]
+pub struct CuttingProxy {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    cut: Arc<AtomicBool>,
+    forwarding: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl CuttingProxy {
+    /// Starts it on a free port of 127.0.0.1, in the current tokio runtime.
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let addr = listener.local_addr().expect("a bound address");
+        let cut = Arc::new(AtomicBool::new(false));
+        let forwarding = Arc::new(Mutex::new(Vec::new()));
+        let (refusing, tasks) = (Arc::clone(&cut), Arc::clone(&forwarding));
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                if refusing.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                    continue;
+                };
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                let mut tasks = tasks.lock().expect("the proxy's task list");
+                for (from, to) in [(client_read, server_write), (server_read, client_write)] {
+                    tasks.push(tokio::spawn(forward(from, to, || false)).abort_handle());
+                }
+            }
+        });
+        Self {
+            addr,
+            cut,
+            forwarding,
+        }
+    }
+
+    /// Closes every connection, and every new one until [`mend`](Self::mend).
+    pub fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for task in self
+            .forwarding
+            .lock()
+            .expect("the proxy's task list")
+            .drain(..)
+        {
+            task.abort();
+        }
+    }
+
+    /// Forwards new connections again.
+    pub fn mend(&self) {
+        self.cut.store(false, Ordering::SeqCst);
     }
 }

@@ -767,3 +767,68 @@ async fn losing_etcd_makes_calls_unavailable_until_it_is_back_and_watches_resume
         [(EventType::Added, "c".into(), meta(&c).resource_version)]
     );
 }
+
+/// A replica cut off from etcd while others write past `--etcd-max-watch-lag` relists when it
+/// is back, at etcd's revision, instead of having etcd replay every revision it missed.
+// Two threads: the proxy runs on the test's runtime while the harness waits for the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_far_behind_its_etcd_relists_instead_of_waiting_for_a_replay() {
+    const LAG_LIMIT: usize = 40;
+    let cluster = EtcdCluster::start(1);
+    let url = cluster.running_url().to_owned();
+    let upstream = url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the member's client URL is http://IP:PORT");
+    let proxy = listeners::CuttingProxy::start(upstream).await;
+    let server = ServerProcess::start_on_etcd(
+        &format!("http://{}", proxy.addr),
+        &["--etcd-max-watch-lag", &LAG_LIMIT.to_string()],
+    );
+    let metrics = server.metrics_addr.expect("a metrics endpoint");
+    let mut client = server.client().await;
+    create(&mut client, mk_hep("before", "n1")).await;
+
+    proxy.cut();
+    server
+        .wait_for_log_line("watch of etcd lost", Duration::from_secs(20))
+        .await;
+    // Other clients of etcd go on writing: more revisions than the replica waits for.
+    for i in 0..=LAG_LIMIT {
+        put(&url, &format!("w{i}"), &calico_json(&format!("w{i}"), "n2"));
+    }
+    let last = mod_revision(&url, &format!("w{LAG_LIMIT}"));
+    proxy.mend();
+
+    let line = server
+        .wait_for_log_line(
+            "relisting rather than having etcd replay",
+            Duration::from_secs(30),
+        )
+        .await;
+    assert!(line.contains("revisions behind"), "{line}");
+    let relisted = metrics::wait_for_scrape(metrics, "a relist for being behind", |scrape| {
+        scrape.value("hostendpointd_etcd_relists_total", &[("reason", "behind")]) == Some(1.0)
+    })
+    .await;
+    assert_eq!(
+        relisted.value(
+            "hostendpointd_etcd_relists_total",
+            &[("reason", "compacted")]
+        ),
+        None
+    );
+    let (objects, revision) = list_all(&mut client).await;
+    assert!(
+        revision >= last,
+        "listed at {revision}, before etcd's {last}"
+    );
+    assert_eq!(objects.len(), LAG_LIMIT + 2, "{:?}", objects.keys());
+    // And it follows etcd from there.
+    let after = create(&mut client, mk_hep("after", "n1")).await;
+    assert!(meta(&after).resource_version > last);
+    assert_eq!(
+        meta(&get(&mut client, "after").await.expect("read back")).resource_version,
+        meta(&after).resource_version
+    );
+}

@@ -141,6 +141,10 @@ impl Drop for OpenWatch {
 pub struct EtcdMetrics {
     /// Times the etcd watch that feeds the view was lost and reopened.
     pub watch_restarts: Counter,
+    /// Relists of the whole prefix after the start, by why.
+    relists: Family<Vec<(&'static str, &'static str)>, Counter>,
+    /// How many revisions the watch is behind etcd, at the last probe.
+    pub watch_lag: Gauge,
 }
 
 impl EtcdMetrics {
@@ -151,7 +155,23 @@ impl EtcdMetrics {
             "Times the etcd watch that feeds this replica was lost and reopened (etcd backend)",
             this.watch_restarts.clone(),
         );
+        registry.register(
+            "etcd_relists",
+            "Relists of every object from etcd after the start, by reason: compacted, behind, \
+             stalled, oversized (etcd backend)",
+            this.relists.clone(),
+        );
+        registry.register(
+            "etcd_watch_lag_revisions",
+            "How many revisions this replica's watch of etcd is behind etcd (etcd backend)",
+            this.watch_lag.clone(),
+        );
         this
+    }
+
+    /// Counts a relist for `reason`.
+    pub fn relisted(&self, reason: &'static str) {
+        self.relists.get_or_create(&vec![("reason", reason)]).inc();
     }
 }
 

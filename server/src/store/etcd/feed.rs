@@ -2,23 +2,27 @@
 //! that feeds the view in revision order, reconnection, and history reads for watch catch-up.
 
 use std::{
+    pin::pin,
     sync::{Arc, Weak},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
+use futures::future::{Fuse, FusedFuture as _, FutureExt as _};
 use hostendpoint_api::model::Revision;
-use tokio::sync::mpsc;
+use tokio::{sync::mpsc, time::MissedTickBehavior};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Status, Streaming};
+use tonic::{Code, Status, Streaming};
 use tracing::{info, warn};
 
 use super::{
     Shared, codec,
     invalid::InvalidValues,
+    lag::{Behind, Lag},
     members::{self, Members, request},
     proto::{
         etcdserverpb::{
-            RangeRequest, WatchCreateRequest, WatchRequest, WatchResponse, watch_request,
+            RangeRequest, WatchCreateRequest, WatchProgressRequest, WatchRequest, WatchResponse,
+            watch_request,
         },
         mvccpb::{Event as EtcdEvent, KeyValue, event::EventType},
         prefix_end,
@@ -118,22 +122,37 @@ pub(super) async fn run(shared: Weak<Shared>) {
         let outcome = follow(&store, from, failures > 0).await;
         // Whatever ended it, the watch is opened again.
         store.metrics.watch_restarts.inc();
-        match outcome {
+        let reason = match outcome {
             Outcome::Compacted => {
                 info!(
                     from,
                     "etcd compacted past this replica's revision; relisting"
                 );
-                match list_all(&store.members, &store.prefix, &store.invalid).await {
-                    Ok(listing) => {
-                        store.view.reset(listing.snapshot);
-                        failures = 0;
-                        continue;
-                    }
-                    Err(status) => lost(&store, &status),
-                }
+                Some("compacted")
             }
-            Outcome::Lost(status) => lost(&store, &status),
+            Outcome::Behind(behind) => {
+                warn!(
+                    from,
+                    revisions = behind.revisions(),
+                    "{behind}; relisting rather than having etcd replay the backlog"
+                );
+                Some(behind.label())
+            }
+            Outcome::Lost(status) => {
+                lost(&store, &status);
+                None
+            }
+        };
+        if let Some(reason) = reason {
+            match list_all(&store.members, &store.prefix, &store.invalid).await {
+                Ok(listing) => {
+                    store.metrics.relisted(reason);
+                    store.view.reset(listing.snapshot);
+                    failures = 0;
+                    continue;
+                }
+                Err(status) => lost(&store, &status),
+            }
         }
         failures = failures.saturating_add(1);
         drop(store);
@@ -159,38 +178,125 @@ fn lost(store: &Shared, status: &Status) {
 
 enum Outcome {
     Compacted,
+    Behind(Behind),
     Lost(Status),
 }
 
+/// How often a following watch asks etcd how far it is, and for a progress notification.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Watches the prefix after `from` and applies every change to the view, until the watch
-/// fails.
+/// fails or falls too far behind.
 async fn follow(store: &Shared, from: Revision, rotate: bool) -> Outcome {
-    let mut responses = match open_watch(store, from, false, rotate).await {
-        Ok(responses) => responses,
+    let (requests, mut responses) = match open_watch(store, from, false, rotate).await {
+        Ok(watch) => watch,
         Err(status) => return Outcome::Lost(status),
     };
+    let mut lag = Lag::new(from, Instant::now());
+    let mut probes = tokio::time::interval(PROBE_INTERVAL);
+    probes.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut probe = pin!(Fuse::terminated());
     loop {
-        let response = match responses.message().await {
-            Ok(Some(response)) => response,
-            Ok(None) => return Outcome::Lost(Status::unavailable("etcd ended the watch")),
-            Err(status) => return Outcome::Lost(status),
-        };
-        if response.compact_revision > 0 {
-            return Outcome::Compacted;
+        tokio::select! {
+            message = responses.message() => {
+                let response = match message {
+                    Ok(Some(response)) => response,
+                    Ok(None) => return Outcome::Lost(Status::unavailable("etcd ended the watch")),
+                    // The client refused a message for its size: a batch of etcd's backlog.
+                    Err(status) if status.code() == Code::OutOfRange => {
+                        let revisions = lag.revisions();
+                        return Outcome::Behind(Behind::Oversized { revisions });
+                    }
+                    Err(status) => return Outcome::Lost(status),
+                };
+                if let Some(outcome) = apply(store, from, response, &mut lag) {
+                    return outcome;
+                }
+            }
+            _ = probes.tick(), if probe.is_terminated() => {
+                // A synced watcher answers with etcd's revision; one behind does not.
+                let _ = requests.try_send(progress_request());
+                probe.set(current_revision(store).fuse());
+            }
+            revision = &mut probe => {
+                if let Some(revision) = revision {
+                    lag.etcd_at(revision);
+                }
+                store.metrics.watch_lag.set(i64::try_from(lag.revisions()).unwrap_or(i64::MAX));
+            }
         }
-        if response.canceled {
-            return Outcome::Lost(Status::unavailable(format!(
-                "etcd cancelled the watch: {}",
-                response.cancel_reason
-            )));
+        if let Some(behind) = lag.behind(store.lag_limits, Instant::now()) {
+            return Outcome::Behind(behind);
         }
-        if response.created {
-            store.view.set_unavailable(None);
-            info!(after = from, "following etcd");
-        }
-        let changes = changes_of(store, &response.events);
-        store.view.publish(&changes);
     }
+}
+
+/// Applies one watch response to the view and to `lag`; the outcome when it ends the watch.
+fn apply(
+    store: &Shared,
+    from: Revision,
+    response: WatchResponse,
+    lag: &mut Lag,
+) -> Option<Outcome> {
+    if response.compact_revision > 0 {
+        return Some(Outcome::Compacted);
+    }
+    if response.canceled {
+        return Some(Outcome::Lost(Status::unavailable(format!(
+            "etcd cancelled the watch: {}",
+            response.cancel_reason
+        ))));
+    }
+    let now = Instant::now();
+    let at = response
+        .header
+        .as_ref()
+        .map_or(0, |h| Revision::try_from(h.revision).unwrap_or(0));
+    lag.etcd_at(at);
+    if response.created {
+        store.view.set_unavailable(None);
+        info!(after = from, etcd_revision = at, "following etcd");
+    } else if response.events.is_empty() {
+        // A progress notification: everything up to etcd's revision was delivered.
+        lag.reached(at, now);
+    }
+    let changes = changes_of(store, &response.events);
+    if let Some(last) = response.events.last().and_then(|e| e.kv.as_ref()) {
+        lag.reached(Revision::try_from(last.mod_revision).unwrap_or(0), now);
+    }
+    store.view.publish(&changes);
+    None
+}
+
+/// The request for a progress notification.
+fn progress_request() -> WatchRequest {
+    WatchRequest {
+        request_union: Some(watch_request::RequestUnion::ProgressRequest(
+            WatchProgressRequest {},
+        )),
+    }
+}
+
+/// etcd's current revision, from the header of a read of one key that is never an object;
+/// `None` when etcd does not answer in time (the watch notices a lost etcd).
+async fn current_revision(store: &Shared) -> Option<Revision> {
+    let range = RangeRequest {
+        key: store.prefix.as_bytes().to_vec(),
+        serializable: true,
+        keys_only: true,
+        ..RangeRequest::default()
+    };
+    let answer = tokio::time::timeout(
+        PROBE_INTERVAL,
+        store.members.kv(|mut kv| {
+            let range = range.clone();
+            async move { kv.range(request(range)).await }
+        }),
+    );
+    let response = answer.await.ok()?.ok()?;
+    response
+        .header
+        .and_then(|h| Revision::try_from(h.revision).ok())
 }
 
 /// Opens an etcd watch on the prefix from `after + 1`.
@@ -199,7 +305,7 @@ async fn open_watch(
     after: Revision,
     prev_kv: bool,
     rotate: bool,
-) -> Result<Streaming<WatchResponse>, Status> {
+) -> Result<(mpsc::Sender<WatchRequest>, Streaming<WatchResponse>), Status> {
     let create = WatchCreateRequest {
         key: store.prefix.as_bytes().to_vec(),
         range_end: prefix_end(store.prefix.as_bytes()),
@@ -210,7 +316,8 @@ async fn open_watch(
     let first = WatchRequest {
         request_union: Some(watch_request::RequestUnion::CreateRequest(create)),
     };
-    // The request stream stays open for as long as the watch: closing it cancels the watch.
+    // The request stream stays open for as long as the caller keeps `requests`: closing it
+    // cancels the watch.
     let (requests, receiver) = mpsc::channel(1);
     requests
         .send(first)
@@ -218,9 +325,7 @@ async fn open_watch(
         .map_err(|_| Status::internal("the watch request channel closed"))?;
     let mut client = store.members.watch_client(rotate);
     let response = client.watch(ReceiverStream::new(receiver)).await?;
-    // Keep the sender, and so the watch, alive for as long as the stream.
-    tokio::spawn(async move { requests.closed().await });
-    Ok(response.into_inner())
+    Ok((requests, response.into_inner()))
 }
 
 /// The changes a batch of etcd events makes to the view's objects, in order. The previous
@@ -272,7 +377,7 @@ pub(super) async fn history(
     let unavailable = |status: Status| Error::Unavailable {
         reason: format!("etcd is unreachable: {}", members::describe(&status)),
     };
-    let mut responses = open_watch(store, after, true, false)
+    let (_requests, mut responses) = open_watch(store, after, true, false)
         .await
         .map_err(unavailable)?;
     let mut changes = Vec::new();
