@@ -23,6 +23,7 @@ use hostendpoint_tests::{
     watching::*,
     *,
 };
+use hostendpointd::store::etcd::proto::etcdserverpb::{PutRequest, kv_client::KvClient};
 use rand::{Rng as _, SeedableRng as _, rngs::StdRng};
 use serde_json::json;
 use tokio::sync::watch as state;
@@ -831,4 +832,53 @@ async fn a_replica_far_behind_its_etcd_relists_instead_of_waiting_for_a_replay()
         meta(&get(&mut client, "after").await.expect("read back")).resource_version,
         meta(&after).resource_version
     );
+}
+
+/// Writes are decided on the replica's copy, which lags etcd by the watch's delivery. Right
+/// after another client of etcd wrote, that copy is often stale: a write that the stale copy
+/// would refuse (a precondition on the newer version) must still succeed, and one that only
+/// etcd's state refuses (a create of a key just created there) must still be refused.
+#[tokio::test]
+async fn writes_right_after_another_clients_write_decide_on_etcds_state() {
+    let cluster = EtcdCluster::start(1);
+    let url = cluster.running_url().to_owned();
+    let server = ServerProcess::start_on_etcd(&cluster.endpoints(), &[]);
+    let mut client = server.client().await;
+    let mut etcd = KvClient::connect(url.clone()).await.expect("etcd answers");
+    let mut put_now = async |name: &str, node: &str| -> u64 {
+        let put = PutRequest {
+            key: key(name).into_bytes(),
+            value: calico_json(name, node).into_bytes(),
+            ..PutRequest::default()
+        };
+        let response = etcd.put(put).await.expect("etcd takes the put");
+        let header = response.into_inner().header.expect("a response header");
+        u64::try_from(header.revision).expect("a positive revision")
+    };
+    for round in 0..20 {
+        let name = format!("other-{round}");
+        put_now(&name, "n1").await;
+        // A create of what etcd already holds: refused, whatever the copy says.
+        let created = client
+            .create_host_endpoint(pb::CreateHostEndpointRequest {
+                host_endpoint: Some(mk_hep(&name, "n1")),
+            })
+            .await
+            .expect_err("the key exists in etcd");
+        assert_eq!(
+            created.code(),
+            Code::AlreadyExists,
+            "round {round}: {created:?}"
+        );
+
+        // An update with the version etcd has now: taken, even when the copy is older.
+        let newer = put_now(&name, "n2").await;
+        let mut hep = mk_hep(&name, "n3");
+        hep.metadata.as_mut().expect("metadata").resource_version = newer;
+        let updated = update(&mut client, hep, false)
+            .await
+            .unwrap_or_else(|status| panic!("round {round}: {status:?}"));
+        assert!(meta(&updated).resource_version > newer);
+        assert_eq!(mod_revision(&url, &name), meta(&updated).resource_version);
+    }
 }
