@@ -2,6 +2,7 @@
 //! that feeds the view in revision order, reconnection, and history reads for watch catch-up.
 
 use std::{
+    collections::HashMap,
     pin::pin,
     sync::{Arc, Weak},
     time::{Duration, Instant},
@@ -329,10 +330,14 @@ async fn open_watch(
 }
 
 /// The changes a batch of etcd events makes to the view's objects, in order. The previous
-/// state of each object is the view's (so a skipped invalid value is never a previous state).
+/// state of each object is the view's (so a skipped invalid value is never a previous state),
+/// or the batch's own earlier change of it. This replica's own writes are taken as written.
 fn changes_of(store: &Shared, events: &[EtcdEvent]) -> Vec<Arc<Change>> {
-    let mut state = Snapshot::clone(&store.view.snapshot());
-    let mut changes = Vec::new();
+    let snapshot = store.view.snapshot();
+    // The batch's changes so far, by name: almost every batch is one event.
+    let mut changed: HashMap<&str, Option<Arc<Object>>> = HashMap::new();
+    let mut last = snapshot.revision();
+    let mut changes = Vec::with_capacity(events.len());
     let mut warned_at = 0;
     for event in events {
         let Some(kv) = &event.kv else { continue };
@@ -340,25 +345,31 @@ fn changes_of(store: &Shared, events: &[EtcdEvent]) -> Vec<Arc<Change>> {
             continue;
         };
         let revision = Revision::try_from(kv.mod_revision).unwrap_or(0);
-        let prev = state.get(name).cloned();
+        let prev = match changed.get(name) {
+            Some(state) => state.clone(),
+            None => snapshot.get(name).cloned(),
+        };
         let next = match EventType::try_from(event.r#type) {
-            Ok(EventType::Put) => decode(&store.prefix, kv, &store.invalid).map(Object::new),
+            Ok(EventType::Put) => store
+                .own_writes
+                .take(name, revision)
+                .or_else(|| decode(&store.prefix, kv, &store.invalid).map(Object::new)),
             _ => None,
         };
         if prev.is_none() && next.is_none() {
             continue;
         }
         // Once per revision: a transaction of many keys would otherwise log a line per key.
-        if revision <= state.revision() && warned_at < revision {
+        if revision <= last && warned_at < revision {
             warned_at = revision;
             warn!(
                 revision,
                 name, "several changes in one etcd revision; watchers may miss all but one"
             );
         }
-        let change = Change::new(revision, prev, next);
-        state.apply(&change);
-        changes.push(Arc::new(change));
+        last = last.max(revision);
+        changed.insert(name, next.clone());
+        changes.push(Arc::new(Change::new(revision, prev, next)));
     }
     changes
 }

@@ -20,6 +20,7 @@
 //! - [`write`]: the write transaction, and settling attempts whose answer was lost.
 //! - [`feed`]: the initial listing, the etcd watch that feeds the view, and history reads.
 //! - [`lag`]: how far that watch is behind etcd, and when to stop waiting for it.
+//! - [`own_writes`]: this replica's writes, which its watch takes without parsing them again.
 //! - [`startup`]: waiting for an etcd that is not up yet.
 //! - [`invalid`]: the invalid values seen, each warned about once.
 //! - [`proto`]: the client of etcd's v3 API, generated from `server/etcd-proto/`.
@@ -30,6 +31,7 @@ mod invalid;
 mod lag;
 mod lost_delete;
 mod members;
+mod own_writes;
 pub mod proto;
 mod startup;
 mod tls;
@@ -48,6 +50,7 @@ use self::proto::etcdserverpb::{
 use self::{
     invalid::InvalidValues,
     members::{Members, request},
+    own_writes::OwnWrites,
     write::Committed,
 };
 pub use self::{lag::LagLimits, tls::EtcdTls};
@@ -113,6 +116,8 @@ struct Shared {
     view: Arc<View>,
     /// Values skipped because they are not valid host endpoints.
     invalid: InvalidValues,
+    /// This replica's writes on their way through its watch.
+    own_writes: OwnWrites,
     lag_limits: LagLimits,
     metrics: EtcdMetrics,
 }
@@ -144,6 +149,7 @@ impl EtcdStore {
             store_uid: listing.store_uid,
             view,
             invalid,
+            own_writes: OwnWrites::default(),
             lag_limits: config.lag_limits,
             metrics: config.metrics.clone(),
         });

@@ -30,7 +30,7 @@ use super::{
     },
 };
 use crate::store::{
-    Error, Result,
+    Error, Object, Result,
     write::{Plan, Write},
 };
 
@@ -122,9 +122,14 @@ pub(super) async fn write(shared: &Shared, write: Write) -> Result<HostEndpoint>
         };
         match shared.commit(&key, stored.revision, op).await {
             Ok(Committed::At(revision)) => {
-                shared.visible(revision).await?;
                 let mut result = result;
                 result.metadata.resource_version = revision;
+                let _delivered = put.then(|| {
+                    shared
+                        .own_writes
+                        .expect(revision, Object::new(result.clone()))
+                });
+                shared.visible(revision).await?;
                 return Ok(result);
             }
             // Someone else changed the object first, or the copy was behind: decide again on
