@@ -14,6 +14,7 @@
 //! hostendpointd (mTLS) runs scenarios 1 to 4 only ([`SystemKind::runs`]), right after
 //! plaintext hostendpointd in each, and its server is stopped after them.
 
+mod batches;
 mod drive;
 mod reads;
 mod restart;
@@ -133,7 +134,7 @@ pub(crate) async fn run_all(settings: &Settings) -> anyhow::Result<Report> {
     // The systems that run no later scenario are done: their servers stop here.
     suts.retain(|sut| [5, 6, 7, 8, 9].into_iter().any(|n| sut.kind.runs(n)));
     if settings.runs(7) {
-        let histories = writes::fill_log(&mut suts, settings).await?;
+        let histories = writes::fill_log(&mut suts, settings, &mut report).await?;
         restart::restart(&mut suts, &histories, settings, &mut report).await?;
     }
     if [5, 6, 8, 9].iter().any(|&n| settings.runs(n)) {

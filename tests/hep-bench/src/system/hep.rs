@@ -98,6 +98,19 @@ impl HepClient {
         .await
     }
 
+    /// Concurrent creates, as [`Self::overwrite`] sends updates.
+    pub(super) async fn create_batch(
+        &mut self,
+        workload: &Workload,
+        versions: &[Version],
+    ) -> anyhow::Result<Vec<u64>> {
+        try_join_all(versions.iter().map(|&version| {
+            let mut client = self.clone();
+            async move { client.create(workload, version).await }
+        }))
+        .await
+    }
+
     pub(super) async fn get(&mut self, index: usize) -> anyhow::Result<()> {
         let request = pb::GetHostEndpointRequest {
             name: Workload::name(index),
