@@ -3,17 +3,23 @@
 use anyhow::{Context as _, bail};
 use futures::future::try_join_all;
 use hostendpoint_api::pb::{self, host_endpoint_service_client::HostEndpointServiceClient};
-use tonic::{Streaming, codegen::http::uri::PathAndQuery, transport::Channel};
+use tonic::{Streaming, client::Grpc, codegen::http::uri::PathAndQuery, transport::Channel};
+use tonic_prost::ProstCodec;
 
-use super::WatchSpec;
+use super::{WatchSpec, slim};
 use crate::workload::{Version, Workload};
 
 const WATCH_PATH: &str = "/hostendpoint.v1.HostEndpointService/WatchHostEndpoints";
+const GET_PATH: &str = "/hostendpoint.v1.HostEndpointService/GetHostEndpoint";
 
-/// The generated client on one connection.
+/// The generated client on one connection, and a plain one for the gets, whose answers are
+/// decoded as [`slim::GetResponse`].
 #[derive(Clone, Debug)]
 pub(crate) struct HepClient {
     api: HostEndpointServiceClient<Channel>,
+    grpc: Grpc<Channel>,
+    /// The name of the object the last get asked for, reused from call to call.
+    name: String,
 }
 
 /// A `WatchHostEndpoints` stream, decoded only as far as event types and revisions.
@@ -43,7 +49,10 @@ struct WatchEvent {
 impl HepClient {
     pub(super) fn new(channel: Channel) -> Self {
         Self {
-            api: HostEndpointServiceClient::new(channel).max_decoding_message_size(64 << 20),
+            api: HostEndpointServiceClient::new(channel.clone())
+                .max_decoding_message_size(64 << 20),
+            grpc: Grpc::new(channel),
+            name: String::new(),
         }
     }
 
@@ -111,13 +120,36 @@ impl HepClient {
         .await
     }
 
+    /// Gets object `index` and checks that the answer is that object at some revision (see
+    /// [`slim`]: its other fields are not decoded).
     pub(super) async fn get(&mut self, index: usize) -> anyhow::Result<()> {
+        Workload::write_name(&mut self.name, index);
         let request = pb::GetHostEndpointRequest {
-            name: Workload::name(index),
+            name: self.name.clone(),
         };
-        let got = self.api.get_host_endpoint(request).await?.into_inner();
-        got.host_endpoint
+        self.grpc.ready().await?;
+        let codec = ProstCodec::<pb::GetHostEndpointRequest, slim::GetResponse>::default();
+        let got = self
+            .grpc
+            .unary(
+                tonic::Request::new(request),
+                PathAndQuery::from_static(GET_PATH),
+                codec,
+            )
+            .await?
+            .into_inner();
+        let meta = got
+            .host_endpoint
+            .and_then(|h| h.metadata)
             .context("a Get answer without the object")?;
+        if meta.name != self.name.as_bytes() || meta.resource_version == 0 {
+            bail!(
+                "asked for {}, got {:?} at resource_version {}",
+                self.name,
+                String::from_utf8_lossy(&meta.name),
+                meta.resource_version
+            );
+        }
         Ok(())
     }
 
@@ -174,10 +206,9 @@ impl HepWatch {
             resource_version: spec.after_revision,
             ..Default::default()
         };
-        let mut grpc = tonic::client::Grpc::new(channel);
+        let mut grpc = Grpc::new(channel);
         grpc.ready().await?;
-        let codec =
-            tonic_prost::ProstCodec::<pb::WatchHostEndpointsRequest, WatchResponse>::default();
+        let codec = ProstCodec::<pb::WatchHostEndpointsRequest, WatchResponse>::default();
         let stream = grpc
             .server_streaming(
                 tonic::Request::new(request),

@@ -2,13 +2,15 @@
 //! [`Client`] for the unary operations, [`WatchStream`] for watches.
 //!
 //! Each client is one HTTP/2 connection (over TLS, with a client certificate, to hostendpointd
-//! (mTLS)), made once and reused for every call, as real clients do. Reads decode every object they return, as a real
-//! client would: protobuf for hostendpointd (on either backend), Calico's JSON for etcd. Watch
-//! streams decode only what the measurement needs (the revision, and for etcd's node filter
-//! the node).
+//! (mTLS)), made once and reused for every call, as real clients do. Listings decode every
+//! object they return, as a real client would: protobuf for hostendpointd (on either
+//! backend), Calico's JSON for etcd. A get by name checks only that the answer is the object
+//! asked for, at some revision, on every system alike ([`slim`]). Watch streams decode only
+//! what the measurement needs (the revision, and for etcd's node filter the node).
 
 mod etcd;
 mod hep;
+mod slim;
 
 use std::net::SocketAddr;
 
@@ -172,7 +174,7 @@ impl Client {
         }
     }
 
-    /// Reads and decodes one object.
+    /// Reads one object by name, and checks its name and revision.
     pub(crate) async fn get(&mut self, index: usize) -> anyhow::Result<()> {
         match self {
             Self::Hep(c) => c.get(index).await,
