@@ -51,6 +51,9 @@ pub(crate) enum Unit {
     /// MiB of server memory.
     #[serde(rename = "MiB")]
     Mib,
+    /// Bytes of server memory per stored object.
+    #[serde(rename = "B/object")]
+    BytesPerObject,
 }
 
 impl Unit {
@@ -64,6 +67,7 @@ impl Unit {
             Self::Seconds => "s",
             Self::KibPerStream => "KiB/stream",
             Self::Mib => "MiB",
+            Self::BytesPerObject => "B/object",
         }
     }
 }

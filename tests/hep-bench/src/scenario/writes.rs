@@ -251,7 +251,8 @@ pub(crate) async fn fill_log(
             let meter = Meter::start(&sut.server)?;
             let catch_up = until_caught_up(sut, etcd, last_ack).await?;
             let cost = meter.stop(&sut.server)?;
-            report.push(catch_up_figure(sut.kind, catch_up, cost, written));
+            let name = "7 replica catch-up after the burst".to_owned();
+            report.push(catch_up_figure(name, sut.kind, catch_up, cost));
             let Some(behind) = catch_up.after else {
                 eprintln!(
                     "{}: hostendpointd did not reach its etcd's revision {} within {:?}: its \
@@ -320,10 +321,16 @@ fn history_how(sut: &Sut) -> String {
     }
 }
 
-/// "7 replica catch-up after the burst": how long hostendpointd on etcd took, after the last
-/// write of the history into its etcd was acknowledged, to answer a listing at etcd's revision;
-/// [`batches::CATCH_UP_TIMEOUT`] and an error when it had not by then.
-fn catch_up_figure(system: SystemKind, catch_up: CatchUp, cost: Cost, written: u64) -> Figure {
+/// "7 replica catch-up after the burst" (and scenario 10's after its fill): how long
+/// hostendpointd on etcd took, after the last write straight into its etcd was acknowledged,
+/// to answer a listing at etcd's revision; [`batches::CATCH_UP_TIMEOUT`] and an error when it
+/// had not by then.
+pub(super) fn catch_up_figure(
+    scenario: String,
+    system: SystemKind,
+    catch_up: CatchUp,
+    cost: Cost,
+) -> Figure {
     let timeout = batches::CATCH_UP_TIMEOUT;
     let (value, errors, outcome) = match catch_up.after {
         Some(after) => (after, 0, "caught up".to_owned()),
@@ -334,7 +341,7 @@ fn catch_up_figure(system: SystemKind, catch_up: CatchUp, cost: Cost, written: u
         ),
     };
     Figure {
-        scenario: "7 replica catch-up after the burst".into(),
+        scenario,
         system,
         unit: Unit::Seconds,
         better: Better::Lower,
@@ -346,10 +353,9 @@ fn catch_up_figure(system: SystemKind, catch_up: CatchUp, cost: Cost, written: u
         ops: 0,
         errors,
         detail: format!(
-            "{outcome}: from etcd's acknowledgement of the last of {written} versions written \
-             straight into its etcd until hostendpointd answered a listing at etcd's revision \
-             {} (polled every 20 ms); CPU and peak RSS of hostendpointd and its etcd during the \
-             wait",
+            "{outcome}: from etcd's acknowledgement of the last write straight into its etcd \
+             until hostendpointd answered a listing at etcd's revision {} (polled every 20 ms); \
+             CPU and peak RSS of hostendpointd and its etcd during the wait",
             catch_up.revision
         ),
     }

@@ -220,6 +220,15 @@ impl EtcdClient {
         node: Option<&str>,
         page_size: u32,
     ) -> anyhow::Result<usize> {
+        Ok(self.list_at(node, page_size).await?.0)
+    }
+
+    /// [`Self::list`], and the revision the pages reflect.
+    async fn list_at(
+        &mut self,
+        node: Option<&str>,
+        page_size: u32,
+    ) -> anyhow::Result<(usize, u64)> {
         let end = prefix_end(ETCD_PREFIX.as_bytes());
         let mut start = ETCD_PREFIX.as_bytes().to_vec();
         let mut at_revision = 0;
@@ -242,7 +251,7 @@ impl EtcdClient {
             }
             match page.kvs.last() {
                 Some(last) if page.more => start = [last.key.as_slice(), &[0]].concat(),
-                _ => return Ok(count),
+                _ => return Ok((count, u64::try_from(at_revision)?)),
             }
         }
     }
@@ -272,6 +281,26 @@ fn revision(
 ) -> anyhow::Result<u64> {
     let revision = header.context("an answer without a header")?.revision;
     Ok(u64::try_from(revision)?)
+}
+
+/// The initial state the way Calico's syncer gets it: a prefix listing in pages (every value
+/// parsed), then a watch from the listing's revision + 1, which etcd has created when this
+/// returns; returns how many objects the listing had.
+pub(super) async fn snapshot(
+    channel: Channel,
+    page_size: u32,
+    prev_kv: bool,
+) -> anyhow::Result<usize> {
+    let (objects, revision) = EtcdClient::new(channel.clone())
+        .list_at(None, page_size)
+        .await?;
+    let spec = WatchSpec {
+        after_revision: revision,
+        node: None,
+        prev_kv,
+    };
+    EtcdWatch::open(channel, spec).await?;
+    Ok(objects)
 }
 
 impl EtcdWatch {

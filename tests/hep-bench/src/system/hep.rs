@@ -197,6 +197,37 @@ fn resource_version(hep: Option<pb::HostEndpoint>) -> anyhow::Result<u64> {
         .context("a write answer without the stored object's resource_version")
 }
 
+/// Opens a watch of every object from no revision, so with the snapshot, and reads it until
+/// SYNCED, decoding every object as a client that builds its cache does; returns how many
+/// objects the snapshot had.
+pub(super) async fn snapshot(channel: Channel) -> anyhow::Result<usize> {
+    let mut grpc = Grpc::new(channel).max_decoding_message_size(64 << 20);
+    grpc.ready().await?;
+    let codec =
+        ProstCodec::<pb::WatchHostEndpointsRequest, pb::WatchHostEndpointsResponse>::default();
+    // resource_version 0: the snapshot first.
+    let request = pb::WatchHostEndpointsRequest::default();
+    let mut stream = grpc
+        .server_streaming(
+            tonic::Request::new(request),
+            PathAndQuery::from_static(WATCH_PATH),
+            codec,
+        )
+        .await?
+        .into_inner();
+    let mut objects = 0;
+    while let Some(response) = stream.message().await? {
+        for event in response.events {
+            match pb::EventType::try_from(event.r#type) {
+                Ok(pb::EventType::Added) if event.host_endpoint.is_some() => objects += 1,
+                Ok(pb::EventType::Synced) => return Ok(objects),
+                _ => bail!("an event of type {} in the snapshot", event.r#type),
+            }
+        }
+    }
+    bail!("the watch ended before SYNCED, after {objects} objects")
+}
+
 impl HepWatch {
     /// Starts a watch after `spec.after_revision`: the call returns once the server answered
     /// with the stream's headers.

@@ -204,6 +204,25 @@ impl Client {
     }
 }
 
+/// Opens a watch of every object with the initial state, on `channel`, as each system's
+/// clients do, and returns how many objects that state had once the watch is live:
+/// hostendpointd, a `WatchHostEndpoints` stream from no revision read until its SYNCED marker;
+/// etcd, Calico's way, a prefix listing in pages of `page_size` and then a watch from its
+/// revision + 1 (with `prev_kv` as asked), until etcd created it. Every object is decoded, as
+/// in a listing.
+pub(crate) async fn snapshot(
+    kind: SystemKind,
+    channel: Channel,
+    page_size: u32,
+    prev_kv: bool,
+) -> anyhow::Result<usize> {
+    if kind.is_hostendpointd() {
+        hep::snapshot(channel).await
+    } else {
+        etcd::snapshot(channel, page_size, prev_kv).await
+    }
+}
+
 impl WatchStream {
     /// Opens a watch and waits until the server has set it up.
     pub(crate) async fn open(
