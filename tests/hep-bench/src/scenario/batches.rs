@@ -91,6 +91,8 @@ where
                     Mode::Overwrite => client.overwrite(&shared.workload, &versions).await?,
                 };
                 last_ack = Instant::now();
+                // etcd's revisions are hostendpointd-etcd's resource_versions, so later
+                // preconditions through hostendpointd hold.
                 for (version, revision) in versions.iter().zip(revisions) {
                     shared.wrote(version.index, revision);
                 }
