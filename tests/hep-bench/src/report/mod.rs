@@ -283,14 +283,14 @@ impl Report {
 const RATIOS: [SystemKind; 2] = [SystemKind::Hostendpointd, SystemKind::HostendpointdEtcd];
 
 const FOOTNOTE: &str = "\nratio: how many times better than etcd each hostendpointd system is \
-    (higher throughput, or less time or memory). server CPU µs per op: the server's CPU time \
-    over the operations of the unit (a call, a listing, a delivery, a write, an opened watch \
-    stream, a stored object; the whole restart or snapshot). load generator CPU s: this \
-    process's, over the same measurement, on the cores the server shares with it; a figure \
-    only one system has (\"-\" for the others) has no ratio. hostendpointd (etcd)'s server CPU seconds and \
-    peak RSS are those of hostendpointd and its etcd together (CPU summed; the sum of the two \
-    processes' peaks); its restart (7) restarts hostendpointd only, as for a replica: its etcd \
-    keeps running.\n";
+    (higher throughput, or less time or memory); a figure only one system has (\"-\" for the \
+    others) has none. server CPU µs per op: the server's CPU time over the operations the \
+    figure counts (a call, a listing, a delivery, a write, an opened watch stream, an object \
+    written by the fill, an initial state; a restart's is the whole restart's). load \
+    generator CPU s: this process's over the same measurement, on the cores it shares with the \
+    server. hostendpointd (etcd)'s server CPU seconds and peak RSS are those of hostendpointd \
+    and its etcd together (CPU summed; the sum of the two processes' peaks); its restarts (7, \
+    10) restart hostendpointd only, as for a replica: its etcd keeps running.\n";
 
 /// The table's header: a column per system, a ratio column per hostendpointd system.
 fn header() -> String {
