@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 use tonic::{Streaming, client::Grpc, codegen::http::uri::PathAndQuery, transport::Channel};
 use tonic_prost::ProstCodec;
 
-use super::{WatchSpec, codec::SmallCodec, slim};
+use super::{WatchSpec, slim};
 use crate::workload::{CalicoHostEndpoint, ETCD_PREFIX, Version, Workload};
 
 const WATCH_PATH: &str = "/etcdserverpb.Watch/Watch";
@@ -192,7 +192,7 @@ impl EtcdClient {
             ..Default::default()
         };
         self.grpc.ready().await?;
-        let codec = SmallCodec::<RangeRequest, slim::RangeResponse>::default();
+        let codec = ProstCodec::<RangeRequest, slim::RangeResponse>::default();
         let response = self
             .grpc
             .unary(

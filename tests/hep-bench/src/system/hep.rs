@@ -6,7 +6,7 @@ use hostendpoint_api::pb::{self, host_endpoint_service_client::HostEndpointServi
 use tonic::{Streaming, client::Grpc, codegen::http::uri::PathAndQuery, transport::Channel};
 use tonic_prost::ProstCodec;
 
-use super::{WatchSpec, codec::SmallCodec, slim};
+use super::{WatchSpec, slim};
 use crate::workload::{Version, Workload};
 
 const WATCH_PATH: &str = "/hostendpoint.v1.HostEndpointService/WatchHostEndpoints";
@@ -128,7 +128,7 @@ impl HepClient {
             name: self.name.clone(),
         };
         self.grpc.ready().await?;
-        let codec = SmallCodec::<pb::GetHostEndpointRequest, slim::GetResponse>::default();
+        let codec = ProstCodec::<pb::GetHostEndpointRequest, slim::GetResponse>::default();
         let got = self
             .grpc
             .unary(

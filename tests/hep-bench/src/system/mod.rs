@@ -8,7 +8,6 @@
 //! asked for, at some revision, on every system alike ([`slim`]). Watch streams decode only
 //! what the measurement needs (the revision, and for etcd's node filter the node).
 
-mod codec;
 mod etcd;
 mod hep;
 mod slim;
