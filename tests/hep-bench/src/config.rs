@@ -83,10 +83,12 @@ pub(crate) struct Args {
     /// phases; 20 stalled watchers on 2 connections for 1 s.
     #[arg(long)]
     quick: bool,
-    /// Objects stored for the read, watch and restart scenarios [default: 100000].
+    /// Objects stored for the read, watch, restart and scale scenarios [default: 100000].
     #[arg(long)]
     objects: Option<usize>,
-    /// Objects per node: the size of a one-node listing and watch.
+    /// Objects per node: the size of a one-node listing and watch. The objects are spread over
+    /// `--objects` / this many nodes (1 000 at 100 000 objects, 10 000 at 1 000 000), so a
+    /// node's listing is the same size at every scale.
     #[arg(long, default_value_t = 100)]
     objects_per_node: usize,
     /// Change-log entries (etcd: key revisions) before the restart scenario [default: 1000000].
@@ -136,7 +138,10 @@ pub(crate) struct Args {
     /// How long scenario 9's writer writes while the watchers stall [default: 60s].
     #[arg(long, value_parser = humantime::parse_duration)]
     stalled_phase: Option<Duration>,
-    /// Scenarios to run (1 to 9), comma-separated [default: all].
+    /// Scenarios to run (1 to 10), comma-separated [default: 1 to 9]. 10, the scale scenario,
+    /// runs only when named, on fresh servers of its own, one system at a time: memory per
+    /// stored object, listings, a watch's initial state and a restart with `--objects`
+    /// objects, for instance `--scenarios 10 --objects 1000000`.
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<u8>,
     /// Systems to run, comma-separated [default: hostendpointd,hostendpointd-etcd,etcd;
@@ -161,7 +166,10 @@ pub(crate) struct Args {
 }
 
 /// The number of the last scenario.
-const LAST_SCENARIO: u8 = 9;
+const LAST_SCENARIO: u8 = 10;
+/// The scenarios that run when `--scenarios` names none: all but 10, the scale scenario,
+/// which runs only when named (it is meant for a million objects, and takes minutes).
+pub(crate) const DEFAULT_SCENARIOS: std::ops::RangeInclusive<u8> = 1..=9;
 
 /// Scenario 9: watchers that read their first message and then stop reading, while one writer
 /// updates objects with a large annotation.
@@ -191,7 +199,7 @@ impl Stalled {
 pub(crate) struct Settings {
     /// Whether this is the `--quick` smoke run.
     pub(crate) quick: bool,
-    /// Objects stored for scenarios 3 to 9.
+    /// Objects stored for scenarios 2 to 10.
     pub(crate) objects: usize,
     /// Nodes the objects are spread over.
     pub(crate) nodes: usize,
@@ -286,7 +294,7 @@ impl Args {
             bail!("--stalled-watchers and --stalled-connections must be positive");
         }
         let scenarios: BTreeSet<u8> = if scenarios.is_empty() {
-            (1..=LAST_SCENARIO).collect()
+            DEFAULT_SCENARIOS.collect()
         } else {
             scenarios.into_iter().collect()
         };

@@ -15,7 +15,7 @@
 //! - [`server`]: starting, killing and restarting the servers; their CPU time and memory.
 //! - [`workload`]: the objects, and their Calico v3 JSON for etcd.
 //! - [`system`]: one client type over every system: create, update, get, list, watch.
-//! - [`scenario`]: the eight scenarios.
+//! - [`scenario`]: the scenarios: nine by default, and the scale scenario (10) when named.
 //! - [`histogram`]: latency histograms.
 //! - [`report`]: the table and the JSON file.
 

@@ -10,6 +10,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
+    fmt::Write as _,
     time::SystemTime,
 };
 
@@ -69,7 +70,24 @@ impl Workload {
 
     /// The name of object `index`.
     pub(crate) fn name(index: usize) -> String {
-        format!("hep-{index:07}")
+        let mut name = String::new();
+        Self::write_name(&mut name, index);
+        name
+    }
+
+    /// Puts the name of object `index` in `buf`, in place of what it held: a client reuses
+    /// one buffer for every call.
+    pub(crate) fn write_name(buf: &mut String, index: usize) {
+        buf.clear();
+        // Writing into a String cannot fail.
+        let _ = write!(buf, "hep-{index:07}");
+    }
+
+    /// Puts the etcd key of object `index` in `buf`, in place of what it held.
+    pub(crate) fn write_etcd_key(buf: &mut String, index: usize) {
+        buf.clear();
+        buf.push_str(ETCD_PREFIX);
+        let _ = write!(buf, "hep-{index:07}");
     }
 
     /// The node of object `index`.
@@ -84,7 +102,9 @@ impl Workload {
 
     /// The etcd key of object `index`.
     pub(crate) fn etcd_key(index: usize) -> String {
-        format!("{ETCD_PREFIX}{}", Self::name(index))
+        let mut key = String::new();
+        Self::write_etcd_key(&mut key, index);
+        key
     }
 
     /// The object for hostendpointd; `resource_version` 0 for a create.

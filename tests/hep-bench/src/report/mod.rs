@@ -51,6 +51,9 @@ pub(crate) enum Unit {
     /// MiB of server memory.
     #[serde(rename = "MiB")]
     Mib,
+    /// Bytes of server memory per stored object.
+    #[serde(rename = "B/object")]
+    BytesPerObject,
 }
 
 impl Unit {
@@ -64,6 +67,7 @@ impl Unit {
             Self::Seconds => "s",
             Self::KibPerStream => "KiB/stream",
             Self::Mib => "MiB",
+            Self::BytesPerObject => "B/object",
         }
     }
 }
@@ -81,8 +85,9 @@ pub(crate) struct Figure {
     pub(crate) better: Better,
     /// The figure.
     pub(crate) value: f64,
-    /// The successful calls (or listings) behind `value`, for the server's CPU time per call;
-    /// 0 when the figure is not a rate of calls.
+    /// The operations behind `value`, for the server's CPU time per operation: successful
+    /// calls, listings, deliveries or writes, watch streams opened, objects stored, or 1 for a
+    /// single timed event (a restart, a snapshot); 0 when the figure has none.
     pub(crate) ops: u64,
     /// Latencies behind the figure, when it has some.
     pub(crate) latency: Option<Latency>,
@@ -92,10 +97,39 @@ pub(crate) struct Figure {
     /// The server's peak resident memory during the scenario, in MiB (hostendpointd-etcd: the
     /// sum of hostendpointd's and its etcd's peaks).
     pub(crate) peak_rss_mib: f64,
+    /// The load generator's (this process's) CPU seconds over the same measurement: it shares
+    /// the machine's cores with the server, so what it uses caps what the server can do.
+    pub(crate) generator_cpu_secs: f64,
     /// Operations that failed (a correct run has none).
     pub(crate) errors: u64,
     /// Counts and conditions behind the figure.
     pub(crate) detail: String,
+}
+
+impl Figure {
+    /// The server's CPU seconds per operation of [`Figure::ops`]; `None` without operations.
+    /// The one computation behind every "per op" column and field.
+    pub(crate) fn cpu_per_op(&self) -> Option<f64> {
+        (self.ops > 0).then(|| self.cpu_secs / self.ops as f64)
+    }
+}
+
+/// A figure as written to the JSON file: its fields, and what is derived from them.
+#[derive(Serialize)]
+struct FigureJson<'a> {
+    #[serde(flatten)]
+    figure: &'a Figure,
+    /// [`Figure::cpu_per_op`] in microseconds.
+    server_cpu_us_per_op: Option<f64>,
+}
+
+impl<'a> From<&'a Figure> for FigureJson<'a> {
+    fn from(figure: &'a Figure) -> Self {
+        Self {
+            figure,
+            server_cpu_us_per_op: figure.cpu_per_op().map(|secs| secs * 1e6),
+        }
+    }
 }
 
 /// Every figure of a run.
@@ -155,7 +189,7 @@ impl Report {
             "machine": machine(),
             "settings": settings,
             "systems": systems,
-            "figures": self.figures,
+            "figures": self.figures.iter().map(FigureJson::from).collect::<Vec<_>>(),
             "mtls": mtls::Comparison::of(self).map(|c| c.json()),
         });
         std::fs::write(path, serde_json::to_vec_pretty(&json)?)
@@ -214,9 +248,15 @@ impl Report {
         let etcd = self.find(scenario, SystemKind::Etcd);
         let mut cells = vec![scenario.to_owned(), unit.label().to_owned()];
         cells.extend(figures.map(value));
+        cells.push(
+            figures
+                .map(|f| micros(f.and_then(Figure::cpu_per_op)))
+                .join(" / "),
+        );
         cells.extend(RATIOS.map(|kind| ratio(self.find(scenario, kind), etcd)));
         cells.extend(figures.map(latency));
         cells.push(figures.map(cpu).join(" / "));
+        cells.push(figures.map(generator_cpu).join(" / "));
         cells.push(figures.map(rss).join(" / "));
         Some(format!("| {} |\n", cells.join(" | ")))
     }
@@ -243,19 +283,25 @@ impl Report {
 const RATIOS: [SystemKind; 2] = [SystemKind::Hostendpointd, SystemKind::HostendpointdEtcd];
 
 const FOOTNOTE: &str = "\nratio: how many times better than etcd each hostendpointd system is \
-    (higher throughput, or less time or memory). hostendpointd (etcd)'s server CPU seconds and \
-    peak RSS are those of hostendpointd and its etcd together (CPU summed; the sum of the two \
-    processes' peaks); its restart (7) restarts hostendpointd only, as for a replica: its etcd \
-    keeps running.\n";
+    (higher throughput, or less time or memory); a figure only one system has (\"-\" for the \
+    others) has none. server CPU µs per op: the server's CPU time over the operations the \
+    figure counts (a call, a listing, a delivery, a write, an opened watch stream, an object \
+    written by the fill, an initial state; a restart's is the whole restart's). load \
+    generator CPU s: this process's over the same measurement, on the cores it shares with the \
+    server. hostendpointd (etcd)'s server CPU seconds and peak RSS are those of hostendpointd \
+    and its etcd together (CPU summed; the sum of the two processes' peaks); its restarts (7, \
+    10) restart hostendpointd only, as for a replica: its etcd keeps running.\n";
 
 /// The table's header: a column per system, a ratio column per hostendpointd system.
 fn header() -> String {
     let names = SystemKind::COMPARED.map(SystemKind::name);
     let mut cells = vec!["scenario".to_owned(), "unit".to_owned()];
     cells.extend(names.map(str::to_owned));
+    cells.push(format!("server CPU µs per op ({})", names.join(" / ")));
     cells.extend(RATIOS.map(|kind| format!("ratio {}", kind.name())));
     cells.extend(names.map(|name| format!("{name} p50 / p99 / max ms")));
     cells.push(format!("server CPU s ({})", names.join(" / ")));
+    cells.push(format!("load generator CPU s ({})", names.join(" / ")));
     cells.push(format!("server peak RSS MiB ({})", names.join(" / ")));
     let numeric = cells.len() - 2;
     format!(
@@ -321,6 +367,15 @@ fn latency(figure: Option<&Figure>) -> String {
 
 fn cpu(figure: Option<&Figure>) -> String {
     figure.map_or_else(|| "-".into(), |f| number(f.cpu_secs))
+}
+
+fn generator_cpu(figure: Option<&Figure>) -> String {
+    figure.map_or_else(|| "-".into(), |f| number(f.generator_cpu_secs))
+}
+
+/// Seconds as microseconds, "-" for none.
+fn micros(secs: Option<f64>) -> String {
+    secs.map_or_else(|| "-".into(), |s| number(s * 1e6))
 }
 
 fn rss(figure: Option<&Figure>) -> String {

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Better, Figure, Report, latency, number, value};
+use super::{Better, Figure, Report, latency, micros, number, value};
 use crate::config::SystemKind;
 
 /// Issue 11's target: gets over mTLS cost at most this much more than plaintext, in time per
@@ -81,8 +81,8 @@ impl<'a> Comparison<'a> {
                 times(pair.ratio()),
                 latency(pair.plaintext),
                 latency(Some(pair.mtls)),
-                micros(pair.plaintext.and_then(cpu_per_op)),
-                micros(cpu_per_op(pair.mtls)),
+                micros(pair.plaintext.and_then(Figure::cpu_per_op)),
+                micros(pair.mtls.cpu_per_op()),
                 times(pair.cpu_ratio()),
             );
         }
@@ -100,8 +100,8 @@ impl<'a> Comparison<'a> {
                     "scenario": pair.mtls.scenario,
                     "ratio": pair.ratio(),
                     "cpu_secs_per_op": {
-                        "hostendpointd": pair.plaintext.and_then(cpu_per_op),
-                        "hostendpointd-mtls": cpu_per_op(pair.mtls),
+                        "hostendpointd": pair.plaintext.and_then(Figure::cpu_per_op),
+                        "hostendpointd-mtls": pair.mtls.cpu_per_op(),
                     },
                     "cpu_per_op_ratio": pair.cpu_ratio(),
                 })
@@ -167,7 +167,7 @@ impl Pair<'_> {
 
     /// mTLS's server CPU per call over plaintext's (above 1 costs more).
     fn cpu_ratio(&self) -> Option<f64> {
-        let ratio = cpu_per_op(self.mtls)? / self.plaintext.and_then(cpu_per_op)?;
+        let ratio = self.mtls.cpu_per_op()? / self.plaintext.and_then(Figure::cpu_per_op)?;
         ratio.is_finite().then_some(ratio)
     }
 }
@@ -176,15 +176,6 @@ impl Verdict {
     fn met(&self) -> bool {
         self.time_cost <= GET_TARGET && self.cpu_cost.is_some_and(|c| c <= GET_TARGET)
     }
-}
-
-/// The server's CPU seconds per successful call, for figures that count calls.
-fn cpu_per_op(figure: &Figure) -> Option<f64> {
-    (figure.ops > 0).then(|| figure.cpu_secs / figure.ops as f64)
-}
-
-fn micros(secs: Option<f64>) -> String {
-    secs.map_or_else(|| "-".into(), |s| number(s * 1e6))
 }
 
 fn times(ratio: Option<f64>) -> String {

@@ -188,6 +188,7 @@ pub(crate) fn rate_figure(
         latency: Some(phase.latency.latency()),
         cpu_secs: cost.cpu_secs,
         peak_rss_mib: mib(cost.peak_rss_bytes),
+        generator_cpu_secs: cost.generator_cpu_secs,
         errors: phase.errors,
         detail,
     }

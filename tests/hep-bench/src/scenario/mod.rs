@@ -11,12 +11,20 @@
 //!    watcher count; 8. a stalled watcher; 9. many stalled watchers while large objects are
 //!    written (last: it leaves the objects large).
 //!
+//! Scenario 10, the scale scenario ([`scale`]), runs only when named, after the others'
+//! servers have stopped, on a fresh server of each system in turn: memory per stored object,
+//! listings, a watch's initial state and a restart with `--objects` objects (meant for
+//! 1 000 000). Scenario 7's hostendpointd on etcd also reports how long it took to catch up
+//! with the history written into its etcd.
+//!
 //! hostendpointd (mTLS) runs scenarios 1 to 4 only ([`SystemKind::runs`]), right after
 //! plaintext hostendpointd in each, and its server is stopped after them.
 
+mod batches;
 mod drive;
 mod reads;
 mod restart;
+mod scale;
 mod watch;
 mod writes;
 
@@ -32,7 +40,7 @@ use anyhow::Context as _;
 use tempfile::TempDir;
 
 use crate::{
-    config::{Settings, SystemKind},
+    config::{DEFAULT_SCENARIOS, Settings, SystemKind},
     report::Report,
     server::Server,
     system::Client,
@@ -68,6 +76,17 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Nothing created yet, room for `objects` objects.
+    pub(crate) fn new(workload: Workload, objects: usize) -> Self {
+        Self {
+            workload,
+            revisions: (0..objects).map(|_| AtomicU64::new(0)).collect(),
+            created: AtomicUsize::new(0),
+            generation: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+        }
+    }
+
     /// How many objects exist.
     pub(crate) fn objects(&self) -> usize {
         self.created.load(Relaxed)
@@ -109,41 +128,56 @@ pub(crate) async fn run_all(settings: &Settings) -> anyhow::Result<Report> {
         None => tempfile::tempdir(),
     }
     .context("cannot make a data directory")?;
-    let mut suts = start_all(settings, &dir).await?;
+    let mut report = Report::default();
+    if DEFAULT_SCENARIOS.clone().any(|n| settings.runs(n)) {
+        run_default(settings, &dir, &mut report).await?;
+    }
+    // After the others' servers have stopped: one store of that size at a time.
+    if settings.runs(10) {
+        scale::scale(settings, dir.path(), &mut report).await?;
+    }
+    if settings.keep {
+        eprintln!("the data directories are kept in {}", dir.keep().display());
+    }
+    Ok(report)
+}
+
+/// Scenarios 1 to 9, on servers that every one of them shares.
+async fn run_default(
+    settings: &Settings,
+    dir: &TempDir,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let mut suts = start_all(settings, dir).await?;
     for sut in &mut suts {
         restart::until_ready(sut).await?;
     }
-    let mut report = Report::default();
     if settings.runs(1) {
-        writes::creates(&mut suts, settings, &mut report).await?;
+        writes::creates(&mut suts, settings, report).await?;
     }
     // Scenario 6 runs on servers of its own.
     if [2, 3, 4, 5, 7, 8, 9].iter().any(|&n| settings.runs(n)) {
         writes::fill(&mut suts, settings).await?;
     }
     if settings.runs(2) {
-        writes::updates(&mut suts, settings, &mut report).await?;
+        writes::updates(&mut suts, settings, report).await?;
     }
     if settings.runs(3) {
-        reads::gets(&mut suts, settings, &mut report).await?;
+        reads::gets(&mut suts, settings, report).await?;
     }
     if settings.runs(4) {
-        reads::lists(&mut suts, settings, &mut report).await?;
+        reads::lists(&mut suts, settings, report).await?;
     }
     // The systems that run no later scenario are done: their servers stop here.
     suts.retain(|sut| [5, 6, 7, 8, 9].into_iter().any(|n| sut.kind.runs(n)));
     if settings.runs(7) {
-        let histories = writes::fill_log(&mut suts, settings).await?;
-        restart::restart(&mut suts, &histories, settings, &mut report).await?;
+        let histories = writes::fill_log(&mut suts, settings, report).await?;
+        restart::restart(&mut suts, &histories, settings, report).await?;
     }
     if [5, 6, 8, 9].iter().any(|&n| settings.runs(n)) {
-        watch::scenarios(&mut suts, settings, &mut report).await?;
+        watch::scenarios(&mut suts, settings, report).await?;
     }
-    drop(suts);
-    if settings.keep {
-        eprintln!("the data directories are kept in {}", dir.keep().display());
-    }
-    Ok(report)
+    Ok(())
 }
 
 async fn start_all(settings: &Settings, dir: &TempDir) -> anyhow::Result<Vec<Sut>> {
@@ -152,13 +186,7 @@ async fn start_all(settings: &Settings, dir: &TempDir) -> anyhow::Result<Vec<Sut
     for &kind in &settings.systems {
         let server = Server::start(kind, settings, dir.path()).await?;
         eprintln!("{} listens on {}", kind.name(), server.addr);
-        let shared = Shared {
-            workload: workload.clone(),
-            revisions: (0..settings.objects).map(|_| AtomicU64::new(0)).collect(),
-            created: AtomicUsize::new(0),
-            generation: AtomicU64::new(0),
-            writes: AtomicU64::new(0),
-        };
+        let shared = Shared::new(workload.clone(), settings.objects);
         suts.push(Sut {
             kind,
             server,

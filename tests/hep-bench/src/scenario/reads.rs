@@ -1,4 +1,5 @@
-//! Scenario 3 (get by name) and scenario 4 (listing everything, and one node's objects).
+//! Scenario 3 (get by name) and scenario 4 (listing everything, and one node's objects; the
+//! same listings at scale in scenario 10).
 
 use std::{
     sync::Arc,
@@ -14,7 +15,7 @@ use super::{
 };
 use crate::{
     config::Settings,
-    report::{Report, Unit},
+    report::{Figure, Report, Unit},
     system::Client,
     workload::Workload,
 };
@@ -79,50 +80,65 @@ pub(crate) async fn lists(
 ) -> anyhow::Result<()> {
     for node_only in [false, true] {
         for sut in suts.iter_mut() {
-            let client = sut.client().await?;
-            let objects = sut.shared.objects();
-            let nodes = sut.shared.workload.nodes();
-            settle(&sut.server, settings).await?;
-            let meter = Meter::start(&sut.server)?;
-            let mut rng = StdRng::seed_from_u64(7);
-            let phase = repeat(settings.phase, || {
-                let node = node_only.then(|| Workload::node_name(rng.random_range(0..nodes)));
-                let mut client = client.clone();
-                let page_size = settings.page_size;
-                async move {
-                    let listed = client.list(node.as_deref(), page_size).await?;
-                    let expected = if node.is_some() {
-                        objects.div_ceil(nodes)
-                    } else {
-                        objects
-                    };
-                    if listed.abs_diff(expected) > usize::from(node.is_some()) {
-                        bail!("listed {listed} objects, expected {expected}");
-                    }
-                    Ok(())
-                }
-            })
-            .await;
-            let cost = meter.stop(&sut.server)?;
-            let name = if node_only {
-                format!("4 list one node's {} of {objects}", objects.div_ceil(nodes))
-            } else {
-                format!("4 list all {objects}")
-            };
-            let mut figure = rate_figure(&name, sut.kind, &phase, cost, "listings");
-            figure.unit = Unit::ListsPerSec;
-            figure.detail.push_str(&format!(
-                "; pages of {}, every object decoded",
-                settings.page_size
-            ));
-            report.push(figure);
+            report.push(listings(sut, settings, 4, node_only).await?);
         }
     }
     Ok(())
 }
 
+/// Lists every object (or, with `node_only`, one random node's) again and again for a phase,
+/// and at least [`MIN_LISTINGS`] times: the figure of scenario `scenario` (4, or 10 at
+/// scale).
+pub(crate) async fn listings(
+    sut: &Sut,
+    settings: &Settings,
+    scenario: u8,
+    node_only: bool,
+) -> anyhow::Result<Figure> {
+    let client = sut.client().await?;
+    let objects = sut.shared.objects();
+    let nodes = sut.shared.workload.nodes();
+    settle(&sut.server, settings).await?;
+    let meter = Meter::start(&sut.server)?;
+    let mut rng = StdRng::seed_from_u64(7);
+    let phase = repeat(settings.phase, || {
+        let node = node_only.then(|| Workload::node_name(rng.random_range(0..nodes)));
+        let mut client = client.clone();
+        let page_size = settings.page_size;
+        async move {
+            let listed = client.list(node.as_deref(), page_size).await?;
+            let expected = if node.is_some() {
+                objects.div_ceil(nodes)
+            } else {
+                objects
+            };
+            if listed.abs_diff(expected) > usize::from(node.is_some()) {
+                bail!("listed {listed} objects, expected {expected}");
+            }
+            Ok(())
+        }
+    })
+    .await;
+    let cost = meter.stop(&sut.server)?;
+    let name = if node_only {
+        format!(
+            "{scenario} list one node's {} of {objects}",
+            objects.div_ceil(nodes)
+        )
+    } else {
+        format!("{scenario} list all {objects}")
+    };
+    let mut figure = rate_figure(&name, sut.kind, &phase, cost, "listings");
+    figure.unit = Unit::ListsPerSec;
+    figure.detail.push_str(&format!(
+        "; pages of {}, every object decoded; the latency is one whole listing's",
+        settings.page_size
+    ));
+    Ok(figure)
+}
+
 /// Calls `call` back to back for `duration`, and at least [`MIN_LISTINGS`] times.
-async fn repeat<F, Fut>(duration: Duration, mut call: F) -> Phase
+pub(crate) async fn repeat<F, Fut>(duration: Duration, mut call: F) -> Phase
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,

@@ -14,6 +14,7 @@ use super::{
 use crate::{
     config::{Settings, SystemKind},
     report::{Better, Figure, Report, Unit},
+    server::Usage,
 };
 
 /// The longest a restart may take before the run gives up.
@@ -24,49 +25,75 @@ const POLL: Duration = Duration::from_millis(2);
 /// Scenario 7: kills each server with SIGKILL, starts it again on the same data directory and
 /// port, and measures the time from the start until a get by name succeeds. hostendpointd on
 /// etcd restarts hostendpointd only, as a replica restarts: its etcd keeps running.
-/// `histories` says, for each system in order, how its history was written.
+/// `histories` says, for each system in order, how its history was written; a system whose
+/// history is `None` (a replica that did not catch up with it) is not restarted.
 pub(crate) async fn restart(
     suts: &mut [Sut],
-    histories: &[String],
+    histories: &[Option<String>],
     settings: &Settings,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     for (sut, history) in suts.iter_mut().zip(histories) {
+        let Some(history) = history else {
+            eprintln!(
+                "{}: no restart measurement: it had not caught up with its history",
+                sut.kind.name()
+            );
+            continue;
+        };
         let objects = sut.shared.objects();
         let entries = sut.shared.writes.load(Relaxed);
-        settle(&sut.server, settings).await?;
-        // What the restart costs a process that keeps running (an etcd behind hostendpointd)
-        // counts from here.
-        sut.server.reset_peak()?;
-        let lasting = sut.server.lasting_usage()?;
-        sut.server.kill();
-        let start = Instant::now();
-        sut.server.start_again()?;
-        let elapsed = until_answering(sut, start).await?;
-        let usage = sut.server.usage()?;
-        report.push(Figure {
-            scenario: format!(
-                "7 restart after SIGKILL, {objects} objects, {} log entries",
-                settings.log_entries
-            ),
-            system: sut.kind,
-            unit: Unit::Seconds,
-            better: Better::Lower,
-            value: elapsed.as_secs_f64(),
-            latency: None,
-            cpu_secs: usage.cpu_secs - lasting.cpu_secs,
-            peak_rss_mib: mib(usage.peak_rss_bytes),
-            ops: 0,
-            errors: 0,
-            detail: restart_detail(sut.kind, entries, history),
-        });
+        let scenario = format!(
+            "7 restart after SIGKILL, {objects} objects, {} log entries",
+            settings.log_entries
+        );
+        let detail = restart_detail(sut.kind, entries, history);
+        report.push(timed_restart(sut, settings, scenario, detail).await?);
     }
     Ok(())
 }
 
+/// Kills the server with SIGKILL once it is quiet, starts it again on the same data directory
+/// and port, and times it from the start until a get by name succeeds: the figure `scenario`,
+/// with the server's CPU and peak memory until then (of the new process, plus what a process
+/// that kept running used from the kill). Scenarios 7 and 10.
+pub(crate) async fn timed_restart(
+    sut: &mut Sut,
+    settings: &Settings,
+    scenario: String,
+    detail: String,
+) -> anyhow::Result<Figure> {
+    settle(&sut.server, settings).await?;
+    // What the restart costs a process that keeps running (an etcd behind hostendpointd)
+    // counts from here.
+    sut.server.reset_peak()?;
+    let lasting = sut.server.lasting_usage()?;
+    let generator = Usage::of_self()?;
+    sut.server.kill();
+    let start = Instant::now();
+    sut.server.start_again()?;
+    let elapsed = until_answering(sut, start).await?;
+    let usage = sut.server.usage()?;
+    Ok(Figure {
+        scenario,
+        system: sut.kind,
+        unit: Unit::Seconds,
+        better: Better::Lower,
+        value: elapsed.as_secs_f64(),
+        latency: None,
+        cpu_secs: usage.cpu_secs - lasting.cpu_secs,
+        peak_rss_mib: mib(usage.peak_rss_bytes),
+        generator_cpu_secs: Usage::of_self()?.cpu_secs - generator.cpu_secs,
+        // One restart: its CPU per op is the whole restart's.
+        ops: 1,
+        errors: 0,
+        detail,
+    })
+}
+
 /// What was restarted, on how much history written how, and whose CPU and memory the figure
 /// has.
-fn restart_detail(kind: SystemKind, entries: u64, written: &str) -> String {
+pub(crate) fn restart_detail(kind: SystemKind, entries: u64, written: &str) -> String {
     let (history, measured) = match kind {
         SystemKind::Hostendpointd | SystemKind::HostendpointdMtls => {
             ("change-log entries", "the new process")

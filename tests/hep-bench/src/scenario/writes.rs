@@ -2,7 +2,6 @@
 //! precondition), and the history written before the restart scenario.
 
 use std::{
-    net::SocketAddr,
     sync::{Arc, atomic::Ordering::Relaxed},
     time::{Duration, Instant},
 };
@@ -12,12 +11,13 @@ use rand::{Rng as _, SeedableRng as _, rngs::StdRng};
 
 use super::{
     Shared, Sut,
-    drive::{Meter, Worker, closed_loop, rate_figure, settle},
+    batches::{self, CatchUp, Mode, Sink, until_caught_up, write_batches},
+    drive::{Cost, Meter, Worker, closed_loop, mib, rate_figure, settle},
 };
 use crate::{
     config::{Settings, SystemKind},
-    report::Report,
-    system::{Client, Target, overloaded},
+    report::{Better, Figure, Report, Unit},
+    system::{Client, overloaded},
     workload::Version,
 };
 
@@ -27,11 +27,6 @@ const CREATE_CLIENTS: [usize; 3] = [1, 16, 64];
 const UPDATE_CLIENTS: usize = 16;
 /// Concurrent creates that fill the store (not measured).
 const FILL_CLIENTS: usize = 128;
-/// Tasks writing history, each with a batch of [`HISTORY_BATCH`] versions in flight.
-const HISTORY_TASKS: usize = 8;
-/// Versions per history batch: one etcd transaction (its default `--max-txn-ops`), or as
-/// many concurrent updates on hostendpointd.
-const HISTORY_BATCH: usize = 128;
 
 /// Creates objects until `limit` exist.
 struct Creator {
@@ -214,54 +209,28 @@ pub(super) async fn updaters(sut: &Sut, count: usize) -> anyhow::Result<Vec<Upda
 
 /// Writes new versions of the objects until the history holds `--log-entries` versions (not
 /// measured); returns, for each system in order, how its history was written, for the restart
-/// figure's detail.
+/// figure's detail, or `None` when the system is not to be restarted (hostendpointd on etcd
+/// that did not catch up with its etcd).
 ///
-/// On hostendpointd on sled they are [`HISTORY_TASKS`] × [`HISTORY_BATCH`] concurrent updates
-/// through its API. On etcd they are [`HISTORY_BATCH`] puts to a transaction, which makes its
-/// history as long with far fewer raft entries: if anything, that shortens its restart.
-/// hostendpointd on etcd keeps its history in its etcd, so it is written there the same way,
-/// with the plain etcd system's client, while hostendpointd runs and follows it: through its
-/// API every version would be an etcd transaction of its own (about 1 700/s), too slow for the
-/// run's time budget. The kill then waits until hostendpointd has caught up with etcd, so that
-/// the restart is not measured against a process that was still behind.
-pub(crate) async fn fill_log(suts: &mut [Sut], settings: &Settings) -> anyhow::Result<Vec<String>> {
+/// On hostendpointd on sled they are [`batches::TASKS`] × [`batches::BATCH`] concurrent
+/// updates through its API. On etcd they are [`batches::BATCH`] puts to a transaction, which
+/// makes its history as long with far fewer raft entries: if anything, that shortens its
+/// restart. hostendpointd on etcd keeps its history in its etcd, so it is written there the
+/// same way, with the plain etcd system's client, while hostendpointd runs and follows it:
+/// through its API every version would be an etcd transaction of its own (about 1 700/s), too
+/// slow for the run's time budget. The kill then waits until hostendpointd has caught up with
+/// etcd, so that the restart is not measured against a process that was still behind; that
+/// wait is the figure "7 replica catch-up after the burst".
+pub(crate) async fn fill_log(
+    suts: &mut [Sut],
+    settings: &Settings,
+    report: &mut Report,
+) -> anyhow::Result<Vec<Option<String>>> {
     let mut histories = Vec::with_capacity(suts.len());
     for sut in suts.iter_mut() {
-        let (kind, target) = match sut.server.backing_addr() {
-            Some(etcd) => (SystemKind::Etcd, Target::plain(etcd)),
-            None => (sut.kind, sut.server.target()),
-        };
         let start = Instant::now();
         let before = sut.shared.writes.load(Relaxed);
-        let mut tasks = Vec::new();
-        for task in 0..HISTORY_TASKS {
-            let mut client = Client::connect(kind, &target).await?;
-            let shared = Arc::clone(&sut.shared);
-            let target = settings.log_entries;
-            tasks.push(tokio::spawn(async move {
-                let objects = shared.objects();
-                let mut batch_no = task;
-                while shared.writes.load(Relaxed) < target {
-                    let versions: Vec<Version> = (0..HISTORY_BATCH)
-                        .map(|k| {
-                            let index = (batch_no * HISTORY_BATCH + k) % objects;
-                            Version::new(index, shared.next_generation())
-                        })
-                        .collect();
-                    // etcd's revisions are hostendpointd-etcd's resource_versions, so later
-                    // preconditions through hostendpointd hold.
-                    let revisions = client.overwrite(&shared.workload, &versions).await?;
-                    for (version, revision) in versions.iter().zip(revisions) {
-                        shared.wrote(version.index, revision);
-                    }
-                    batch_no += HISTORY_TASKS;
-                }
-                anyhow::Ok(())
-            }));
-        }
-        for task in tasks {
-            task.await??;
-        }
+        let last_ack = write_history(sut, settings).await?;
         let elapsed = start.elapsed().as_secs_f64();
         let written = sut.shared.writes.load(Relaxed) - before;
         let rate = written as f64 / elapsed.max(1e-9);
@@ -269,80 +238,125 @@ pub(crate) async fn fill_log(suts: &mut [Sut], settings: &Settings) -> anyhow::R
             "{}: wrote {written} versions of history in {elapsed:.1} s ({rate:.0}/s)",
             sut.kind.name()
         );
-        let how = match sut.server.backing_addr() {
-            None if sut.kind.is_hostendpointd() => format!(
-                "through its API as {} concurrent updates",
-                HISTORY_TASKS * HISTORY_BATCH
-            ),
-            None => format!(
-                "straight into etcd, {HISTORY_BATCH} puts to a transaction, {HISTORY_TASKS} \
-                 transactions at a time"
-            ),
-            Some(_) => format!(
-                "straight into its etcd, {HISTORY_BATCH} puts to a transaction, \
-                 {HISTORY_TASKS} transactions at a time, as on etcd, while hostendpointd \
-                 followed it through its etcd watch"
-            ),
-        };
         // A small run's earlier scenarios may already have written all the history.
         let mut history = if written == 0 {
             "the earlier scenarios' writes were all the history".to_owned()
         } else {
-            format!("the history after the earlier scenarios was written {how}")
+            format!(
+                "the history after the earlier scenarios was written {}",
+                history_how(sut)
+            )
         };
         if let Some(etcd) = sut.server.backing_addr() {
-            let (revision, behind) = until_caught_up(sut, etcd).await?;
-            let behind = behind.as_secs_f64();
-            eprintln!(
-                "{}: hostendpointd reached its etcd's revision {revision} {behind:.1} s after \
-                 the last write",
-                sut.kind.name()
-            );
+            let meter = Meter::start(&sut.server)?;
+            let catch_up = until_caught_up(sut, etcd, last_ack).await?;
+            let cost = meter.stop(&sut.server)?;
+            let name = "7 replica catch-up after the burst".to_owned();
+            report.push(catch_up_figure(name, sut.kind, catch_up, cost));
+            let Some(behind) = catch_up.after else {
+                eprintln!(
+                    "{}: hostendpointd did not reach its etcd's revision {} within {:?}: its \
+                     restart is not measured",
+                    sut.kind.name(),
+                    catch_up.revision,
+                    batches::CATCH_UP_TIMEOUT
+                );
+                histories.push(None);
+                continue;
+            };
             history.push_str(&format!(
-                "; the kill waited until hostendpointd had reached etcd's revision {revision} \
-                 ({behind:.1} s after the last write)"
+                "; the kill waited until hostendpointd had reached etcd's revision {} ({:.1} s \
+                 after the last write)",
+                catch_up.revision,
+                behind.as_secs_f64()
             ));
         }
-        histories.push(history);
+        histories.push(Some(history));
     }
     Ok(histories)
 }
 
-/// The longest hostendpointd on etcd may take to apply history written into its etcd.
-const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(300);
-/// The pause between two looks at hostendpointd's revision.
-const CATCH_UP_POLL: Duration = Duration::from_millis(20);
+/// Writes the history of one system until it holds `--log-entries` versions; returns when
+/// the last write was acknowledged.
+async fn write_history(sut: &Sut, settings: &Settings) -> anyhow::Result<Instant> {
+    let shared = Arc::clone(&sut.shared);
+    let target = settings.log_entries;
+    let objects = shared.objects();
+    let counted = Arc::clone(&shared);
+    let label = format!("{}: history", sut.kind.name());
+    write_batches(
+        &Sink::store_of(sut),
+        Mode::Overwrite,
+        &shared,
+        &label,
+        move |batch_no| {
+            let shared = &counted;
+            (shared.writes.load(Relaxed) < target).then(|| {
+                (0..batches::BATCH)
+                    .map(|k| {
+                        let index = (batch_no * batches::BATCH + k) % objects;
+                        Version::new(index, shared.next_generation())
+                    })
+                    .collect()
+            })
+        },
+    )
+    .await
+}
 
-/// Waits until hostendpointd's view has etcd's current revision (what it answers a listing
-/// at); returns that revision and the wait.
-async fn until_caught_up(sut: &mut Sut, etcd: SocketAddr) -> anyhow::Result<(u64, Duration)> {
-    let start = Instant::now();
-    let target = Client::connect(SystemKind::Etcd, &Target::plain(etcd))
-        .await?
-        .revision()
-        .await?;
-    let mut client = sut.client().await?;
-    loop {
-        // A failed or slow look (under load) is retried until the deadline.
-        let look = tokio::time::timeout(Duration::from_secs(1), client.revision()).await;
-        if let Ok(Ok(revision)) = look
-            && revision >= target
-        {
-            return Ok((target, start.elapsed()));
+/// How a system's history was written, for the restart figure's detail.
+fn history_how(sut: &Sut) -> String {
+    let (tasks, batch) = (batches::TASKS, batches::BATCH);
+    match sut.server.backing_addr() {
+        None if sut.kind.is_hostendpointd() => {
+            format!("through its API as {} concurrent updates", tasks * batch)
         }
-        if !sut.server.is_running() {
-            bail!(
-                "{} exited while following its etcd:\n{}",
-                sut.kind.name(),
-                sut.server.log_tail()
-            );
-        }
-        if start.elapsed() > CATCH_UP_TIMEOUT {
-            bail!(
-                "{} did not reach its etcd's revision {target} within {CATCH_UP_TIMEOUT:?}",
-                sut.kind.name()
-            );
-        }
-        tokio::time::sleep(CATCH_UP_POLL).await;
+        None => format!(
+            "straight into etcd, {batch} puts to a transaction, {tasks} transactions at a time"
+        ),
+        Some(_) => format!(
+            "straight into its etcd, {batch} puts to a transaction, {tasks} transactions at a \
+             time, as on etcd, while hostendpointd followed it through its etcd watch"
+        ),
+    }
+}
+
+/// "7 replica catch-up after the burst" (and scenario 10's after its fill): how long
+/// hostendpointd on etcd took, after the last write straight into its etcd was acknowledged,
+/// to answer a listing at etcd's revision; [`batches::CATCH_UP_TIMEOUT`] and an error when it
+/// had not by then.
+pub(super) fn catch_up_figure(
+    scenario: String,
+    system: SystemKind,
+    catch_up: CatchUp,
+    cost: Cost,
+) -> Figure {
+    let timeout = batches::CATCH_UP_TIMEOUT;
+    let (value, errors, outcome) = match catch_up.after {
+        Some(after) => (after, 0, "caught up".to_owned()),
+        None => (
+            timeout,
+            1,
+            format!("did not catch up within {timeout:?} (the figure is the timeout)"),
+        ),
+    };
+    Figure {
+        scenario,
+        system,
+        unit: Unit::Seconds,
+        better: Better::Lower,
+        value: value.as_secs_f64(),
+        latency: None,
+        cpu_secs: cost.cpu_secs,
+        peak_rss_mib: mib(cost.peak_rss_bytes),
+        generator_cpu_secs: cost.generator_cpu_secs,
+        ops: 0,
+        errors,
+        detail: format!(
+            "{outcome}: from etcd's acknowledgement of the last write straight into its etcd \
+             until hostendpointd answered a listing at etcd's revision {} (polled every 20 ms); \
+             CPU and peak RSS of hostendpointd and its etcd during the wait",
+            catch_up.revision
+        ),
     }
 }

@@ -1,7 +1,8 @@
 //! etcd v3 used the way Calico's etcdv3 datastore (`libcalico-go/lib/backend/etcdv3`) uses it:
 //! - create: `Txn(If(Version(key) == 0), Then(Put(key, json)), Else(Get(key)))`;
 //! - update: `Txn(If(ModRevision(key) == rev), Then(Put(key, json)), Else(Get(key)))`;
-//! - get: a linearizable `Range` of the key, and the JSON parsed;
+//! - get: a linearizable `Range` of the key; the answer is checked to be that key at some
+//!   revision, its value not parsed (nor is hostendpointd's object decoded: [`super::slim`]);
 //! - list: a prefix `Range` (here in pages, at the first page's revision), every value parsed;
 //!   a node's objects can only be found by reading them all;
 //! - watch: a prefix watch from a revision with `prev_kv`, one gRPC stream per watcher.
@@ -18,17 +19,23 @@ use hostendpointd::store::etcd::proto::{
 use prost::bytes::Bytes;
 use serde::Deserialize;
 use tokio::sync::oneshot;
-use tonic::{Streaming, codegen::http::uri::PathAndQuery, transport::Channel};
+use tonic::{Streaming, client::Grpc, codegen::http::uri::PathAndQuery, transport::Channel};
+use tonic_prost::ProstCodec;
 
-use super::WatchSpec;
+use super::{WatchSpec, slim};
 use crate::workload::{CalicoHostEndpoint, ETCD_PREFIX, Version, Workload};
 
 const WATCH_PATH: &str = "/etcdserverpb.Watch/Watch";
+const RANGE_PATH: &str = "/etcdserverpb.KV/Range";
 
-/// The KV client on one connection.
+/// The KV client on one connection, and a plain one for the gets, whose answers are decoded
+/// as [`slim::RangeResponse`].
 #[derive(Clone, Debug)]
 pub(crate) struct EtcdClient {
     kv: KvClient<Channel>,
+    grpc: Grpc<Channel>,
+    /// The key of the object the last get asked for, reused from call to call.
+    key: String,
 }
 
 /// One watcher: its own gRPC `Watch` stream, as each Calico client has.
@@ -86,7 +93,9 @@ struct NodeSpec {
 impl EtcdClient {
     pub(super) fn new(channel: Channel) -> Self {
         Self {
-            kv: KvClient::new(channel).max_decoding_message_size(64 << 20),
+            kv: KvClient::new(channel.clone()).max_decoding_message_size(64 << 20),
+            grpc: Grpc::new(channel),
+            key: String::new(),
         }
     }
 
@@ -174,14 +183,34 @@ impl EtcdClient {
         Ok(revisions)
     }
 
+    /// A linearizable `Range` of object `index`'s key, checked to answer that key at some
+    /// revision (see [`slim`]: the value is not decoded).
     pub(super) async fn get(&mut self, index: usize) -> anyhow::Result<()> {
+        Workload::write_etcd_key(&mut self.key, index);
         let request = RangeRequest {
-            key: Workload::etcd_key(index).into_bytes(),
+            key: self.key.as_bytes().to_vec(),
             ..Default::default()
         };
-        let response = self.kv.range(request).await?.into_inner();
+        self.grpc.ready().await?;
+        let codec = ProstCodec::<RangeRequest, slim::RangeResponse>::default();
+        let response = self
+            .grpc
+            .unary(
+                tonic::Request::new(request),
+                PathAndQuery::from_static(RANGE_PATH),
+                codec,
+            )
+            .await?
+            .into_inner();
         let kv = response.kvs.first().context("a stored object is missing")?;
-        CalicoHostEndpoint::parse(&kv.value)?;
+        if kv.key != self.key.as_bytes() || kv.mod_revision <= 0 {
+            bail!(
+                "asked for {}, got {:?} at mod_revision {}",
+                self.key,
+                String::from_utf8_lossy(&kv.key),
+                kv.mod_revision
+            );
+        }
         Ok(())
     }
 
@@ -191,6 +220,15 @@ impl EtcdClient {
         node: Option<&str>,
         page_size: u32,
     ) -> anyhow::Result<usize> {
+        Ok(self.list_at(node, page_size).await?.0)
+    }
+
+    /// [`Self::list`], and the revision the pages reflect.
+    async fn list_at(
+        &mut self,
+        node: Option<&str>,
+        page_size: u32,
+    ) -> anyhow::Result<(usize, u64)> {
         let end = prefix_end(ETCD_PREFIX.as_bytes());
         let mut start = ETCD_PREFIX.as_bytes().to_vec();
         let mut at_revision = 0;
@@ -213,7 +251,7 @@ impl EtcdClient {
             }
             match page.kvs.last() {
                 Some(last) if page.more => start = [last.key.as_slice(), &[0]].concat(),
-                _ => return Ok(count),
+                _ => return Ok((count, u64::try_from(at_revision)?)),
             }
         }
     }
@@ -245,6 +283,26 @@ fn revision(
     Ok(u64::try_from(revision)?)
 }
 
+/// The initial state the way Calico's syncer gets it: a prefix listing in pages (every value
+/// parsed), then a watch from the listing's revision + 1, which etcd has created when this
+/// returns; returns how many objects the listing had.
+pub(super) async fn snapshot(
+    channel: Channel,
+    page_size: u32,
+    prev_kv: bool,
+) -> anyhow::Result<usize> {
+    let (objects, revision) = EtcdClient::new(channel.clone())
+        .list_at(None, page_size)
+        .await?;
+    let spec = WatchSpec {
+        after_revision: revision,
+        node: None,
+        prev_kv,
+    };
+    EtcdWatch::open(channel, spec).await?;
+    Ok(objects)
+}
+
 impl EtcdWatch {
     /// Opens a `Watch` stream, asks for a prefix watch from `spec.after_revision + 1` (with
     /// `prev_kv` unless told otherwise), and waits for etcd's `created` answer. The request side
@@ -264,9 +322,9 @@ impl EtcdWatch {
         let (close, closed) = oneshot::channel::<()>();
         let requests = futures::stream::once(async { create })
             .chain(futures::stream::once(closed).filter_map(|_| async { None }));
-        let mut grpc = tonic::client::Grpc::new(channel);
+        let mut grpc = Grpc::new(channel);
         grpc.ready().await?;
-        let codec = tonic_prost::ProstCodec::<WatchRequest, WatchResponse>::default();
+        let codec = ProstCodec::<WatchRequest, WatchResponse>::default();
         let mut stream = grpc
             .streaming(
                 tonic::Request::new(requests),

@@ -3,17 +3,23 @@
 use anyhow::{Context as _, bail};
 use futures::future::try_join_all;
 use hostendpoint_api::pb::{self, host_endpoint_service_client::HostEndpointServiceClient};
-use tonic::{Streaming, codegen::http::uri::PathAndQuery, transport::Channel};
+use tonic::{Streaming, client::Grpc, codegen::http::uri::PathAndQuery, transport::Channel};
+use tonic_prost::ProstCodec;
 
-use super::WatchSpec;
+use super::{WatchSpec, slim};
 use crate::workload::{Version, Workload};
 
 const WATCH_PATH: &str = "/hostendpoint.v1.HostEndpointService/WatchHostEndpoints";
+const GET_PATH: &str = "/hostendpoint.v1.HostEndpointService/GetHostEndpoint";
 
-/// The generated client on one connection.
+/// The generated client on one connection, and a plain one for the gets, whose answers are
+/// decoded as [`slim::GetResponse`].
 #[derive(Clone, Debug)]
 pub(crate) struct HepClient {
     api: HostEndpointServiceClient<Channel>,
+    grpc: Grpc<Channel>,
+    /// The name of the object the last get asked for, reused from call to call.
+    name: String,
 }
 
 /// A `WatchHostEndpoints` stream, decoded only as far as event types and revisions.
@@ -43,7 +49,10 @@ struct WatchEvent {
 impl HepClient {
     pub(super) fn new(channel: Channel) -> Self {
         Self {
-            api: HostEndpointServiceClient::new(channel).max_decoding_message_size(64 << 20),
+            api: HostEndpointServiceClient::new(channel.clone())
+                .max_decoding_message_size(64 << 20),
+            grpc: Grpc::new(channel),
+            name: String::new(),
         }
     }
 
@@ -98,13 +107,49 @@ impl HepClient {
         .await
     }
 
+    /// Concurrent creates, as [`Self::overwrite`] sends updates.
+    pub(super) async fn create_batch(
+        &mut self,
+        workload: &Workload,
+        versions: &[Version],
+    ) -> anyhow::Result<Vec<u64>> {
+        try_join_all(versions.iter().map(|&version| {
+            let mut client = self.clone();
+            async move { client.create(workload, version).await }
+        }))
+        .await
+    }
+
+    /// Gets object `index` and checks that the answer is that object at some revision (see
+    /// [`slim`]: its other fields are not decoded).
     pub(super) async fn get(&mut self, index: usize) -> anyhow::Result<()> {
+        Workload::write_name(&mut self.name, index);
         let request = pb::GetHostEndpointRequest {
-            name: Workload::name(index),
+            name: self.name.clone(),
         };
-        let got = self.api.get_host_endpoint(request).await?.into_inner();
-        got.host_endpoint
+        self.grpc.ready().await?;
+        let codec = ProstCodec::<pb::GetHostEndpointRequest, slim::GetResponse>::default();
+        let got = self
+            .grpc
+            .unary(
+                tonic::Request::new(request),
+                PathAndQuery::from_static(GET_PATH),
+                codec,
+            )
+            .await?
+            .into_inner();
+        let meta = got
+            .host_endpoint
+            .and_then(|h| h.metadata)
             .context("a Get answer without the object")?;
+        if meta.name != self.name.as_bytes() || meta.resource_version == 0 {
+            bail!(
+                "asked for {}, got {:?} at resource_version {}",
+                self.name,
+                String::from_utf8_lossy(&meta.name),
+                meta.resource_version
+            );
+        }
         Ok(())
     }
 
@@ -152,6 +197,37 @@ fn resource_version(hep: Option<pb::HostEndpoint>) -> anyhow::Result<u64> {
         .context("a write answer without the stored object's resource_version")
 }
 
+/// Opens a watch of every object from no revision, so with the snapshot, and reads it until
+/// SYNCED, decoding every object as a client that builds its cache does; returns how many
+/// objects the snapshot had.
+pub(super) async fn snapshot(channel: Channel) -> anyhow::Result<usize> {
+    let mut grpc = Grpc::new(channel).max_decoding_message_size(64 << 20);
+    grpc.ready().await?;
+    let codec =
+        ProstCodec::<pb::WatchHostEndpointsRequest, pb::WatchHostEndpointsResponse>::default();
+    // resource_version 0: the snapshot first.
+    let request = pb::WatchHostEndpointsRequest::default();
+    let mut stream = grpc
+        .server_streaming(
+            tonic::Request::new(request),
+            PathAndQuery::from_static(WATCH_PATH),
+            codec,
+        )
+        .await?
+        .into_inner();
+    let mut objects = 0;
+    while let Some(response) = stream.message().await? {
+        for event in response.events {
+            match pb::EventType::try_from(event.r#type) {
+                Ok(pb::EventType::Added) if event.host_endpoint.is_some() => objects += 1,
+                Ok(pb::EventType::Synced) => return Ok(objects),
+                _ => bail!("an event of type {} in the snapshot", event.r#type),
+            }
+        }
+    }
+    bail!("the watch ended before SYNCED, after {objects} objects")
+}
+
 impl HepWatch {
     /// Starts a watch after `spec.after_revision`: the call returns once the server answered
     /// with the stream's headers.
@@ -161,10 +237,9 @@ impl HepWatch {
             resource_version: spec.after_revision,
             ..Default::default()
         };
-        let mut grpc = tonic::client::Grpc::new(channel);
+        let mut grpc = Grpc::new(channel);
         grpc.ready().await?;
-        let codec =
-            tonic_prost::ProstCodec::<pb::WatchHostEndpointsRequest, WatchResponse>::default();
+        let codec = ProstCodec::<pb::WatchHostEndpointsRequest, WatchResponse>::default();
         let stream = grpc
             .server_streaming(
                 tonic::Request::new(request),

@@ -2,13 +2,15 @@
 //! [`Client`] for the unary operations, [`WatchStream`] for watches.
 //!
 //! Each client is one HTTP/2 connection (over TLS, with a client certificate, to hostendpointd
-//! (mTLS)), made once and reused for every call, as real clients do. Reads decode every object they return, as a real
-//! client would: protobuf for hostendpointd (on either backend), Calico's JSON for etcd. Watch
-//! streams decode only what the measurement needs (the revision, and for etcd's node filter
-//! the node).
+//! (mTLS)), made once and reused for every call, as real clients do. Listings decode every
+//! object they return, as a real client would: protobuf for hostendpointd (on either
+//! backend), Calico's JSON for etcd. A get by name checks only that the answer is the object
+//! asked for, at some revision, on every system alike ([`slim`]). Watch streams decode only
+//! what the measurement needs (the revision, and for etcd's node filter the node).
 
 mod etcd;
 mod hep;
+mod slim;
 
 use std::net::SocketAddr;
 
@@ -158,7 +160,21 @@ impl Client {
         }
     }
 
-    /// Reads and decodes one object.
+    /// Creates objects that do not exist yet as fast as the system allows (filling a store,
+    /// not measured); returns each one's revision. etcd puts them without Calico's
+    /// precondition: nothing else writes them meanwhile.
+    pub(crate) async fn create_batch(
+        &mut self,
+        workload: &Workload,
+        versions: &[Version],
+    ) -> anyhow::Result<Vec<u64>> {
+        match self {
+            Self::Hep(c) => c.create_batch(workload, versions).await,
+            Self::Etcd(c) => c.overwrite(workload, versions).await,
+        }
+    }
+
+    /// Reads one object by name, and checks its name and revision.
     pub(crate) async fn get(&mut self, index: usize) -> anyhow::Result<()> {
         match self {
             Self::Hep(c) => c.get(index).await,
@@ -185,6 +201,25 @@ impl Client {
             Self::Hep(c) => c.revision().await,
             Self::Etcd(c) => c.revision().await,
         }
+    }
+}
+
+/// Opens a watch of every object with the initial state, on `channel`, as each system's
+/// clients do, and returns how many objects that state had once the watch is live:
+/// hostendpointd, a `WatchHostEndpoints` stream from no revision read until its SYNCED marker;
+/// etcd, Calico's way, a prefix listing in pages of `page_size` and then a watch from its
+/// revision + 1 (with `prev_kv` as asked), until etcd created it. Every object is decoded, as
+/// in a listing.
+pub(crate) async fn snapshot(
+    kind: SystemKind,
+    channel: Channel,
+    page_size: u32,
+    prev_kv: bool,
+) -> anyhow::Result<usize> {
+    if kind.is_hostendpointd() {
+        hep::snapshot(channel).await
+    } else {
+        etcd::snapshot(channel, page_size, prev_kv).await
     }
 }
 

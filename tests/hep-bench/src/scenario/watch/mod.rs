@@ -31,7 +31,7 @@ use self::{
 };
 use super::{
     Sut,
-    drive::{mib, settle},
+    drive::{Meter, mib, settle},
     restart::until_ready,
 };
 use crate::{
@@ -124,10 +124,12 @@ async fn idle(sut: &Sut, settings: &Settings) -> anyhow::Result<Figure> {
     let record = fan_out_record(&fresh, settings).await?;
     let count = settings.max_watchers();
     let before = fresh.server.usage()?.rss_bytes;
+    let meter = Meter::start(&fresh.server)?;
     let plan = Plan::reading_all(settings, count, Selection::All);
     let watchers = Watchers::open(&fresh, settings, plan, &record).await?;
     tokio::time::sleep(IDLE_SETTLE.min(settings.phase)).await;
     let usage = fresh.server.usage()?;
+    let cost = meter.stop(&fresh.server)?;
     drop(watchers);
     let growth = usage.rss_bytes.saturating_sub(before);
     Ok(Figure {
@@ -137,13 +139,14 @@ async fn idle(sut: &Sut, settings: &Settings) -> anyhow::Result<Figure> {
         better: Better::Lower,
         value: growth as f64 / 1024.0 / count as f64,
         latency: None,
-        cpu_secs: 0.0,
+        cpu_secs: cost.cpu_secs,
         peak_rss_mib: mib(usage.peak_rss_bytes),
-        ops: 0,
+        generator_cpu_secs: cost.generator_cpu_secs,
+        ops: count as u64,
         errors: 0,
         detail: format!(
             "a fresh empty server: RSS {:.1} MiB before, {:.1} MiB with {count} idle watchers \
-             on {} connections",
+             on {} connections; CPU from before they opened until the memory was read",
             mib(before),
             mib(usage.rss_bytes),
             count.div_ceil(settings.watchers_per_connection)
@@ -210,7 +213,8 @@ fn fan_out_figure(
         latency: Some(outcome.latency.from_ack),
         cpu_secs: outcome.cost.cpu_secs,
         peak_rss_mib: mib(outcome.cost.peak_rss_bytes),
-        ops: 0,
+        generator_cpu_secs: outcome.cost.generator_cpu_secs,
+        ops: outcome.delivered,
         errors: outcome.broken,
         detail: format!(
             "{}; {} of {} deliveries within the {:?} drain; {} connections; the load generator \
@@ -271,7 +275,8 @@ fn stalled_figures(
         latency: Some(outcome.write_latency),
         cpu_secs: outcome.cost.cpu_secs,
         peak_rss_mib: mib(outcome.cost.peak_rss_bytes),
-        ops: 0,
+        generator_cpu_secs: outcome.cost.generator_cpu_secs,
+        ops: outcome.writes,
         errors: outcome.broken,
         detail: format!(
             "{} writes, {} timed out{}",
@@ -290,7 +295,8 @@ fn stalled_figures(
         latency: Some(outcome.latency.from_ack),
         cpu_secs: outcome.cost.cpu_secs,
         peak_rss_mib: mib(outcome.cost.peak_rss_bytes),
-        ops: 0,
+        generator_cpu_secs: outcome.cost.generator_cpu_secs,
+        ops: outcome.delivered,
         errors: 0,
         detail: format!(
             "{} of {} deliveries at {:.0}/s{}; from the write request p99 {:.2} ms{}",

@@ -167,6 +167,7 @@ impl Stalling {
             latency: Some(self.written.latency),
             cpu_secs: self.cost.cpu_secs,
             peak_rss_mib: mib(self.cost.peak_rss_bytes),
+            generator_cpu_secs: self.cost.generator_cpu_secs,
             errors: 0,
             detail: format!("the same measurement as \"{growth}\""),
         };
