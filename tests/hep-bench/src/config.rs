@@ -119,6 +119,11 @@ pub(crate) struct Args {
     /// `--metrics-listen ''`, to show what the metrics cost.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     metrics: bool,
+    /// Scenario 7 stops (SIGSTOP) hostendpointd on etcd while the history is written straight
+    /// into its etcd, and lets it go on (SIGCONT) after the last write: a replica that fell far
+    /// behind its etcd (a long pause, a node short of CPU). hostendpointd alone.
+    #[arg(long)]
+    stop_replica_during_burst: bool,
     /// Page size of the list scenarios, the same on every system.
     #[arg(long, default_value_t = 500)]
     page_size: u32,
@@ -221,6 +226,8 @@ pub(crate) struct Settings {
     pub(crate) etcd_prev_kv: bool,
     /// Whether hostendpointd serves its metrics.
     pub(crate) metrics: bool,
+    /// Whether scenario 7 stops hostendpointd on etcd while its etcd takes the history.
+    pub(crate) stop_replica_during_burst: bool,
     /// Scenario 9: the stalled watchers, their connections and the writes they stop reading.
     pub(crate) stalled: Stalled,
     /// The scenarios to run.
@@ -257,6 +264,7 @@ impl Args {
             drain,
             etcd_prev_kv,
             metrics,
+            stop_replica_during_burst,
             page_size,
             stalled_watchers,
             stalled_connections,
@@ -337,6 +345,7 @@ impl Args {
             page_size: page_size.max(1),
             etcd_prev_kv,
             metrics,
+            stop_replica_during_burst,
             stalled,
             scenarios,
             systems,

@@ -16,7 +16,11 @@ use std::{
     net::{SocketAddr, TcpListener},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::{Arc, Mutex, mpsc},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+        mpsc,
+    },
     thread,
     time::{Duration, Instant},
 };
@@ -34,6 +38,8 @@ use crate::{
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many of a server's last log lines are kept for error messages.
 const LOG_TAIL: usize = 40;
+/// What hostendpointd on etcd logs when it relists because its watch fell far behind.
+const RELIST_LINE: &str = "relisting rather than having etcd replay the backlog";
 /// The pause between two attempts to reach a starting etcd.
 const POLL: Duration = Duration::from_millis(10);
 
@@ -61,6 +67,8 @@ struct Process {
     command: Vec<String>,
     program: PathBuf,
     log: Arc<Mutex<VecDeque<String>>>,
+    /// How often hostendpointd on etcd logged a relist for being far behind its etcd.
+    relists: Arc<AtomicU64>,
 }
 
 /// What `/proc` says about a process (or the sum over a server's processes) at one moment.
@@ -150,6 +158,19 @@ impl Server {
     /// behind it keeps running.
     pub(crate) fn kill(&mut self) {
         self.front.kill();
+    }
+
+    /// How often the process clients talk to relisted because its etcd watch fell far behind
+    /// (as its log says).
+    pub(crate) fn relists(&self) -> u64 {
+        self.front.relists.load(Ordering::Relaxed)
+    }
+
+    /// Stops (SIGSTOP) the process clients talk to, or lets it go on (SIGCONT): a replica that
+    /// falls behind its etcd.
+    pub(crate) fn pause_front(&self, paused: bool) {
+        self.front
+            .signal(if paused { libc::SIGSTOP } else { libc::SIGCONT });
     }
 
     /// Starts the killed process again, on the same data directory and address (after
@@ -303,11 +324,16 @@ impl Process {
         let (addr_tx, addr_rx) = mpsc::channel();
         let stderr = child.stderr.take().context("stderr is piped")?;
         let sink = Arc::clone(&log);
+        let relists = Arc::new(AtomicU64::new(0));
+        let relisted = Arc::clone(&relists);
         // Keeps reading, so the server never blocks on a full pipe.
         thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(addr) = listening_addr(&line) {
                     let _ = addr_tx.send(addr);
+                }
+                if line.contains(RELIST_LINE) {
+                    relisted.fetch_add(1, Ordering::Relaxed);
                 }
                 let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
                 if log.len() == LOG_TAIL {
@@ -323,6 +349,7 @@ impl Process {
             command,
             program: program.to_owned(),
             log,
+            relists,
         };
         match configured_addr(&process.command) {
             Some(addr) if addr.port() != 0 => process.addr = addr,

@@ -230,7 +230,16 @@ pub(crate) async fn fill_log(
     for sut in suts.iter_mut() {
         let start = Instant::now();
         let before = sut.shared.writes.load(Relaxed);
-        let last_ack = write_history(sut, settings).await?;
+        let relists = sut.server.relists();
+        let stopped = settings.stop_replica_during_burst && sut.server.backing_addr().is_some();
+        if stopped {
+            sut.server.pause_front(true);
+        }
+        let last_ack = write_history(sut, settings).await;
+        if stopped {
+            sut.server.pause_front(false);
+        }
+        let last_ack = last_ack?;
         let elapsed = start.elapsed().as_secs_f64();
         let written = sut.shared.writes.load(Relaxed) - before;
         let rate = written as f64 / elapsed.max(1e-9);
@@ -251,8 +260,17 @@ pub(crate) async fn fill_log(
             let meter = Meter::start(&sut.server)?;
             let catch_up = until_caught_up(sut, etcd, last_ack).await?;
             let cost = meter.stop(&sut.server)?;
-            let name = "7 replica catch-up after the burst".to_owned();
-            report.push(catch_up_figure(name, sut.kind, catch_up, cost));
+            let name = if stopped {
+                "7 replica catch-up after the burst, stopped during it".to_owned()
+            } else {
+                "7 replica catch-up after the burst".to_owned()
+            };
+            let mut figure = catch_up_figure(name, sut.kind, catch_up, cost);
+            figure.detail.push_str(&format!(
+                "; hostendpointd relisted {} times because its watch was far behind",
+                sut.server.relists() - relists
+            ));
+            report.push(figure);
             let Some(behind) = catch_up.after else {
                 eprintln!(
                     "{}: hostendpointd did not reach its etcd's revision {} within {:?}: its \
