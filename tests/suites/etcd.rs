@@ -882,3 +882,27 @@ async fn writes_right_after_another_clients_write_decide_on_etcds_state() {
         assert_eq!(mod_revision(&url, &name), meta(&updated).resource_version);
     }
 }
+
+/// A listing page of large values over the client's 64 MiB message limit is asked for again
+/// in halves: a replica starts on an etcd whose values are large.
+#[tokio::test]
+async fn a_listing_of_large_values_comes_in_smaller_pages() {
+    let cluster = EtcdCluster::start(1);
+    let url = cluster.running_url().to_owned();
+    let mut etcd = KvClient::connect(url.clone()).await.expect("etcd answers");
+    // 60 values of 1.2 MB (under etcd's 1.5 MiB request limit): 72 MB in one page of 10 000.
+    let large = "x".repeat(1_200_000);
+    for i in 0..60 {
+        let put = PutRequest {
+            key: key(&format!("large-{i:02}")).into_bytes(),
+            value: large.clone().into_bytes(),
+            ..PutRequest::default()
+        };
+        etcd.put(put).await.expect("etcd takes the put");
+    }
+    put(&url, "valid", &calico_json("valid", "n1"));
+    let server = ServerProcess::start_on_etcd(&cluster.endpoints(), &[]);
+    let mut client = server.client().await;
+    let (objects, _) = list_all(&mut client).await;
+    assert_eq!(objects.keys().collect::<Vec<_>>(), ["valid"]);
+}

@@ -160,3 +160,9 @@ pub(super) fn request<T>(message: T) -> tonic::Request<T> {
     request.set_timeout(REQUEST_TIMEOUT);
     request
 }
+
+/// Whether the client refused an answer for its size (over [`MAX_MESSAGE`]). etcd says
+/// `OUT_OF_RANGE` for a compacted revision too, hence the message.
+pub(super) fn too_large(status: &Status) -> bool {
+    status.code() == Code::OutOfRange && status.message().contains("message length too large")
+}
