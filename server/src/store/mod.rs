@@ -118,6 +118,8 @@ pub enum Error {
 #[derive(Debug)]
 pub struct Object {
     hep: HostEndpoint,
+    /// The name, once for every index that keys on it (the view's, the sled writer's).
+    name: Arc<str>,
     encoded: OnceLock<Bytes>,
 }
 
@@ -140,9 +142,15 @@ impl Object {
     /// Wraps one version of an object.
     pub fn new(hep: HostEndpoint) -> Arc<Self> {
         Arc::new(Self {
+            name: Arc::from(hep.metadata.name.as_str()),
             hep,
             encoded: OnceLock::new(),
         })
+    }
+
+    /// The object's name, shared by the indexes that key on it.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
     }
 
     /// The object as a `hostendpoint.v1.HostEndpoint` message, encoded on first use.

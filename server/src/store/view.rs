@@ -99,25 +99,23 @@ impl Snapshot {
     /// are built side by side: a start-up builds one for the whole store, and every object
     /// costs two tree inserts.
     pub fn new(revision: Revision, objects: impl IntoIterator<Item = HostEndpoint>) -> Self {
-        // One name per object, shared by both indexes, as `insert` shares it.
-        let objects: Vec<(Arc<str>, Arc<Object>)> = objects
-            .into_iter()
-            .map(|hep| (Arc::from(hep.metadata.name.as_str()), Object::new(hep)))
-            .collect();
+        let objects: Vec<Arc<Object>> = objects.into_iter().map(Object::new).collect();
         let by_name = || {
             objects
                 .iter()
-                .map(|(name, o)| (Arc::clone(name), Arc::clone(o)))
+                .map(|o| (Arc::clone(o.name()), Arc::clone(o)))
                 .collect()
         };
         let by_node = || {
+            // One copy of each node's name for all its objects, as `insert` shares it.
+            let mut nodes: HashMap<&str, Arc<str>> = HashMap::new();
             objects
                 .iter()
-                .map(|(name, o)| {
-                    (
-                        (Arc::from(o.spec.node.as_str()), Arc::clone(name)),
-                        Arc::clone(o),
-                    )
+                .map(|o| {
+                    let node = nodes
+                        .entry(o.spec.node.as_str())
+                        .or_insert_with(|| Arc::from(o.spec.node.as_str()));
+                    ((Arc::clone(node), Arc::clone(o.name())), Arc::clone(o))
                 })
                 .collect()
         };
@@ -255,10 +253,24 @@ impl Snapshot {
     }
 
     fn insert(&mut self, hep: Arc<Object>) {
-        let name: Arc<str> = Arc::from(hep.metadata.name.as_str());
-        let node_key = (Arc::from(hep.spec.node.as_str()), Arc::clone(&name));
+        let node_key = (self.node_name(&hep.spec.node), Arc::clone(hep.name()));
         self.by_node.insert(node_key, Arc::clone(&hep));
-        self.by_name.insert(name, hep);
+        self.by_name.insert(Arc::clone(hep.name()), hep);
+    }
+
+    /// `node` as the node index already holds it when it has objects there, so that a node's
+    /// objects share one copy of its name.
+    fn node_name(&self, node: &str) -> Arc<str> {
+        let probe: Arc<str> = Arc::from(node);
+        let first = (Arc::clone(&probe), Arc::from(""));
+        match self
+            .by_node
+            .range((Bound::Included(first), Bound::Unbounded))
+            .next()
+        {
+            Some(((held, _), _)) if **held == *node => Arc::clone(held),
+            _ => probe,
+        }
     }
 
     fn remove(&mut self, hep: &HostEndpoint) {

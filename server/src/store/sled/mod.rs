@@ -204,7 +204,7 @@ struct Shared {
 struct Writer {
     revision: Revision,
     /// Every object as of `revision`, including writes not yet synced.
-    objects: HashMap<String, Arc<Object>>,
+    objects: HashMap<Arc<str>, Arc<Object>>,
     /// `None` once the store is closed.
     commits: Option<CommitQueue>,
 }
@@ -326,11 +326,11 @@ impl Shared {
         match &change.next {
             Some(next) => writer
                 .objects
-                .insert(next.metadata.name.clone(), Arc::clone(next)),
+                .insert(Arc::clone(next.name()), Arc::clone(next)),
             None => change
                 .prev
                 .as_ref()
-                .and_then(|prev| writer.objects.remove(&prev.metadata.name)),
+                .and_then(|prev| writer.objects.remove(prev.name())),
         };
         writer.revision = revision;
         let (ack, synced) = oneshot::channel();
@@ -377,10 +377,10 @@ impl Shared {
                 (Some(prev), _) => {
                     writer
                         .objects
-                        .insert(prev.metadata.name.clone(), Arc::clone(prev));
+                        .insert(Arc::clone(prev.name()), Arc::clone(prev));
                 }
                 (None, Some(next)) => {
-                    writer.objects.remove(&next.metadata.name);
+                    writer.objects.remove(next.name());
                 }
                 (None, None) => {}
             }

@@ -98,7 +98,7 @@ impl SledStore {
         );
         let objects = snapshot
             .iter(None)
-            .map(|object| (object.metadata.name.clone(), object))
+            .map(|object| (Arc::clone(object.name()), object))
             .collect();
         let view = Arc::new(View::new(snapshot, config.change_buffer));
         let backlog = Arc::new(SledBacklog::new(revision));
