@@ -28,6 +28,7 @@ use super::{
         mvccpb::{Event as EtcdEvent, KeyValue, event::EventType},
         prefix_end,
     },
+    revision_of,
 };
 use crate::store::{Change, Error, Object, Result, Snapshot};
 
@@ -263,10 +264,7 @@ fn apply(
         ))));
     }
     let now = Instant::now();
-    let at = response
-        .header
-        .as_ref()
-        .map_or(0, |h| Revision::try_from(h.revision).unwrap_or(0));
+    let at = revision_of(response.header.as_ref());
     lag.etcd_at(at);
     if response.created {
         store.view.set_unavailable(None);
@@ -301,17 +299,11 @@ async fn current_revision(store: &Shared) -> Option<Revision> {
         keys_only: true,
         ..RangeRequest::default()
     };
-    let answer = tokio::time::timeout(
-        PROBE_INTERVAL,
-        store.members.kv(|mut kv| {
-            let range = range.clone();
-            async move { kv.range(request(range)).await }
-        }),
-    );
-    let response = answer.await.ok()?.ok()?;
-    response
-        .header
-        .and_then(|h| Revision::try_from(h.revision).ok())
+    let response = tokio::time::timeout(PROBE_INTERVAL, store.range(range))
+        .await
+        .ok()?
+        .ok()?;
+    Some(revision_of(response.header.as_ref()))
 }
 
 /// Opens an etcd watch on the prefix from `after + 1`.

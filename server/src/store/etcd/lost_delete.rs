@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use hostendpoint_api::model::{HostEndpoint, Revision};
 
-use super::{Shared, feed, proto::etcdserverpb::RangeRequest};
+use super::{Shared, feed, proto::etcdserverpb::RangeRequest, revision_of};
 use crate::store::{Change, Result};
 
 /// How many changes one history read takes while looking for the key's first change.
@@ -51,10 +51,7 @@ impl Shared {
                 ..RangeRequest::default()
             })
             .await?;
-        Ok(response
-            .header
-            .and_then(|h| Revision::try_from(h.revision).ok())
-            .unwrap_or(0))
+        Ok(revision_of(response.header.as_ref()))
     }
 }
 

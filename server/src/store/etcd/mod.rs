@@ -45,7 +45,7 @@ use tonic::Status;
 use tracing::{info, instrument};
 
 use self::proto::etcdserverpb::{
-    PutRequest, RangeRequest, RangeResponse, request_op::Request as Op,
+    PutRequest, RangeRequest, RangeResponse, ResponseHeader, request_op::Request as Op,
 };
 use self::{
     invalid::InvalidValues,
@@ -256,6 +256,11 @@ impl Shared {
             }),
         }
     }
+}
+
+/// The store revision an etcd response's header states; 0 without a header.
+fn revision_of(header: Option<&ResponseHeader>) -> Revision {
+    header.map_or(0, |h| Revision::try_from(h.revision).unwrap_or(0))
 }
 
 /// The store error for an etcd failure.

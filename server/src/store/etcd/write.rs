@@ -28,6 +28,7 @@ use super::{
         },
         mvccpb::KeyValue,
     },
+    revision_of,
 };
 use crate::store::{
     Error, Object, Result,
@@ -235,8 +236,7 @@ impl Shared {
             .kv_once(|mut kv| async move { kv.txn(request(txn)).await })
             .await?;
         if response.succeeded {
-            let revision = response.header.map_or(0, |h| h.revision);
-            return Ok(Committed::At(Revision::try_from(revision).unwrap_or(0)));
+            return Ok(Committed::At(revision_of(response.header.as_ref())));
         }
         let kv = response
             .responses
