@@ -7,7 +7,7 @@
 use std::{
     collections::HashMap,
     ops::Bound,
-    sync::{Arc, Mutex},
+    sync::{Arc, LazyLock, Mutex},
     time::Duration,
 };
 
@@ -26,6 +26,10 @@ pub const LISTING_TTL: Duration = Duration::from_secs(300);
 /// How long a request for a revision newer than the view's waits for it to appear: an etcd
 /// replica may lag the one that issued the revision.
 pub const FUTURE_REVISION_WAIT: Duration = Duration::from_secs(3);
+/// The empty name, the smallest of a node's keys in the node index: one copy for every range
+/// start, so that finding a node's first key allocates nothing for it.
+static NO_NAME: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from(""));
+
 /// The most listing snapshots kept at once; the least recently used goes first.
 pub const MAX_LISTINGS: usize = 64;
 /// How many committed changes the in-memory change stream buffers for its subscribers; a
@@ -233,7 +237,7 @@ impl Snapshot {
     ) -> impl Iterator<Item = Arc<Object>> + 'a {
         let start = match after {
             Some(after) => Bound::Excluded((Arc::from(node), Arc::from(after))),
-            None => Bound::Included((Arc::from(node), Arc::from(""))),
+            None => Bound::Included((Arc::from(node), Arc::clone(&NO_NAME))),
         };
         self.by_node
             .range((start, Bound::Unbounded))
@@ -262,7 +266,7 @@ impl Snapshot {
     /// objects share one copy of its name.
     fn node_name(&self, node: &str) -> Arc<str> {
         let probe: Arc<str> = Arc::from(node);
-        let first = (Arc::clone(&probe), Arc::from(""));
+        let first = (Arc::clone(&probe), Arc::clone(&NO_NAME));
         match self
             .by_node
             .range((Bound::Included(first), Bound::Unbounded))
