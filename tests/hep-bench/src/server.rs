@@ -26,6 +26,7 @@ use std::{
 };
 
 use anyhow::{Context as _, bail};
+use hostendpointd::store::etcd::BEHIND_RELIST;
 use serde::Serialize;
 
 use crate::{
@@ -38,8 +39,6 @@ use crate::{
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many of a server's last log lines are kept for error messages.
 const LOG_TAIL: usize = 40;
-/// What hostendpointd on etcd logs when it relists because its watch fell far behind.
-const RELIST_LINE: &str = "relisting rather than having etcd replay the backlog";
 /// The pause between two attempts to reach a starting etcd.
 const POLL: Duration = Duration::from_millis(10);
 
@@ -332,7 +331,8 @@ impl Process {
                 if let Some(addr) = listening_addr(&line) {
                     let _ = addr_tx.send(addr);
                 }
-                if line.contains(RELIST_LINE) {
+                // How hostendpointd on etcd says it relists because its watch fell far behind.
+                if line.contains(BEHIND_RELIST) {
                     relisted.fetch_add(1, Ordering::Relaxed);
                 }
                 let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());

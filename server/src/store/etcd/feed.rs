@@ -16,7 +16,7 @@ use tonic::{Status, Streaming};
 use tracing::{info, warn};
 
 use super::{
-    Shared, codec,
+    BEHIND_RELIST, Shared, codec,
     invalid::InvalidValues,
     lag::{Behind, Lag},
     members::{self, Members, request},
@@ -150,7 +150,7 @@ pub(super) async fn run(shared: Weak<Shared>) {
                 warn!(
                     from,
                     revisions = behind.revisions(),
-                    "{behind}; relisting rather than having etcd replay the backlog"
+                    "{behind}; {BEHIND_RELIST}"
                 );
                 Some(behind.label())
             }

@@ -71,22 +71,19 @@ impl Behind {
 
 impl fmt::Display for Behind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let revisions = self.revisions();
+        write!(
+            f,
+            "this replica's watch of etcd is {revisions} revisions behind"
+        )?;
         match *self {
-            Self::Far { revisions } => {
-                write!(
-                    f,
-                    "this replica's watch of etcd is {revisions} revisions behind"
-                )
+            Self::Far { .. } => Ok(()),
+            Self::Stalled { still, .. } => {
+                write!(f, " and has not moved for {}s", still.as_secs())
             }
-            Self::Stalled { revisions, still } => write!(
-                f,
-                "this replica's watch of etcd is {revisions} revisions behind and has not moved for {}s",
-                still.as_secs()
-            ),
-            Self::Oversized { revisions } => write!(
-                f,
-                "this replica's watch of etcd is {revisions} revisions behind and etcd sent a batch larger than the client takes"
-            ),
+            Self::Oversized { .. } => {
+                write!(f, " and etcd sent a batch larger than the client takes")
+            }
         }
     }
 }

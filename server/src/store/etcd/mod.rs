@@ -57,6 +57,9 @@ pub use self::{lag::LagLimits, tls::EtcdTls};
 use super::{Change, Error, Result, Store, View, write::Write};
 use crate::metrics::{EtcdMetrics, StoreProbe, StoreSample, store::BackendSample};
 
+/// How the log line of a relist for a watch far behind ends (benchmarks count it).
+pub const BEHIND_RELIST: &str = "relisting rather than having etcd replay the backlog";
+
 /// How long a write waits for this replica's view to show it.
 const VISIBLE_TIMEOUT: Duration = Duration::from_secs(10);
 
