@@ -27,7 +27,7 @@ use hostendpointd::store::etcd::proto::etcdserverpb::{PutRequest, kv_client::KvC
 use rand::{Rng as _, SeedableRng as _, rngs::StdRng};
 use serde_json::json;
 use tokio::sync::watch as state;
-use tonic::{Code, Status, Streaming};
+use tonic::{Code, Status, Streaming, transport::Channel};
 use tonic_health::pb::{
     HealthCheckRequest, HealthCheckResponse, health_check_response::ServingStatus,
     health_client::HealthClient,
@@ -61,6 +61,20 @@ fn etcdctl_ok(url: &str, args: &[&str]) -> Vec<u8> {
 /// Puts `value` under the key of `name`, as another client of etcd would.
 fn put(url: &str, name: &str, value: &str) {
     etcdctl_ok(url, &["put", &key(name), value]);
+}
+
+/// Puts `value` under the key of `name` through etcd's v3 API, as fast as another client of
+/// etcd writes (etcdctl's start takes milliseconds, and an argument is at most 128 KiB);
+/// returns the revision of the put.
+async fn put_raw(etcd: &mut KvClient<Channel>, name: &str, value: String) -> u64 {
+    let put = PutRequest {
+        key: key(name).into_bytes(),
+        value: value.into_bytes(),
+        ..PutRequest::default()
+    };
+    let response = etcd.put(put).await.expect("etcd takes the put");
+    let header = response.into_inner().header.expect("a response header");
+    u64::try_from(header.revision).expect("a positive revision")
 }
 
 /// The key-value of `name`, as `etcdctl get -w json` prints it.
@@ -845,16 +859,8 @@ async fn writes_right_after_another_clients_write_decide_on_etcds_state() {
     let server = ServerProcess::start_on_etcd(&cluster.endpoints(), &[]);
     let mut client = server.client().await;
     let mut etcd = KvClient::connect(url.clone()).await.expect("etcd answers");
-    let mut put_now = async |name: &str, node: &str| -> u64 {
-        let put = PutRequest {
-            key: key(name).into_bytes(),
-            value: calico_json(name, node).into_bytes(),
-            ..PutRequest::default()
-        };
-        let response = etcd.put(put).await.expect("etcd takes the put");
-        let header = response.into_inner().header.expect("a response header");
-        u64::try_from(header.revision).expect("a positive revision")
-    };
+    let mut put_now =
+        async |name: &str, node: &str| put_raw(&mut etcd, name, calico_json(name, node)).await;
     for round in 0..20 {
         let name = format!("other-{round}");
         put_now(&name, "n1").await;
@@ -893,12 +899,7 @@ async fn a_listing_of_large_values_comes_in_smaller_pages() {
     // 60 values of 1.2 MB (under etcd's 1.5 MiB request limit): 72 MB in one page of 10 000.
     let large = "x".repeat(1_200_000);
     for i in 0..60 {
-        let put = PutRequest {
-            key: key(&format!("large-{i:02}")).into_bytes(),
-            value: large.clone().into_bytes(),
-            ..PutRequest::default()
-        };
-        etcd.put(put).await.expect("etcd takes the put");
+        put_raw(&mut etcd, &format!("large-{i:02}"), large.clone()).await;
     }
     put(&url, "valid", &calico_json("valid", "n1"));
     let server = ServerProcess::start_on_etcd(&cluster.endpoints(), &[]);
