@@ -247,11 +247,20 @@ impl Snapshot {
 
     /// Applies one committed change; changes must come in revision order.
     pub fn apply(&mut self, change: &Change) {
-        if let Some(prev) = &change.prev {
-            self.remove(prev);
-        }
-        if let Some(next) = &change.next {
-            self.insert(Arc::clone(next));
+        match (&change.prev, &change.next) {
+            // An update on the same node overwrites both entries in place: removing first
+            // would copy each index's path twice.
+            (Some(prev), Some(next)) if prev.spec.node == next.spec.node => {
+                self.insert(Arc::clone(next));
+            }
+            (prev, next) => {
+                if let Some(prev) = prev {
+                    self.remove(prev);
+                }
+                if let Some(next) = next {
+                    self.insert(Arc::clone(next));
+                }
+            }
         }
         self.revision = change.revision;
     }

@@ -14,11 +14,16 @@ use super::{
     wal,
 };
 
+/// The longest a checkpoint waits for sled to take the writes since the last one; it makes
+/// durable what sled took by then.
+const SLED_CATCH_UP: Duration = Duration::from_secs(5);
+
 impl Shared {
     /// Makes sled durable up to the current revision. Returns without a sync when nothing was
     /// written since the last one.
     pub(super) fn checkpoint(&self) -> std::io::Result<()> {
-        let revision = self.backlog.written();
+        // sled takes the writes since the last checkpoint now, all at once (see `backlog`).
+        let revision = self.backlog.catch_up(self.view.revision(), SLED_CATCH_UP);
         if revision == self.checkpointed.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -43,6 +48,7 @@ impl Shared {
         if synced.is_err() {
             // sled keeps a failed flush's error for good: it must be opened again.
             self.sled_failed.store(true, Ordering::Release);
+            self.backlog.wake();
         }
         synced?;
         checkpoint::record(&self.wal_dir, revision)?;

@@ -2,7 +2,11 @@
 //! order, and how far sled got.
 //!
 //! The group-commit thread adds each group after it published it; the [sled
-//! writer](super::sled_writer) takes them. The backlog is bounded: when sled falls behind the
+//! writer](super::sled_writer) takes them when they are due: when a
+//! [checkpoint](super::checkpoint) or the close asks for them ([`SledBacklog::catch_up`]), or
+//! when [`APPLY_AT`] of them wait. So sled takes a second of writes at once, just before it is
+//! flushed, and does not write to the device between checkpoints, where the log's syncs wait
+//! behind whatever else the device is doing. The backlog is bounded: when sled falls behind the
 //! log, the commit thread waits before its next group, so writers feel a slower
 //! acknowledgement instead of the server's memory growing without limit. While sled is being
 //! reopened its backlog is dropped instead: the reopen replays everything published from the
@@ -19,9 +23,14 @@ use hostendpoint_api::model::Revision;
 use super::commit::MAX_GROUP;
 use crate::store::Change;
 
-/// The most changes waiting for sled: a few of the largest groups, enough to ride out one of
-/// sled's slower moments, and a few MiB of memory.
-pub(super) const MAX_BACKLOG: usize = 4 * MAX_GROUP;
+/// The most changes waiting for sled: more than a checkpoint interval of writes at the rate
+/// one machine's log syncs (about 15 000 a second), and a few MiB of pointers. Each holds its
+/// change, and so an update's previous object, until sled took it.
+pub(super) const MAX_BACKLOG: usize = 8 * MAX_GROUP;
+
+/// How many waiting changes are due without a checkpoint asking: sled takes them before the
+/// backlog is full, so that writers are held only when sled cannot keep up.
+pub(super) const APPLY_AT: usize = MAX_BACKLOG / 4 * 3;
 
 /// The backlog, shared by the commit thread, the sled writer and whoever waits for sled.
 #[derive(Debug)]
@@ -36,6 +45,10 @@ struct State {
     queued: VecDeque<Arc<Change>>,
     /// sled holds every change up to this revision (in memory; checkpoints make it durable).
     written: Revision,
+    /// Somebody waits for sled to hold what is queued: it is due now.
+    wanted: bool,
+    /// The sled writer must look at sled's health now (a checkpoint found it failed).
+    woken: bool,
     /// Dropping changes: sled is being reopened, and the reopen replays them from the log.
     dropping: bool,
     /// No more changes come: the commit thread ended.
@@ -64,6 +77,8 @@ impl SledBacklog {
             state: Mutex::new(State {
                 queued: VecDeque::new(),
                 written,
+                wanted: false,
+                woken: false,
                 dropping: false,
                 closed: false,
                 abandoned: false,
@@ -88,30 +103,61 @@ impl SledBacklog {
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        state.holding = false;
+        let was_holding = std::mem::take(&mut state.holding);
         if !state.dropping && !state.abandoned {
             state.queued.extend(changes);
         }
-        self.changed.notify_all();
+        // Only a push that makes the changes due wakes the sled writer: one wake-up a group
+        // was a context switch per sync.
+        if was_holding || state.due() {
+            self.changed.notify_all();
+        }
     }
 
-    /// Takes every queued change, waiting up to `wait` for one.
-    pub(super) fn take(&self, wait: Duration) -> Taken {
+    /// Takes every queued change once they are due (see the module's doc), waiting up to
+    /// `wait` for that.
+    pub(super) fn take_due(&self, wait: Duration) -> Taken {
         let state = self.lock();
         let (mut state, _) = self
             .changed
-            .wait_timeout_while(state, wait, |s| s.queued.is_empty() && !s.closed)
+            .wait_timeout_while(state, wait, |s| !s.due() && !s.closed && !s.woken)
             .unwrap_or_else(PoisonError::into_inner);
-        if state.queued.is_empty() {
+        state.woken = false;
+        if !state.due() && !(state.closed && !state.queued.is_empty()) {
             return if state.closed {
                 Taken::Closed
             } else {
                 Taken::Idle
             };
         }
+        state.wanted = false;
         let changes = state.queued.drain(..).collect();
         self.changed.notify_all();
         Taken::Changes(changes)
+    }
+
+    /// Makes the queued changes due, and waits up to `wait` until sled holds every change up to
+    /// `revision` (which may not be pushed yet); returns the revision up to which it does.
+    pub(super) fn catch_up(&self, revision: Revision, wait: Duration) -> Revision {
+        {
+            let mut state = self.lock();
+            if state.written >= revision {
+                return state.written;
+            }
+            // Stays set until the sled writer takes: a push still to come is due at once.
+            state.wanted = true;
+            self.changed.notify_all();
+        }
+        self.wait_until(wait, |s| {
+            s.written >= revision || s.abandoned || (s.dropping && s.queued.is_empty())
+        })
+        .written
+    }
+
+    /// Wakes the sled writer, with or without changes due: sled failed and must be reopened.
+    pub(super) fn wake(&self) {
+        self.lock().woken = true;
+        self.changed.notify_all();
     }
 
     /// The revision up to which sled holds every change.
@@ -123,12 +169,6 @@ impl SledBacklog {
     pub(super) fn set_written(&self, revision: Revision) {
         self.lock().written = revision;
         self.changed.notify_all();
-    }
-
-    /// Waits up to `wait` until sled holds `revision`; whether it does.
-    pub(super) fn wait_written(&self, revision: Revision, wait: Duration) -> bool {
-        let state = self.wait_until(wait, |s| s.written >= revision || s.abandoned);
-        state.written >= revision
     }
 
     /// The state once `done` holds for it, or once `wait` passed.
@@ -192,6 +232,11 @@ impl SledBacklog {
 // === impl State ===
 
 impl State {
+    /// Whether the queued changes are due for sled.
+    fn due(&self) -> bool {
+        !self.queued.is_empty() && (self.wanted || self.holding || self.queued.len() >= APPLY_AT)
+    }
+
     /// Whether a group of `len` changes must wait for room.
     fn must_hold(&self, len: usize) -> bool {
         !self.dropping
@@ -230,8 +275,18 @@ mod tests {
         returned
     }
 
+    /// What the sled writer takes now, when it is due and when it is not.
+    fn due(backlog: &SledBacklog) -> Vec<Revision> {
+        match backlog.take_due(Duration::ZERO) {
+            Taken::Changes(changes) => changes.iter().map(|c| c.revision).collect(),
+            Taken::Idle | Taken::Closed => Vec::new(),
+        }
+    }
+
+    /// What the sled writer takes after a checkpoint asked for everything.
     fn taken(backlog: &SledBacklog) -> Vec<Revision> {
-        match backlog.take(Duration::ZERO) {
+        backlog.catch_up(Revision::MAX, Duration::ZERO);
+        match backlog.take_due(Duration::ZERO) {
             Taken::Changes(changes) => changes.iter().map(|c| c.revision).collect(),
             Taken::Idle | Taken::Closed => Vec::new(),
         }
@@ -283,22 +338,39 @@ mod tests {
         pushed
             .recv_timeout(DEADLINE)
             .expect("the push returns although the backlog is full");
-        assert!(!backlog.wait_written(1, DEADLINE), "nobody writes: at once");
+        assert_eq!(backlog.catch_up(1, DEADLINE), 0, "nobody writes: at once");
     }
 
     #[test]
-    fn a_waiter_for_sled_wakes_when_the_revision_is_written() {
+    fn changes_wait_for_a_checkpoint_until_enough_of_them_are_queued() {
+        let backlog = SledBacklog::new(0);
+        let at = APPLY_AT as Revision;
+        backlog.push(changes(1..=at - 1));
+        assert!(due(&backlog).is_empty(), "sled keeps off the device");
+        backlog.push(changes(at..=at));
+        assert_eq!(due(&backlog).len(), APPLY_AT);
+    }
+
+    #[test]
+    fn a_catch_up_makes_the_queue_due_and_returns_once_sled_holds_it() {
         let backlog = Arc::new(SledBacklog::new(0));
+        backlog.push(changes(1..=3));
         let (woken, waited) = mpsc::channel();
         {
             let backlog = Arc::clone(&backlog);
             // Its own deadline is longer than the test's: only being woken returns in time.
-            thread::spawn(move || woken.send(backlog.wait_written(3, DEADLINE * 2)));
+            thread::spawn(move || woken.send(backlog.catch_up(3, DEADLINE * 2)));
         }
-        backlog.set_written(2);
+        let writer = Arc::clone(&backlog);
+        let taken = match writer.take_due(DEADLINE) {
+            Taken::Changes(changes) => changes.len(),
+            Taken::Idle | Taken::Closed => 0,
+        };
+        assert_eq!(taken, 3, "the catch-up woke the sled writer");
         backlog.set_written(3);
         let written = waited.recv_timeout(DEADLINE).expect("the waiter returns");
-        assert!(written);
-        assert!(!backlog.wait_written(4, Duration::ZERO));
+        assert_eq!(written, 3);
+        backlog.push(changes(4..=4));
+        assert!(due(&backlog).is_empty(), "a later push is not due");
     }
 }

@@ -289,7 +289,7 @@ impl Shared {
     /// A sled that does not (it failed) leaves them to the log and the next start.
     fn wait_for_sled(&self) {
         let revision = self.lock_writer().revision;
-        self.backlog.wait_written(revision, SLED_WAIT_AT_CLOSE);
+        self.backlog.catch_up(revision, SLED_WAIT_AT_CLOSE);
     }
 
     fn lock_writer(&self) -> MutexGuard<'_, Writer> {
@@ -437,21 +437,35 @@ impl Shared {
 }
 
 /// Writes a synced change into sled, in memory: the store's revision, then the object. Called
-/// by the sled writer, and by a reopen before it starts again.
+/// by a reopen before it starts again; the sled writer writes many changes at once with
+/// [`write_state`] and [`write_revision`].
 ///
 /// Not as a sled batch: sled 0.34 writes out its I/O buffer, with a wait for the device, for
-/// every batch (`PageCache::pin_log`), which cost more than everything else on the write path.
-/// Start-up replays the log again from the last checkpoint, so what sled recovers beyond it,
-/// whole or in part, is overwritten with the logged states.
+/// every batch (`PageCache::pin_log`). Start-up replays the log again from the last
+/// checkpoint, so what sled recovers beyond it, whole or in part, is overwritten with the
+/// logged states.
 pub(super) fn write_change(db: &sled::Db, change: &Change) -> sled::Result<()> {
-    db.insert(KEY_REVISION, &codec::encode_u64(change.revision))?;
+    write_revision(db, change.revision)?;
     match (&change.prev, &change.next) {
-        (_, Some(next)) => db
-            .insert(codec::object_key(next.name()), codec::encode_object(next))
-            .map(drop),
-        (Some(prev), None) => db.remove(codec::object_key(prev.name())).map(drop),
+        (_, Some(next)) => write_state(db, next.name(), Some(next)),
+        (Some(prev), None) => write_state(db, prev.name(), None),
         (None, None) => Ok(()),
     }
+}
+
+/// Writes the object `name` into sled as `state` (`None`: deleted), in memory.
+pub(super) fn write_state(db: &sled::Db, name: &str, state: Option<&Object>) -> sled::Result<()> {
+    let key = codec::object_key(name);
+    match state {
+        Some(object) => db.insert(key, codec::encode_object(object)).map(drop),
+        None => db.remove(key).map(drop),
+    }
+}
+
+/// Records in sled, in memory, that it holds every change up to `revision`.
+pub(super) fn write_revision(db: &sled::Db, revision: Revision) -> sled::Result<()> {
+    db.insert(KEY_REVISION, &codec::encode_u64(revision))
+        .map(drop)
 }
 
 /// Adds a change to `batch`: its object and the store's revision.

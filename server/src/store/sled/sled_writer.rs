@@ -1,8 +1,10 @@
 //! The thread that writes published changes into sled, taking them from the
-//! [backlog](super::backlog) while the next group syncs. When sled fails it is reopened (see
+//! [backlog](super::backlog) when they are due, about once a checkpoint: only the last state of
+//! each object, and the store's revision once. When sled fails it is reopened (see
 //! [`reopen`](super::reopen)); the log holds the changes meanwhile.
 
 use std::{
+    collections::HashMap,
     sync::{Arc, Weak, atomic::Ordering},
     time::Duration,
 };
@@ -14,9 +16,10 @@ use super::{
     backlog::{SledBacklog, Taken},
     reopen::SledOpener,
 };
-use crate::store::Change;
+use crate::store::{Change, Object};
 
-/// How often the sled writer, when idle, looks whether a checkpoint found sled failed.
+/// How often the sled writer, when idle, looks whether a checkpoint found sled failed, should
+/// the checkpoint's wake-up be missed.
 const SLED_CHECK: Duration = Duration::from_millis(500);
 
 /// The sled writer's sled, and what it needs to reopen it.
@@ -49,14 +52,14 @@ impl SledWriter {
         } = self;
         let _abandon = Abandon(&backlog);
         loop {
-            let failed = match backlog.take(SLED_CHECK) {
+            let failed = match backlog.take_due(SLED_CHECK) {
                 Taken::Changes(changes) => write_changes(&db, &backlog, &changes)
                     .err()
                     .map(|e| e.to_string()),
                 Taken::Idle => None,
                 Taken::Closed => return,
             };
-            // Checked after every group too: under steady writes the wait never times out.
+            // Checked after every take: a checkpoint that finds sled failed wakes this thread.
             let failed = failed.or_else(|| {
                 shared
                     .upgrade()
@@ -74,25 +77,39 @@ impl SledWriter {
     }
 }
 
-/// Writes `changes` into sled, skipping what a reopened sled holds already, and records how
-/// far it got, also when it fails part way.
+/// Writes `changes` into sled, skipping what a reopened sled holds already: the last state of
+/// every object they change, then their last revision. Records how far sled got only when
+/// all of it is written; a failure leaves the checkpoint where it was, and the reopen writes
+/// them again from the log.
 fn write_changes(
     db: &sled::Db,
     backlog: &SledBacklog,
     changes: &[Arc<Change>],
 ) -> sled::Result<()> {
     let held = backlog.written();
-    let mut written = held;
-    let result = changes
-        .iter()
-        .filter(|change| change.revision > held)
-        .try_for_each(|change| {
-            super::write_change(db, change)?;
-            written = change.revision;
-            Ok(())
-        });
-    if written > held {
-        backlog.set_written(written);
+    let fresh = changes.iter().filter(|change| change.revision > held);
+    let Some(last) = fresh.clone().map(|change| change.revision).max() else {
+        return Ok(());
+    };
+    for (name, state) in last_states(fresh) {
+        super::write_state(db, name, state)?;
     }
-    result
+    super::write_revision(db, last)?;
+    backlog.set_written(last);
+    Ok(())
+}
+
+/// The last state of every object `changes` (in revision order) change; `None`: deleted.
+fn last_states<'a>(
+    changes: impl Iterator<Item = &'a Arc<Change>>,
+) -> HashMap<&'a str, Option<&'a Object>> {
+    let mut states = HashMap::new();
+    for change in changes {
+        match (&change.prev, &change.next) {
+            (_, Some(next)) => states.insert(&**next.name(), Some(&**next)),
+            (Some(prev), None) => states.insert(&**prev.name(), None),
+            (None, None) => None,
+        };
+    }
+    states
 }
