@@ -203,7 +203,7 @@ impl Wal {
     /// Fails when the active segment was unlinked (its data directory removed): what is
     /// written to it is gone at the next start.
     fn check_linked(&self) -> io::Result<()> {
-        if self.active.metadata()?.nlink() == 0 {
+        if segment::links(&self.active)? == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
                 "the open log segment was removed from the data directory",

@@ -10,7 +10,7 @@ use std::{
 
 use super::{
     History, Position, ReplayError, Wal, remove_covered, replay,
-    segment::{SEGMENT_BYTES, list_segments},
+    segment::{SEGMENT_BYTES, links, list_segments},
 };
 
 /// A record whose first 8 bytes are its revision, padded to `size` bytes.
@@ -366,4 +366,17 @@ fn a_failed_group_is_undone_in_the_log_also_across_a_rotation() {
     // The next group takes the revisions again, where the log ended.
     append(&mut wal, 4..=4, 100);
     assert_eq!(replayed(dir.path(), 0), vec![1, 2, 3, 4]);
+}
+
+#[test]
+fn an_open_segment_counts_its_links_and_none_once_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("segment");
+    let file = fs::File::create(&path).expect("create");
+    assert_eq!(links(&file).expect("statx"), 1);
+    fs::hard_link(&path, dir.path().join("another")).expect("link");
+    assert_eq!(links(&file).expect("statx"), 2);
+    fs::remove_file(&path).expect("remove");
+    fs::remove_file(dir.path().join("another")).expect("remove");
+    assert_eq!(links(&file).expect("statx"), 0);
 }
