@@ -123,7 +123,8 @@ impl SledBacklog {
             .wait_timeout_while(state, wait, |s| !s.due() && !s.closed && !s.woken)
             .unwrap_or_else(PoisonError::into_inner);
         state.woken = false;
-        if !state.due() && !(state.closed && !state.queued.is_empty()) {
+        // At the close whatever is queued is due.
+        if !state.due() && (state.queued.is_empty() || !state.closed) {
             return if state.closed {
                 Taken::Closed
             } else {
