@@ -113,3 +113,29 @@ fn last_states<'a>(
     }
     states
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::memory::mk_hep;
+
+    fn object(name: &str, node: &str) -> Arc<Object> {
+        Object::new(mk_hep(name, node, "eth0"))
+    }
+
+    #[test]
+    fn sled_takes_the_last_state_of_each_object_only() {
+        let (a1, a2, b) = (object("a", "n1"), object("a", "n2"), object("b", "n1"));
+        let changes = [
+            Change::new(1, None, Some(Arc::clone(&a1))),
+            Change::new(2, None, Some(Arc::clone(&b))),
+            Change::new(3, Some(a1), Some(Arc::clone(&a2))),
+            Change::new(4, Some(Arc::clone(&b)), None),
+        ]
+        .map(Arc::new);
+        let states = last_states(changes.iter());
+        assert_eq!(states.len(), 2);
+        assert_eq!(states["a"].map(|a| a.spec.node.as_str()), Some("n2"));
+        assert!(states["b"].is_none(), "deleted");
+    }
+}
