@@ -341,7 +341,13 @@ async fn serve<S: Store>(
                 return Err(err);
             }
         },
-        result = &mut server => return result.map_err(ServeError::Transport),
+        // Ends Ok only once draining: `biased` orders the polls, but the drain may start on
+        // another thread between this select's poll of `draining` and of `server`.
+        result = &mut server => {
+            result.map_err(ServeError::Transport)?;
+            info!("stopped before the store was open");
+            return Ok(());
+        }
     };
     let watches = Watches::new(Arc::clone(&store), config.watch.clone(), draining.clone());
     api.open(
