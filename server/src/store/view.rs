@@ -7,7 +7,7 @@
 use std::{
     collections::HashMap,
     ops::Bound,
-    sync::{Arc, LazyLock, Mutex},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -26,9 +26,6 @@ pub const LISTING_TTL: Duration = Duration::from_secs(300);
 /// How long a request for a revision newer than the view's waits for it to appear: an etcd
 /// replica may lag the one that issued the revision.
 pub const FUTURE_REVISION_WAIT: Duration = Duration::from_secs(3);
-/// The empty name, the smallest of a node's keys in the node index: one copy for every range
-/// start, so that finding a node's first key allocates nothing for it.
-static NO_NAME: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from(""));
 
 /// The most listing snapshots kept at once; the least recently used goes first.
 pub const MAX_LISTINGS: usize = 64;
@@ -46,9 +43,16 @@ pub struct Snapshot {
     revision: Revision,
     // Keys are `Arc<str>`: a write copies the path of tree nodes it changes, and with it every
     // key in them, so a key's clone must not allocate.
-    by_name: OrdMap<Arc<str>, Arc<Object>>,
-    by_node: OrdMap<(Arc<str>, Arc<str>), Arc<Object>>,
+    by_name: ByName,
+    /// Each node's objects by name. Two levels rather than one map keyed on (node, name): a
+    /// start-up builds each node's map in name order, and a node's name is held once.
+    by_node: OrdMap<Arc<str>, ByName>,
 }
+
+/// Objects by name.
+pub type ByName = OrdMap<Arc<str>, Arc<Object>>;
+/// An object and its name, as [`ByName`] holds them.
+type Named = (Arc<str>, Arc<Object>);
 
 /// One page of a listing.
 #[derive(Debug)]
@@ -99,11 +103,15 @@ struct Listing {
 // === impl Snapshot ===
 
 impl Snapshot {
-    /// A snapshot of `objects` at `revision`. From [`PARALLEL_FROM`] objects the two indexes
-    /// are built side by side: a start-up builds one for the whole store, and every object
-    /// costs two tree inserts.
+    /// A snapshot of `objects` at `revision`.
     pub fn new(revision: Revision, objects: impl IntoIterator<Item = HostEndpoint>) -> Self {
-        let objects: Vec<Arc<Object>> = objects.into_iter().map(Object::new).collect();
+        Self::of_objects(revision, objects.into_iter().map(Object::new).collect())
+    }
+
+    /// A snapshot of `objects` at `revision`, which are fastest to index sorted by name. From
+    /// [`PARALLEL_FROM`] objects the two indexes are built side by side: a start-up builds
+    /// one for the whole store, and every object costs a tree insert in each.
+    pub fn of_objects(revision: Revision, objects: Vec<Arc<Object>>) -> Self {
         let by_name = || {
             objects
                 .iter()
@@ -111,16 +119,19 @@ impl Snapshot {
                 .collect()
         };
         let by_node = || {
-            // One copy of each node's name for all its objects, as `insert` shares it.
-            let mut nodes: HashMap<&str, Arc<str>> = HashMap::new();
-            objects
-                .iter()
-                .map(|o| {
-                    let node = nodes
-                        .entry(o.spec.node.as_str())
-                        .or_insert_with(|| Arc::from(o.spec.node.as_str()));
-                    ((Arc::clone(node), Arc::clone(o.name())), Arc::clone(o))
-                })
+            // Grouped first, in one pass over the objects in their order (a pass in the node
+            // index's order would visit them at random), so that each node's index is built
+            // from its objects in name order, and the node's name is held once.
+            let mut nodes: HashMap<&str, Vec<Named>> = HashMap::new();
+            for object in &objects {
+                nodes
+                    .entry(object.spec.node.as_str())
+                    .or_default()
+                    .push((Arc::clone(object.name()), Arc::clone(object)));
+            }
+            nodes
+                .into_iter()
+                .map(|(node, objects)| (Arc::from(node), ByName::from_iter(objects)))
                 .collect()
         };
         let (by_name, by_node) = if objects.len() < PARALLEL_FROM {
@@ -155,6 +166,11 @@ impl Snapshot {
     /// True when there is no object.
     pub fn is_empty(&self) -> bool {
         self.by_name.is_empty()
+    }
+
+    /// Every object by name: a copy costs O(1), and shares the snapshot's tree until written.
+    pub fn by_name(&self) -> &ByName {
+        &self.by_name
     }
 
     /// The object named `name`.
@@ -215,7 +231,7 @@ impl Snapshot {
     fn iter_after<'a>(
         &'a self,
         node: Option<&'a str>,
-        after: Option<&str>,
+        after: Option<&'a str>,
     ) -> Box<dyn Iterator<Item = Arc<Object>> + 'a> {
         match node {
             Some(node) => Box::new(self.node_range(node, after)),
@@ -223,26 +239,19 @@ impl Snapshot {
         }
     }
 
-    fn name_range(&self, after: Option<&str>) -> impl Iterator<Item = Arc<Object>> + '_ {
-        let start = after.map_or(Bound::Unbounded, |a| Bound::Excluded(Arc::<str>::from(a)));
-        self.by_name
-            .range((start, Bound::Unbounded))
-            .map(|(_, hep)| Arc::clone(hep))
+    fn name_range<'a>(&'a self, after: Option<&'a str>) -> impl Iterator<Item = Arc<Object>> + 'a {
+        range_after(&self.by_name, after)
     }
 
     fn node_range<'a>(
         &'a self,
         node: &'a str,
-        after: Option<&str>,
+        after: Option<&'a str>,
     ) -> impl Iterator<Item = Arc<Object>> + 'a {
-        let start = match after {
-            Some(after) => Bound::Excluded((Arc::from(node), Arc::from(after))),
-            None => Bound::Included((Arc::from(node), Arc::clone(&NO_NAME))),
-        };
         self.by_node
-            .range((start, Bound::Unbounded))
-            .take_while(move |((n, _), _)| &**n == node)
-            .map(|(_, hep)| Arc::clone(hep))
+            .get(node)
+            .into_iter()
+            .flat_map(move |objects| range_after(objects, after))
     }
 
     /// Applies one committed change; changes must come in revision order.
@@ -266,34 +275,44 @@ impl Snapshot {
     }
 
     fn insert(&mut self, hep: Arc<Object>) {
-        let node_key = (self.node_name(&hep.spec.node), Arc::clone(hep.name()));
-        self.by_node.insert(node_key, Arc::clone(&hep));
-        self.by_name.insert(Arc::clone(hep.name()), hep);
-    }
-
-    /// `node` as the node index already holds it when it has objects there, so that a node's
-    /// objects share one copy of its name.
-    fn node_name(&self, node: &str) -> Arc<str> {
-        let probe: Arc<str> = Arc::from(node);
-        let first = (Arc::clone(&probe), Arc::clone(&NO_NAME));
-        match self
+        let node = self
             .by_node
-            .range((Bound::Included(first), Bound::Unbounded))
-            .next()
-        {
-            Some(((held, _), _)) if **held == *node => Arc::clone(held),
-            _ => probe,
-        }
+            .get_key_value(hep.spec.node.as_str())
+            .map_or_else(
+                || Arc::from(hep.spec.node.as_str()),
+                |(node, _)| Arc::clone(node),
+            );
+        let name = Arc::clone(hep.name());
+        self.by_node
+            .entry(node)
+            .or_default()
+            .insert(Arc::clone(&name), Arc::clone(&hep));
+        self.by_name.insert(name, hep);
     }
 
     fn remove(&mut self, hep: &HostEndpoint) {
-        let node_key = (
-            Arc::from(hep.spec.node.as_str()),
-            Arc::from(hep.metadata.name.as_str()),
-        );
-        self.by_node.remove(&node_key);
-        self.by_name.remove(hep.metadata.name.as_str());
+        let name = hep.metadata.name.as_str();
+        let node = hep.spec.node.as_str();
+        let emptied = self.by_node.get_mut(node).is_some_and(|objects| {
+            objects.remove(name);
+            objects.is_empty()
+        });
+        if emptied {
+            self.by_node.remove(node);
+        }
+        self.by_name.remove(name);
     }
+}
+
+/// The objects of `index` after the name `after`, in name order.
+fn range_after<'a>(
+    index: &'a ByName,
+    after: Option<&'a str>,
+) -> impl Iterator<Item = Arc<Object>> + 'a {
+    let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+    index
+        .range::<_, str>((start, Bound::Unbounded))
+        .map(|(_, hep)| Arc::clone(hep))
 }
 
 // === impl View ===
@@ -470,6 +489,65 @@ mod tests {
             Some(Object::new(hep)),
         ))]);
         view.snapshot()
+    }
+
+    fn names(objects: impl Iterator<Item = Arc<Object>>) -> Vec<String> {
+        objects.map(|o| o.name().to_string()).collect()
+    }
+
+    fn change(
+        revision: Revision,
+        prev: Option<&Arc<Object>>,
+        next: Option<HostEndpoint>,
+    ) -> Change {
+        Change::new(revision, prev.cloned(), next.map(Object::new))
+    }
+
+    #[test]
+    fn a_nodes_objects_are_listed_in_name_order_and_paged_within_the_node() {
+        // Out of name order, and the nodes interleaved, as no start-up would read them.
+        let heps = ["d", "a", "c", "b", "e"]
+            .into_iter()
+            .zip(["n2", "n1", "n2", "n1", "n2"])
+            .map(|(name, node)| mk_hep(name, node, "x"));
+        let snapshot = Snapshot::new(1, heps);
+        assert_eq!(names(snapshot.iter(None)), ["a", "b", "c", "d", "e"]);
+        assert_eq!(names(snapshot.iter(Some("n2"))), ["c", "d", "e"]);
+        assert_eq!(names(snapshot.iter(Some("n0"))), Vec::<String>::new());
+        let first = snapshot.page(Some("n2"), None, 2, usize::MAX, |_| true);
+        assert_eq!(
+            (names(first.items.into_iter()), first.more),
+            (vec!["c".into(), "d".into()], true)
+        );
+        let rest = snapshot.page(Some("n2"), Some("d"), 2, usize::MAX, |_| true);
+        assert_eq!(
+            (names(rest.items.into_iter()), rest.more),
+            (vec!["e".into()], false)
+        );
+    }
+
+    #[test]
+    fn a_node_leaves_the_node_index_with_its_last_object_and_moves_are_followed() {
+        let mut snapshot = Snapshot::new(1, [mk_hep("a", "n1", "x"), mk_hep("b", "n1", "x")]);
+        let a = Arc::clone(snapshot.get("a").expect("a"));
+        snapshot.apply(&change(2, Some(&a), Some(mk_hep("a", "n2", "x"))));
+        assert_eq!(names(snapshot.iter(Some("n1"))), ["b"]);
+        assert_eq!(names(snapshot.iter(Some("n2"))), ["a"]);
+        let b = Arc::clone(snapshot.get("b").expect("b"));
+        snapshot.apply(&change(3, Some(&b), None));
+        assert!(
+            !snapshot.by_node.contains_key("n1"),
+            "n1 has no object left"
+        );
+        assert_eq!(names(snapshot.iter(None)), ["a"]);
+        // A node's name is held once, by the node index, for all its objects.
+        snapshot.apply(&change(4, None, Some(mk_hep("c", "n2", "x"))));
+        let (held, objects) = snapshot.by_node.get_key_value("n2").expect("n2");
+        assert_eq!(objects.len(), 2);
+        let again = Arc::clone(held);
+        snapshot.apply(&change(5, None, Some(mk_hep("d", "n2", "x"))));
+        let (held, _) = snapshot.by_node.get_key_value("n2").expect("n2");
+        assert!(Arc::ptr_eq(held, &again));
     }
 
     #[tokio::test(start_paused = true)]

@@ -17,6 +17,7 @@ mod backlog;
 mod checkpoint;
 mod codec;
 mod commit;
+mod load;
 mod lock;
 mod open;
 mod reopen;
@@ -24,7 +25,6 @@ mod sled_writer;
 mod wal;
 
 use std::{
-    collections::HashMap,
     path::PathBuf,
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
@@ -46,6 +46,7 @@ use self::{
 };
 use super::{
     Change, Error, Object, Result, Store, View,
+    view::ByName,
     write::{Plan, Write},
 };
 use crate::metrics::{StoreProbe, StoreSample, WalMetrics, store::BackendSample};
@@ -204,7 +205,8 @@ struct Shared {
 struct Writer {
     revision: Revision,
     /// Every object as of `revision`, including writes not yet synced.
-    objects: HashMap<Arc<str>, Arc<Object>>,
+    /// A copy of the view's index at start-up, so that a start does not build another.
+    objects: ByName,
     /// `None` once the store is closed.
     commits: Option<CommitQueue>,
 }

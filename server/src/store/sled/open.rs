@@ -9,7 +9,7 @@ use std::{
     },
 };
 
-use hostendpoint_api::model::{HostEndpoint, Revision};
+use hostendpoint_api::model::Revision;
 use tracing::{Instrument as _, info, info_span, warn};
 
 use super::{
@@ -18,9 +18,8 @@ use super::{
     checkpoint::{self, SledFiles},
     codec::{
         self, FORMAT_VERSION, FORMAT_VERSIONS_TO_UPGRADE, KEY_FORMAT, KEY_REVISION, KEY_STORE_UID,
-        OBJECT_PREFIX,
     },
-    commit,
+    commit, load,
     lock::DirLock,
     reopen::SledOpener,
     sled_writer::SledWriter,
@@ -76,7 +75,7 @@ impl SledStore {
             Continuity::Continues => store_uid,
             Continuity::Restarts => renew_store_uid(&db).map_err(sled_err)?,
         };
-        let snapshot = load_objects(&db, path, revision)?;
+        let snapshot = Snapshot::of_objects(revision, load::load_objects(&db, path)?);
         // sled holds the replayed records (and a format upgrade) durably before the log's
         // tail is cut or a record of the next run is written.
         let files = SledFiles::open(db.clone(), path).map_err(io_err)?;
@@ -96,10 +95,7 @@ impl SledStore {
             path = %path.display(), %store_uid, revision, objects = snapshot.len(),
             replayed_from = from, "opened sled store"
         );
-        let objects = snapshot
-            .iter(None)
-            .map(|object| (Arc::clone(object.name()), object))
-            .collect();
+        let objects = snapshot.by_name().clone();
         let view = Arc::new(View::new(snapshot, config.change_buffer));
         let backlog = Arc::new(SledBacklog::new(revision));
         let (commits, queue) = std::sync::mpsc::channel();
@@ -363,51 +359,4 @@ fn upgrade_to_log_history(db: &sled::Db, path: &Path) -> sled::Result<()> {
     db.apply_batch(batch)?;
     info!(path = %path.display(), "upgraded the store to on-disk format {FORMAT_VERSION}");
     Ok(())
-}
-
-/// Reads every object, decoding them on all cores: decoding was 40 % of a restart.
-fn load_objects(db: &sled::Db, path: &Path, revision: Revision) -> Result<Snapshot, OpenError> {
-    let stored = db
-        .scan_prefix(OBJECT_PREFIX)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|cause| OpenError::Sled {
-            path: path.to_owned(),
-            cause,
-        })?;
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let chunk = stored.len().div_ceil(threads).max(1);
-    let decoded = std::thread::scope(|scope| {
-        let workers: Vec<_> = stored
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || decode_all(part)))
-            .collect();
-        workers
-            .into_iter()
-            .map(|worker| {
-                worker
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect::<Vec<_>>()
-    });
-    let mut objects = Vec::with_capacity(stored.len());
-    for part in decoded {
-        objects.extend(part.map_err(|(key, reason)| OpenError::Corrupt {
-            path: path.to_owned(),
-            what: key,
-            reason,
-        })?);
-    }
-    Ok(Snapshot::new(revision, objects))
-}
-
-/// Decodes stored objects; a failure names the record's key and the reason.
-fn decode_all(stored: &[(sled::IVec, sled::IVec)]) -> Result<Vec<HostEndpoint>, (String, String)> {
-    stored
-        .iter()
-        .map(|(key, value)| {
-            codec::decode_object(value)
-                .map_err(|err| (String::from_utf8_lossy(key).into_owned(), err.to_string()))
-        })
-        .collect()
 }
