@@ -345,7 +345,11 @@ async fn serve<S: Store>(
         // another thread between this select's poll of `draining` and of `server`.
         result = &mut server => {
             result.map_err(ServeError::Transport)?;
-            info!("stopped before the store was open");
+            if draining.is_cancelled() {
+                info!("stopped before the store was open");
+            } else {
+                warn!("stopped accepting connections before the store was open");
+            }
             return Ok(());
         }
     };

@@ -6,7 +6,7 @@
 //! not the API's, so the API can evolve without touching stored data; [`FORMAT_VERSION`] names
 //! this layout and a store written with any other version is refused at start-up.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hostendpoint_api::model::{
     self, EndpointPort, HostEndpoint, HostEndpointSpec, ObjectMeta, PortProtocol, Revision,
@@ -42,6 +42,8 @@ pub(super) enum DecodeError {
     Protocol(u32),
     #[error("port {0} out of range")]
     Port(u32),
+    #[error("creation time {seconds}.{nanos:09} s after the epoch out of range")]
+    Time { seconds: u64, nanos: u32 },
 }
 
 impl From<prost::DecodeError> for DecodeError {
@@ -221,9 +223,7 @@ fn from_disk(disk: DiskHostEndpoint) -> Result<HostEndpoint, DecodeError> {
             annotations: disk.annotations,
             uid: disk.uid,
             resource_version: disk.resource_version,
-            creation_timestamp: disk
-                .created
-                .map(|t| UNIX_EPOCH + Duration::new(t.seconds, t.nanos)),
+            creation_timestamp: disk.created.map(time_from_disk).transpose()?,
         },
         spec: HostEndpointSpec {
             node: disk.node,
@@ -233,6 +233,18 @@ fn from_disk(disk: DiskHostEndpoint) -> Result<HostEndpoint, DecodeError> {
             ports,
         },
     })
+}
+
+/// A damaged record may hold any time: out of range is an error, not a panic.
+fn time_from_disk(time: DiskTime) -> Result<SystemTime, DecodeError> {
+    let since =
+        Duration::from_secs(time.seconds).checked_add(Duration::from_nanos(u64::from(time.nanos)));
+    since
+        .and_then(|since| UNIX_EPOCH.checked_add(since))
+        .ok_or(DecodeError::Time {
+            seconds: time.seconds,
+            nanos: time.nanos,
+        })
 }
 
 fn port_from_disk(port: DiskPort) -> Result<EndpointPort, DecodeError> {
@@ -291,5 +303,19 @@ mod tests {
         let change = Change::new(10, Some(Object::new(hep)), None);
         let decoded = decode_change(&encode_change(&change)).expect("round trip");
         assert_eq!(decoded, change);
+    }
+
+    #[test]
+    fn a_creation_time_out_of_range_is_an_error_not_a_panic() {
+        let disk = DiskHostEndpoint {
+            name: "a".into(),
+            created: Some(DiskTime {
+                seconds: u64::MAX,
+                nanos: 999_999_999,
+            }),
+            ..DiskHostEndpoint::default()
+        };
+        let err = decode_object(&disk.encode_to_vec()).expect_err("out of range");
+        assert!(err.to_string().contains("creation time"), "{err}");
     }
 }

@@ -27,11 +27,17 @@ type Decoded = Result<Vec<Arc<Object>>, (String, String)>;
 pub(super) fn load_objects(db: &sled::Db, path: &Path) -> Result<Vec<Arc<Object>>, OpenError> {
     let decoders = std::thread::available_parallelism().map_or(1, usize::from);
     let (chunks, queue) = mpsc::sync_channel::<(usize, Raw)>(2 * decoders);
-    let queue = Mutex::new(queue);
+    // Held by the decoders alone: once the last has ended (a panic too), the scan's next
+    // send fails instead of waiting for good.
+    let queue = Arc::new(Mutex::new(queue));
     let (scanned, decoded) = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..decoders)
-            .map(|_| scope.spawn(|| decode_chunks(&queue)))
+            .map(|_| {
+                let queue = Arc::clone(&queue);
+                scope.spawn(move || decode_chunks(&queue))
+            })
             .collect();
+        drop(queue);
         let scanned = scan(db, &chunks);
         // The decoders end once the queue is empty and closed.
         drop(chunks);
@@ -129,7 +135,6 @@ mod tests {
     #[test]
     fn objects_of_many_chunks_come_back_in_name_order() {
         let count = 2 * CHUNK + 3;
-        // Written in reverse, so that only the key order can sort them.
         let (dir, db) = mk_db((0..count).rev().map(|i| format!("hep-{i:06}")));
         let objects = load_objects(&db, dir.path()).expect("load");
         let names: Vec<&str> = objects.iter().map(|o| &**o.name()).collect();
@@ -148,5 +153,30 @@ mod tests {
             OpenError::Corrupt { what, .. } => assert_eq!(what, format!("obj/{damaged}")),
             other => panic!("expected Corrupt, got {other}"),
         }
+    }
+
+    #[test]
+    fn chunks_decoded_out_of_order_are_joined_in_read_order_and_the_first_failure_wins() {
+        let chunk = |names: &[&str]| -> Decoded {
+            Ok(names
+                .iter()
+                .map(|n| Object::new(mk_hep(n, "n1", "a")))
+                .collect())
+        };
+        let failed = |key: &str| -> Decoded { Err((key.into(), "bad".into())) };
+        let joined = in_order(vec![
+            (2, chunk(&["e"])),
+            (0, chunk(&["a", "b"])),
+            (1, chunk(&["c", "d"])),
+        ])
+        .expect("no failure");
+        let names: Vec<&str> = joined.iter().map(|o| &**o.name()).collect();
+        assert_eq!(names, ["a", "b", "c", "d", "e"]);
+        let first = in_order(vec![
+            (2, failed("obj/e")),
+            (0, chunk(&["a"])),
+            (1, failed("obj/c")),
+        ]);
+        assert_eq!(first.err(), Some(("obj/c".into(), "bad".into())));
     }
 }
