@@ -128,7 +128,6 @@ mod tests {
             db.insert(codec::object_key(&name), codec::encode_object(&hep))
                 .expect("insert");
         }
-        db.insert(b"meta/revision", &[0; 8]).expect("insert");
         (dir, db)
     }
 
