@@ -1,5 +1,6 @@
-//! One accepted connection: its byte stream (plain or TLS), what calls learn of it, and its
-//! slot under the connection limit, released when the connection is dropped.
+//! One accepted connection: its byte stream (plain or TLS, its writes held until flushed, see
+//! [`Coalesced`]), what calls learn of it, and its slot under the connection limit, released
+//! when the connection is dropped.
 
 use std::{
     io,
@@ -17,7 +18,10 @@ use tokio::{
 use tokio_rustls::server::TlsStream;
 use tonic::transport::server::Connected;
 
-use super::idle::{Calls, IdleClock};
+use super::{
+    coalesce::Coalesced,
+    idle::{Calls, IdleClock},
+};
 
 /// What a call knows of its connection; in every request's extensions.
 #[derive(Clone, Debug, Default)]
@@ -40,7 +44,7 @@ pub struct Conn {
 
 #[derive(Debug)]
 pub(super) struct Io {
-    stream: Stream,
+    stream: Coalesced<Stream>,
     peer: Peer,
 }
 
@@ -53,7 +57,7 @@ enum Stream {
 impl Io {
     pub(super) fn plain(tcp: TcpStream, addr: SocketAddr) -> Self {
         Self {
-            stream: Stream::Plain(tcp),
+            stream: Coalesced::new(Stream::Plain(tcp)),
             peer: Peer {
                 addr: Some(addr),
                 identities: Arc::new([]),
@@ -68,7 +72,7 @@ impl Io {
         identities: Vec<String>,
     ) -> Self {
         Self {
-            stream: Stream::Tls(Box::new(tls)),
+            stream: Coalesced::new(Stream::Tls(Box::new(tls))),
             peer: Peer {
                 addr: Some(addr),
                 identities: identities.into(),
@@ -117,10 +121,7 @@ impl AsyncRead for Conn {
         if this.idle.as_mut().is_some_and(|clock| clock.expired(cx)) {
             return Poll::Ready(Ok(()));
         }
-        match &mut this.io.stream {
-            Stream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
-            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
-        }
+        Pin::new(&mut this.io.stream).poll_read(cx, buf)
     }
 }
 
@@ -130,7 +131,42 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().io.stream {
+        Pin::new(&mut self.get_mut().io.stream).poll_write(cx, buf)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io.stream).poll_shutdown(cx)
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
             Stream::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
         }
@@ -141,28 +177,28 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().io.stream {
+        match self.get_mut() {
             Stream::Plain(tcp) => Pin::new(tcp).poll_write_vectored(cx, bufs),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
-        match &self.io.stream {
+        match self {
             Stream::Plain(tcp) => tcp.is_write_vectored(),
             Stream::Tls(tls) => tls.is_write_vectored(),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().io.stream {
+        match self.get_mut() {
             Stream::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().io.stream {
+        match self.get_mut() {
             Stream::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
         }
