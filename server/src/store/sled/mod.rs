@@ -327,9 +327,7 @@ impl Shared {
         };
         let entry = codec::encode_change(&change);
         match &change.next {
-            Some(next) => writer
-                .objects
-                .insert(Arc::clone(next.name()), Arc::clone(next)),
+            Some(next) => writer.objects.insert(next.name().clone(), Arc::clone(next)),
             None => change
                 .prev
                 .as_ref()
@@ -378,9 +376,7 @@ impl Shared {
         for change in failed.iter().rev() {
             match (&change.prev, &change.next) {
                 (Some(prev), _) => {
-                    writer
-                        .objects
-                        .insert(Arc::clone(prev.name()), Arc::clone(prev));
+                    writer.objects.insert(prev.name().clone(), Arc::clone(prev));
                 }
                 (None, Some(next)) => {
                     writer.objects.remove(next.name());
