@@ -34,7 +34,6 @@ use hostendpoint_api::{
     pb,
 };
 use prost::Message as _;
-use smol_str::SmolStr;
 
 pub use self::{
     view::{Availability, Snapshot, View},
@@ -119,9 +118,8 @@ pub enum Error {
 #[derive(Debug)]
 pub struct Object {
     hep: HostEndpoint,
-    /// The name as the indexes (the view's, the sled writer's) key on it: a clone copies a name
-    /// of up to 23 bytes and shares a longer one.
-    name: SmolStr,
+    /// The name, once for every index that keys on it (the view's, the sled writer's).
+    name: Arc<str>,
     encoded: OnceLock<Bytes>,
 }
 
@@ -144,14 +142,14 @@ impl Object {
     /// Wraps one version of an object.
     pub fn new(hep: HostEndpoint) -> Arc<Self> {
         Arc::new(Self {
-            name: SmolStr::new(&hep.metadata.name),
+            name: Arc::from(hep.metadata.name.as_str()),
             hep,
             encoded: OnceLock::new(),
         })
     }
 
     /// The object's name, shared by the indexes that key on it.
-    pub fn name(&self) -> &SmolStr {
+    pub fn name(&self) -> &Arc<str> {
         &self.name
     }
 

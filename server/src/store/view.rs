@@ -14,7 +14,6 @@ use std::{
 use arc_swap::ArcSwap;
 use hostendpoint_api::model::{HostEndpoint, Revision};
 use imbl::OrdMap;
-use smol_str::SmolStr;
 use tokio::{
     sync::{broadcast, watch},
     time::Instant,
@@ -42,19 +41,18 @@ const PARALLEL_FROM: usize = 4096;
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     revision: Revision,
-    // Keys are `SmolStr`: a write copies the path of tree nodes it changes, and with it every
-    // key in them, so a key's clone must not allocate; and a lookup compares names of up to
-    // 23 bytes in the tree node itself, not behind a pointer per comparison.
+    // Keys are `Arc<str>`: a write copies the path of tree nodes it changes, and with it every
+    // key in them, so a key's clone must not allocate.
     by_name: ByName,
     /// Each node's objects by name. Two levels rather than one map keyed on (node, name): a
     /// start-up builds each node's map in name order, and a node's name is held once.
-    by_node: OrdMap<SmolStr, ByName>,
+    by_node: OrdMap<Arc<str>, ByName>,
 }
 
 /// Objects by name.
-pub type ByName = OrdMap<SmolStr, Arc<Object>>;
+pub type ByName = OrdMap<Arc<str>, Arc<Object>>;
 /// An object and its name, as [`ByName`] holds them.
-type Named = (SmolStr, Arc<Object>);
+type Named = (Arc<str>, Arc<Object>);
 
 /// One page of a listing.
 #[derive(Debug)]
@@ -117,7 +115,7 @@ impl Snapshot {
         let by_name = || {
             objects
                 .iter()
-                .map(|o| (o.name().clone(), Arc::clone(o)))
+                .map(|o| (Arc::clone(o.name()), Arc::clone(o)))
                 .collect()
         };
         let by_node = || {
@@ -129,11 +127,11 @@ impl Snapshot {
                 nodes
                     .entry(object.spec.node.as_str())
                     .or_default()
-                    .push((object.name().clone(), Arc::clone(object)));
+                    .push((Arc::clone(object.name()), Arc::clone(object)));
             }
             nodes
                 .into_iter()
-                .map(|(node, objects)| (SmolStr::new(node), ByName::from_iter(objects)))
+                .map(|(node, objects)| (Arc::from(node), ByName::from_iter(objects)))
                 .collect()
         };
         let (by_name, by_node) = if objects.len() < PARALLEL_FROM {
@@ -277,18 +275,18 @@ impl Snapshot {
     }
 
     fn insert(&mut self, hep: Arc<Object>) {
-        let (name, object) = (hep.name().clone(), Arc::clone(&hep));
+        let (name, object) = (Arc::clone(hep.name()), Arc::clone(&hep));
         // A node's map keeps the key it was created with: one copy of the node's name.
         match self.by_node.get_mut(hep.spec.node.as_str()) {
             Some(objects) => {
                 objects.insert(name, object);
             }
             None => {
-                let node = SmolStr::new(&hep.spec.node);
+                let node = Arc::from(hep.spec.node.as_str());
                 self.by_node.insert(node, ByName::unit(name, object));
             }
         }
-        self.by_name.insert(hep.name().clone(), hep);
+        self.by_name.insert(Arc::clone(hep.name()), hep);
     }
 
     fn remove(&mut self, hep: &HostEndpoint) {

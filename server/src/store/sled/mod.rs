@@ -327,7 +327,9 @@ impl Shared {
         };
         let entry = codec::encode_change(&change);
         match &change.next {
-            Some(next) => writer.objects.insert(next.name().clone(), Arc::clone(next)),
+            Some(next) => writer
+                .objects
+                .insert(Arc::clone(next.name()), Arc::clone(next)),
             None => change
                 .prev
                 .as_ref()
@@ -376,7 +378,9 @@ impl Shared {
         for change in failed.iter().rev() {
             match (&change.prev, &change.next) {
                 (Some(prev), _) => {
-                    writer.objects.insert(prev.name().clone(), Arc::clone(prev));
+                    writer
+                        .objects
+                        .insert(Arc::clone(prev.name()), Arc::clone(prev));
                 }
                 (None, Some(next)) => {
                     writer.objects.remove(next.name());
