@@ -145,8 +145,8 @@ pub(crate) struct Args {
     stalled_phase: Option<Duration>,
     /// Scenarios to run (1 to 10), comma-separated [default: 1 to 9]. 10, the scale scenario,
     /// runs only when named, on fresh servers of its own, one system at a time: memory per
-    /// stored object, listings, a watch's initial state and a restart with `--objects`
-    /// objects, for instance `--scenarios 10 --objects 1000000`.
+    /// stored object, listings, a watch's initial state, a restart and the memory after it,
+    /// with `--objects` objects, for instance `--scenarios 10 --objects 1000000`.
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<u8>,
     /// Systems to run, comma-separated [default: hostendpointd,hostendpointd-etcd,etcd;
