@@ -177,7 +177,8 @@ async fn a_damaged_record_in_the_newest_segment_stops_the_start() {
         let acked = create_many(&mut client, WRITES, 100).await;
         let uid = store_uid(&mut client).await;
         if clean_stop {
-            assert!(server.terminate().await.success());
+            let status = server.terminate().await;
+            assert!(status.success(), "{status}: {}", server.log_text());
         } else {
             server.kill().await;
         }

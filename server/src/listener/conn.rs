@@ -18,10 +18,8 @@ use tokio::{
 use tokio_rustls::server::TlsStream;
 use tonic::transport::server::Connected;
 
-use super::{
-    coalesce::Coalesced,
-    idle::{Calls, IdleClock},
-};
+use super::idle::{Calls, IdleClock};
+use crate::coalesce::Coalesced;
 
 /// What a call knows of its connection; in every request's extensions.
 #[derive(Clone, Debug, Default)]
