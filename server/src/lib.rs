@@ -4,8 +4,6 @@
 //! - [`config`]: command-line flags.
 //! - [`serve`]: wiring of the store, the API, health and reflection; shutdown.
 //! - [`listener`]: accepting connections: limits, handshake deadline, TLS, the caller's peer.
-//! - `coalesce`: the write side of every HTTP/2 connection, accepted or to etcd: one socket
-//!   write per batch of frames.
 //! - [`metrics`]: Prometheus metrics and the HTTP probes.
 //! - [`security`]: TLS material, identities, roles, the audit log.
 //! - [`api`]: the gRPC handlers: validate, then call the store or open a watch.
@@ -15,7 +13,6 @@
 //! - [`watch`]: WatchHostEndpoints streams.
 
 pub mod api;
-mod coalesce;
 pub mod config;
 pub mod listener;
 pub mod metrics;

@@ -18,8 +18,10 @@ use tokio::{
 use tokio_rustls::server::TlsStream;
 use tonic::transport::server::Connected;
 
-use super::idle::{Calls, IdleClock};
-use crate::coalesce::Coalesced;
+use super::{
+    coalesce::Coalesced,
+    idle::{Calls, IdleClock},
+};
 
 /// What a call knows of its connection; in every request's extensions.
 #[derive(Clone, Debug, Default)]

@@ -5,6 +5,7 @@
 //! those take one TLS configuration for the server's life, have no handshake deadline and no
 //! connection cap, and would parse the client certificate again for every call.
 
+mod coalesce;
 mod conn;
 mod fd_limit;
 mod idle;

@@ -13,10 +13,7 @@ use tonic::{
     transport::{Channel, ClientTlsConfig, Endpoint},
 };
 
-use super::{
-    dial::Dialer,
-    proto::etcdserverpb::{kv_client::KvClient, watch_client::WatchClient},
-};
+use super::proto::etcdserverpb::{kv_client::KvClient, watch_client::WatchClient};
 
 /// How long connecting to one member may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -52,9 +49,10 @@ impl Members {
                 };
                 Ok(endpoint
                     .connect_timeout(CONNECT_TIMEOUT)
+                    .tcp_keepalive(Some(Duration::from_secs(10)))
                     .http2_keep_alive_interval(Duration::from_secs(5))
                     .keep_alive_timeout(Duration::from_secs(5))
-                    .connect_with_connector_lazy(Dialer::new(CONNECT_TIMEOUT)))
+                    .connect_lazy())
             })
             .collect::<Result<_, tonic::transport::Error>>()?;
         Ok(Self {

@@ -16,8 +16,7 @@
 //!
 //! # Layout
 //! - [`codec`]: keys and Calico's v3 JSON.
-//! - [`members`]: connections to the cluster members, with failover; [`dial`]: their TCP
-//!   connections.
+//! - [`members`]: connections to the cluster members, with failover.
 //! - [`write`]: the write transaction, and settling attempts whose answer was lost.
 //! - [`feed`]: the initial listing, the etcd watch that feeds the view, and history reads.
 //! - [`lag`]: how far that watch is behind etcd, and when to stop waiting for it.
@@ -27,7 +26,6 @@
 //! - [`proto`]: the client of etcd's v3 API, generated from `server/etcd-proto/`.
 
 pub mod codec;
-mod dial;
 mod feed;
 mod invalid;
 mod lag;

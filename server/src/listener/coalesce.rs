@@ -1,5 +1,4 @@
-//! One socket write per batch of HTTP/2 frames: the write side of every connection the server
-//! accepts, and of its connections to etcd.
+//! One socket write per batch of HTTP/2 frames: the write side of every accepted connection.
 //!
 //! h2 writes a frame's payload of 256 bytes or more (1 KiB when the transport says it has no
 //! vectored writes) straight from its own buffer, and must flush before it can queue the next
@@ -29,7 +28,7 @@ const KEEP_CAPACITY: usize = 4 * 1024;
 
 /// A byte stream whose small writes are held until flushed, or until a large one follows.
 #[derive(Debug)]
-pub(crate) struct Coalesced<S> {
+pub(super) struct Coalesced<S> {
     inner: S,
     /// Accepted bytes, written from `sent` on.
     held: Vec<u8>,
@@ -37,7 +36,7 @@ pub(crate) struct Coalesced<S> {
 }
 
 impl<S> Coalesced<S> {
-    pub(crate) fn new(inner: S) -> Self {
+    pub(super) fn new(inner: S) -> Self {
         Self {
             inner,
             held: Vec::new(),
