@@ -1,14 +1,15 @@
 //! One socket write per batch of HTTP/2 frames: the write side of every accepted connection.
 //!
-//! h2 writes a frame's payload of 256 bytes or more (1 KiB when the transport says it has no
-//! vectored writes) straight from its own buffer, and must flush before it can queue the next
-//! frame. A unary answer of a few hundred bytes (headers, data, trailers) therefore left in two
-//! `writev` calls: a fifth of a get's server CPU. This layer tells h2 it has no vectored writes,
-//! so such answers are copied into h2's buffer and leave in one write. h2 then writes a larger
-//! payload with its own call right after the frame header before it; this layer holds small
-//! writes until h2 flushes, so that the header leaves in one `writev` with the payload. It is
-//! written by hand because tokio's `BufWriter` sends what it holds before a write larger than
-//! its buffer, and copies payloads it could send as they are.
+//! h2 sends a frame's payload of 256 bytes or more (1 KiB when the transport says it has no
+//! vectored writes) from the message itself rather than copying it into its buffer, and must
+//! flush before it can queue the next frame. A unary answer of a few hundred bytes (headers,
+//! data, trailers) therefore left in two `writev` calls, which took about a sixth of a get's
+//! server CPU. This layer tells h2 it has no vectored writes, so such answers are copied into
+//! h2's buffer and leave in one write. A larger payload h2 then writes with a call of its own
+//! right after the frame header before it; this layer holds small writes until h2 flushes, so
+//! that the header leaves in one `writev` with the payload. It is written by hand because
+//! tokio's `BufWriter` sends what it holds before a write larger than its buffer, and copies
+//! payloads it could send as they are.
 
 use std::{
     io::{self, IoSlice},
