@@ -22,6 +22,10 @@ impl Shared {
     /// Makes sled durable up to the current revision. Returns without a sync when nothing was
     /// written since the last one.
     pub(super) fn checkpoint(&self) -> std::io::Result<()> {
+        let _one_at_a_time = self
+            .checkpointing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         // sled takes the writes since the last checkpoint now, all at once (see `backlog`).
         let revision = self.backlog.catch_up(self.view.revision(), SLED_CATCH_UP);
         if revision == self.checkpointed.load(Ordering::Acquire) {
@@ -108,6 +112,41 @@ async fn every(
             Ok(Ok(())) => debug!(what, "done"),
             Ok(Err(err)) => warn!(what, error = %err, "failed; retrying later"),
             Err(panic) => warn!(what, %panic, "panicked; retrying later"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::{
+        Store as _, Write,
+        memory::mk_hep,
+        sled::{SledConfig, SledStore},
+    };
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn checkpoints_at_the_same_time_all_succeed_and_record_the_last_revision() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = SledStore::open(&SledConfig::new(dir.path())).expect("opened");
+        for round in 0..20 {
+            let hep = mk_hep(&format!("hep-{round}"), "n1", "a");
+            let written = store.write(Write::Create(hep)).await.expect("written");
+            // The periodic checkpoint and the one of a clean stop can run together.
+            let checkpoints: Vec<_> = (0..4)
+                .map(|_| {
+                    let shared = Arc::clone(&store.shared);
+                    std::thread::spawn(move || shared.checkpoint())
+                })
+                .collect();
+            for checkpoint in checkpoints {
+                let done = checkpoint.join().expect("no panic");
+                done.expect("every checkpoint succeeds");
+            }
+            let recorded = checkpoint::recorded(&store.shared.wal_dir);
+            assert_eq!(recorded, Some(written.metadata.resource_version));
         }
     }
 }

@@ -192,6 +192,9 @@ struct Shared {
     backlog: Arc<SledBacklog>,
     /// The revision up to which sled is durable.
     checkpointed: AtomicU64,
+    /// Held by a checkpoint: the periodic one and a clean stop's would otherwise record the
+    /// revision through the same temporary file at once.
+    checkpointing: Mutex<()>,
     /// Set when a checkpoint found sled failed: the sled thread reopens it.
     sled_failed: AtomicBool,
     /// Resumes after older revisions are refused (the history keeps what compaction has not

@@ -113,6 +113,7 @@ impl SledStore {
             wal_dir,
             backlog: Arc::clone(&backlog),
             checkpointed: AtomicU64::new(revision),
+            checkpointing: Mutex::new(()),
             sled_failed: AtomicBool::new(false),
             compacted: AtomicU64::new(0),
             metrics: config.metrics.clone(),
