@@ -311,6 +311,13 @@ impl ServerProcess {
         self.wait().await
     }
 
+    /// [`terminate`](Self::terminate), asserting a clean exit; the panic shows the exit
+    /// status and the whole log.
+    pub async fn stop_cleanly(&mut self) {
+        let status = self.terminate().await;
+        assert!(status.success(), "{status}: {}", self.log_text());
+    }
+
     /// Sends SIGKILL and waits for the process to be gone.
     pub async fn kill(&mut self) {
         self.signal(libc::SIGKILL);

@@ -606,8 +606,7 @@ async fn a_store_of_format_1_is_upgraded_in_place_with_its_objects() {
         .into_inner()
         .host_endpoint
         .expect("the stored object");
-    let status = server.terminate().await;
-    assert!(status.success(), "{status}: {}", server.log_text());
+    server.stop_cleanly().await;
     let dir = server.data_dir();
     {
         // Format 1 is format 2 without the write-ahead log.
@@ -629,8 +628,7 @@ async fn a_store_of_format_1_is_upgraded_in_place_with_its_objects() {
         .into_inner()
         .host_endpoint;
     assert_eq!(got, Some(created));
-    let status = server.terminate().await;
-    assert!(status.success(), "{status}: {}", server.log_text());
+    server.stop_cleanly().await;
     let db = sled::open(&dir).expect("the store opens");
     let format = db.get(b"meta/format").expect("read").expect("a format key");
     assert_eq!(

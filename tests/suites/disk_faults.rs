@@ -206,7 +206,7 @@ async fn a_full_disk_refuses_writes_keeps_reads_and_heals_once_space_is_freed() 
     assert!(!seen.contains(&refused), "{seen:?}");
     assert_eq!(seen.last().map(String::as_str), Some("healed"));
 
-    assert!(server.terminate().await.success(), "{}", server.log_text());
+    server.stop_cleanly().await;
     server.start_again();
     let mut client = server.client().await;
     assert_acknowledged(&mut client, &acked).await;
@@ -236,7 +236,7 @@ async fn a_start_on_a_full_disk_fails_and_leaves_nothing_that_stops_the_next() {
     let mut server = ServerProcess::start_in(dir, &[]);
     let mut client = server.client().await;
     let acked = create_many(&mut client, "early", 100).await;
-    assert!(server.terminate().await.success(), "{}", server.log_text());
+    server.stop_cleanly().await;
 
     let filler = fill_disk(&server.data_dir());
     for _ in 0..3 {
@@ -269,7 +269,7 @@ async fn an_8_mib_disk_takes_writes() {
     let acked = create_many(&mut client, "small", 100).await;
     assert_eq!(leftovers(&server.data_dir()), Vec::<String>::new());
     wait_for_health(&server, ServingStatus::Serving).await;
-    assert!(server.terminate().await.success(), "{}", server.log_text());
+    server.stop_cleanly().await;
     server.start_again();
     let mut client = server.client().await;
     assert_acknowledged(&mut client, &acked).await;

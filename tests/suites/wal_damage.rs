@@ -177,8 +177,7 @@ async fn a_damaged_record_in_the_newest_segment_stops_the_start() {
         let acked = create_many(&mut client, WRITES, 100).await;
         let uid = store_uid(&mut client).await;
         if clean_stop {
-            let status = server.terminate().await;
-            assert!(status.success(), "{status}: {}", server.log_text());
+            server.stop_cleanly().await;
         } else {
             server.kill().await;
         }

@@ -193,7 +193,7 @@ fn memory_figure(sut: &Sut, filled: &Filled, empty: u64, full: u64) -> Figure {
         system: sut.kind,
         unit: Unit::BytesPerObject,
         better: Better::Lower,
-        value: full.saturating_sub(empty) as f64 / objects as f64,
+        value: per_object(empty, full, objects),
         ops: objects as u64,
         latency: None,
         cpu_secs: filled.cost.cpu_secs,
@@ -213,6 +213,11 @@ fn memory_figure(sut: &Sut, filled: &Filled, empty: u64, full: u64) -> Figure {
     }
 }
 
+/// Bytes per object: what `objects` added to the empty server's resident memory.
+fn per_object(empty: u64, with_objects: u64, objects: usize) -> f64 {
+    with_objects.saturating_sub(empty) as f64 / objects as f64
+}
+
 /// "10 memory per stored object after the restart": the same as [`memory_figure`], once the
 /// restarted server is idle. A restart builds its indexes at once rather than object by
 /// object, so this is what a server that was ever restarted holds.
@@ -225,7 +230,7 @@ fn restarted_memory_figure(sut: &Sut, empty: u64, restarted: u64) -> Figure {
         system: sut.kind,
         unit: Unit::BytesPerObject,
         better: Better::Lower,
-        value: restarted.saturating_sub(empty) as f64 / objects as f64,
+        value: per_object(empty, restarted, objects),
         // No operations of its own: the restart's CPU is the restart figure's.
         ops: 0,
         latency: None,
