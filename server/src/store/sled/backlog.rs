@@ -1,16 +1,16 @@
 //! The changes that are synced and published but not yet written into sled, in revision
 //! order, and how far sled got.
 //!
-//! The group-commit thread adds each group after it published it; the [sled
+//! Whoever commits a group adds it after it published it; the [sled
 //! writer](super::sled_writer) takes them when they are due: when a
 //! [checkpoint](super::checkpoint) or the close asks for them ([`SledBacklog::catch_up`]), or
 //! when [`APPLY_AT`] of them wait. So sled takes a second of writes at once, just before it is
 //! flushed, and does not write to the device between checkpoints, where the log's syncs wait
 //! behind whatever else the device is doing. The backlog is bounded: when sled falls behind the
-//! log, the commit thread waits before its next group, so writers feel a slower
-//! acknowledgement instead of the server's memory growing without limit. While sled is being
-//! reopened its backlog is dropped instead: the reopen replays everything published from the
-//! log.
+//! log, the commit thread waits before its next group (and writers do not commit their own),
+//! so writers feel a slower acknowledgement instead of the server's memory growing without
+//! limit. While sled is being reopened its backlog is dropped instead: the reopen replays
+//! everything published from the log.
 
 use std::{
     collections::VecDeque,
@@ -89,7 +89,7 @@ impl SledBacklog {
     }
 
     /// Adds a published group, first waiting while the backlog is full (a group larger than
-    /// the bound waits for an empty one). Called by the commit thread only.
+    /// the bound waits for an empty one). Called by whoever holds the log, one at a time.
     pub(super) fn push(&self, changes: Vec<Arc<Change>>) {
         if changes.is_empty() {
             return;
@@ -112,6 +112,11 @@ impl SledBacklog {
         if was_holding || state.due() {
             self.changed.notify_all();
         }
+    }
+
+    /// Whether a group of `len` changes would be pushed without waiting for room.
+    pub(super) fn has_room(&self, len: usize) -> bool {
+        !self.lock().must_hold(len)
     }
 
     /// Takes every queued change once they are due (see the module's doc), waiting up to

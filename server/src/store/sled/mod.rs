@@ -2,12 +2,13 @@
 //! acknowledgement, which is also the change history, and sled holding the current objects.
 //!
 //! A write takes the writer lock, decides against the writer's own map of the latest objects
-//! (which includes writes not yet synced), and queues its encoded change for the [`commit`]
-//! thread, still under the lock so that the queue is in revision order; it waits for the sync
-//! outside it. The commit thread syncs the [`wal`], publishes to the view, and only then hands
-//! the changes to the [`sled_writer`] through a bounded [`backlog`], so sled never holds a
-//! write the log lacks. sled is made durable by [`checkpoint`]s; [`SledStore::open`] replays
-//! what the log holds beyond the last one into sled, after checking the whole log for damage.
+//! (which includes writes not yet synced), and queues its encoded change for [`commit`], still
+//! under the lock so that the queue is in revision order; it waits for the sync outside it.
+//! Whoever commits (the commit thread, or a lone writer itself) syncs the [`wal`], publishes to
+//! the view, and only then hands the changes to the [`sled_writer`] through a bounded
+//! [`backlog`], so sled never holds a write the log lacks. sled is made durable by
+//! [`checkpoint`]s; [`SledStore::open`] replays what the log holds beyond the last one into
+//! sled, after checking the whole log for damage.
 //!
 //! No fault of the disk is permanent: a group that cannot be synced is answered with the
 //! error and undone (see [`commit`]), and a failed sled is opened again ([`reopen`]).
@@ -41,7 +42,7 @@ use self::{
     backlog::SledBacklog,
     checkpoint::SledFiles,
     codec::{FORMAT_VERSION, KEY_REVISION},
-    commit::{CommitQueue, Logged, Pending},
+    commit::{Committer, Logged, Pending},
     wal::History,
 };
 use super::{
@@ -211,13 +212,22 @@ struct Writer {
     /// A copy of the view's index at start-up, so that a start does not build another.
     objects: ByName,
     /// `None` once the store is closed.
-    commits: Option<CommitQueue>,
+    commits: Option<Arc<Committer>>,
+}
+
+impl Drop for Writer {
+    /// A store dropped without [`Store::close`] still ends its commit thread.
+    fn drop(&mut self) {
+        if let Some(commits) = self.commits.take() {
+            commits.close();
+        }
+    }
 }
 
 /// A write that was decided and queued, and now waits for durability.
 struct Queued {
     result: HostEndpoint,
-    synced: Option<oneshot::Receiver<Result<()>>>,
+    synced: Option<(Arc<Committer>, oneshot::Receiver<Result<()>>)>,
 }
 
 impl Store for SledStore {
@@ -233,7 +243,8 @@ impl Store for SledStore {
     #[instrument(level = "debug", skip_all, fields(name = %write.name()))]
     async fn write(&self, write: Write) -> Result<HostEndpoint> {
         let queued = self.shared.queue_write(write)?;
-        if let Some(synced) = queued.synced {
+        if let Some((commits, synced)) = queued.synced {
+            commits.commit_queued();
             synced.await.map_err(|_| Error::Unavailable {
                 reason: "the store closed before the write was synced".into(),
             })??;
@@ -255,11 +266,12 @@ impl Store for SledStore {
                 return Ok(());
             };
             let (ack, synced) = oneshot::channel();
-            let _ = commits.send(Pending { logged: None, ack });
+            commits.enqueue(Pending { logged: None, ack });
+            commits.close();
             synced
         };
         barrier.await.map_err(|_| Error::Unavailable {
-            reason: "the group-commit task ended".into(),
+            reason: "the group-commit thread ended".into(),
         })??;
         // So that the next start has nothing to replay.
         let shared = Arc::clone(&self.shared);
@@ -304,8 +316,8 @@ impl Shared {
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Decides `write` against the latest objects, records it there, and queues it for the
-    /// commit thread; the caller waits for its sync.
+    /// Decides `write` against the latest objects, records it there, and queues it for
+    /// [`commit`]; the caller commits it or waits for its sync.
     fn queue_write(&self, write: Write) -> Result<Queued> {
         let mut writer = self.lock_writer();
         let Some(commits) = writer.commits.clone() else {
@@ -317,7 +329,7 @@ impl Shared {
         let plan = write.plan(current.as_deref().map(|object| HostEndpoint::clone(object)))?;
         let revision = writer.revision + 1;
         let (result, change) = match plan {
-            Plan::Unchanged(stored) => return Ok(self.unchanged(stored, &commits)),
+            Plan::Unchanged(stored) => return Ok(self.unchanged(stored, commits)),
             Plan::Put(mut next) => {
                 next.metadata.resource_version = revision;
                 let change = Change::new(revision, current, Some(Object::new(next.clone())));
@@ -347,18 +359,16 @@ impl Shared {
             }),
             ack,
         };
-        // Queued under the lock, so the commit task sees revision order.
-        commits.send(pending).map_err(|_| Error::Unavailable {
-            reason: "the group-commit task ended".into(),
-        })?;
+        // Queued under the lock, so the queue is in revision order.
+        commits.enqueue(pending);
         Ok(Queued {
             result,
-            synced: Some(synced),
+            synced: Some((commits, synced)),
         })
     }
 
     /// A write that changes nothing still must not answer before the stored object is durable.
-    fn unchanged(&self, stored: HostEndpoint, commits: &CommitQueue) -> Queued {
+    fn unchanged(&self, stored: HostEndpoint, commits: Arc<Committer>) -> Queued {
         if stored.metadata.resource_version <= self.view.revision() {
             return Queued {
                 result: stored,
@@ -366,10 +376,10 @@ impl Shared {
             };
         }
         let (ack, synced) = oneshot::channel();
-        let _ = commits.send(Pending { logged: None, ack });
+        commits.enqueue(Pending { logged: None, ack });
         Queued {
             result: stored,
-            synced: Some(synced),
+            synced: Some((commits, synced)),
         }
     }
 

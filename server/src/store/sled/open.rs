@@ -4,7 +4,7 @@
 use std::{
     path::Path,
     sync::{
-        Arc, Mutex,
+        Arc, Mutex, Weak,
         atomic::{AtomicBool, AtomicU64},
     },
 };
@@ -19,7 +19,8 @@ use super::{
     codec::{
         self, FORMAT_VERSION, FORMAT_VERSIONS_TO_UPGRADE, KEY_FORMAT, KEY_REVISION, KEY_STORE_UID,
     },
-    commit, load,
+    commit::Committer,
+    load,
     lock::DirLock,
     reopen::SledOpener,
     sled_writer::SledWriter,
@@ -98,25 +99,34 @@ impl SledStore {
         let objects = snapshot.by_name().clone();
         let view = Arc::new(View::new(snapshot, config.change_buffer));
         let backlog = Arc::new(SledBacklog::new(revision));
-        let (commits, queue) = std::sync::mpsc::channel();
-        let shared = Arc::new(Shared {
-            _lock: lock,
-            store_uid,
-            view: Arc::clone(&view),
-            writer: Mutex::new(Writer {
-                revision,
-                objects,
-                commits: Some(commits),
-            }),
-            files: Mutex::new(Some(files)),
-            history: History::new(&wal_dir),
-            wal_dir,
-            backlog: Arc::clone(&backlog),
-            checkpointed: AtomicU64::new(revision),
-            checkpointing: Mutex::new(()),
-            sled_failed: AtomicBool::new(false),
-            compacted: AtomicU64::new(0),
-            metrics: config.metrics.clone(),
+        let mut committer = None;
+        let shared = Arc::new_cyclic(|shared| {
+            let commits = Arc::new(Committer::new(
+                wal,
+                Arc::clone(&view),
+                Arc::clone(&backlog),
+                Weak::clone(shared),
+            ));
+            committer = Some(Arc::clone(&commits));
+            Shared {
+                _lock: lock,
+                store_uid,
+                view: Arc::clone(&view),
+                writer: Mutex::new(Writer {
+                    revision,
+                    objects,
+                    commits: Some(commits),
+                }),
+                files: Mutex::new(Some(files)),
+                history: History::new(&wal_dir),
+                wal_dir,
+                backlog: Arc::clone(&backlog),
+                checkpointed: AtomicU64::new(revision),
+                checkpointing: Mutex::new(()),
+                sled_failed: AtomicBool::new(false),
+                compacted: AtomicU64::new(0),
+                metrics: config.metrics.clone(),
+            }
         });
         let sled_writer = SledWriter {
             db: db.clone(),
@@ -128,10 +138,12 @@ impl SledStore {
             .name("sled-writer".into())
             .spawn(move || sled_writer.run())
             .map_err(io_err)?;
-        let weak = Arc::downgrade(&shared);
+        // `new_cyclic` ran the closure above, which set it.
+        let committer = committer
+            .ok_or_else(|| io_err(std::io::Error::other("the committer was not built")))?;
         std::thread::Builder::new()
             .name("group-commit".into())
-            .spawn(move || commit::run(wal, queue, view, backlog, weak))
+            .spawn(move || committer.run())
             .map_err(io_err)?;
         let checkpoints = background::checkpoint_periodically(Arc::downgrade(&shared));
         tokio::spawn(checkpoints.instrument(info_span!("checkpoint")));

@@ -42,7 +42,7 @@ use crate::metrics::WalMetrics;
 /// The length and CRC in front of every record.
 const HEADER_BYTES: usize = 8;
 
-/// The log's writer, owned by the group-commit task.
+/// The log's writer, held by whoever commits (see `commit`).
 #[derive(Debug)]
 pub(super) struct Wal {
     dir: PathBuf,
