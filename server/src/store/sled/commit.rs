@@ -11,8 +11,11 @@
 //! when it sleeps. A lone client's write so skips the hand-over to another thread and back,
 //! two thread wake-ups (220 → 186 µs of server CPU per create on two cores), while concurrent
 //! writes queue during each sync and the commit thread takes them as one group. A writer leads
-//! only when the log is healthy and sled's backlog has room: a runtime thread must not wait
-//! for sled, nor probe a failing disk.
+//! only when the log is healthy, its write takes one write and one sync (no new segment), and
+//! sled's backlog has room: a runtime thread may wait for one sync, not for sled or a probe. A
+//! disk that fails under a leader fails there once, its undo included; from then on the commit
+//! thread probes. A panic while committing leaves the view's state
+//! unknown, so every write is refused from then on (see [`Committer::die`]).
 //!
 //! A group that cannot be made durable is answered with the error, and undone: in the log
 //! (see [`Wal::append`]) and in the writers' state, with every write queued after it, which
@@ -82,6 +85,28 @@ struct Queue {
     faulted: Option<Duration>,
     /// How many groups in a row took a single write.
     lone_groups: usize,
+    /// A commit panicked: writes are refused.
+    dead: bool,
+}
+
+/// Why writes are refused after a commit panicked.
+const DEAD: &str = "the group commit failed unexpectedly; restart the server";
+
+fn dead() -> Error {
+    Error::Unavailable {
+        reason: DEAD.to_owned(),
+    }
+}
+
+/// Held while committing: a panic marks the committer dead (see [`Committer::die`]).
+struct DiesOnPanic<'a>(&'a Committer);
+
+impl Drop for DiesOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.die();
+        }
+    }
 }
 
 impl Queue {
@@ -174,8 +199,13 @@ impl Committer {
 
     /// Queues a write. Writers queue under the writer lock, so the queue is in revision order;
     /// the caller then calls [`Committer::commit_queued`] outside it.
-    pub(super) fn enqueue(&self, pending: Pending) {
-        self.lock_queue().pending.push(pending);
+    pub(super) fn enqueue(&self, pending: Pending) -> Result<()> {
+        let mut queue = self.lock_queue();
+        if queue.dead {
+            return Err(dead());
+        }
+        queue.pending.push(pending);
+        Ok(())
     }
 
     /// Commits what is queued on this thread when the log is free and healthy; otherwise
@@ -193,7 +223,11 @@ impl Committer {
                 Vec::new()
             }
         };
-        if !group.is_empty() && self.backlog.has_room(changes_in(&group)) {
+        let quick = !group.is_empty()
+            && self.backlog.has_room(changes_in(&group))
+            && wal.appends_in_place(&records(&group));
+        if quick {
+            let _dies = DiesOnPanic(self);
             self.commit(&mut wal, group);
         } else if !group.is_empty() {
             self.lock_queue().pending.splice(0..0, group);
@@ -209,6 +243,23 @@ impl Committer {
         self.work.notify_one();
     }
 
+    /// A commit panicked: whether its group reached the view is unknown, so no write may be
+    /// decided on top of it. Every queued write and every later one is answered with an error.
+    fn die(&self) {
+        error!("the group commit panicked; writes are refused until a restart");
+        self.view.set_cannot_write(Some(DEAD.to_owned()));
+        let failed = {
+            let mut queue = self.lock_queue();
+            queue.dead = true;
+            queue.closed = true;
+            std::mem::take(&mut queue.pending)
+        };
+        for pending in failed {
+            let _ = pending.ack.send(Err(dead()));
+        }
+        self.work.notify_one();
+    }
+
     /// Wakes the commit thread if it sleeps while writes are queued.
     fn wake_for_queued(&self) {
         let queue = self.lock_queue();
@@ -221,6 +272,7 @@ impl Committer {
     /// the disk, for sled's backlog and for probes, which the runtime's threads must not.
     pub(super) fn run(&self) {
         let _span = info_span!("group_commit").entered();
+        let _dies = DiesOnPanic(self);
         loop {
             match self.wait_for_work() {
                 Woken::Probe(wait) => self.probe(wait),
@@ -399,6 +451,7 @@ mod tests {
         sync::mpsc,
         task::{Context, Poll, Waker},
         thread,
+        time::Instant,
     };
 
     use hostendpoint_api::model::Revision;
@@ -417,6 +470,23 @@ mod tests {
     /// How long a test waits for another thread.
     const DEADLINE: Duration = Duration::from_secs(60);
 
+    impl Committer {
+        /// Waits until the commit thread sleeps with nothing queued: the log is free.
+        fn wait_until_idle(&self) {
+            let deadline = Instant::now() + DEADLINE;
+            loop {
+                {
+                    let queue = self.lock_queue();
+                    if queue.sleeping && queue.pending.is_empty() {
+                        return;
+                    }
+                }
+                assert!(Instant::now() < deadline, "the commit thread stays busy");
+                thread::yield_now();
+            }
+        }
+    }
+
     fn create(name: &str) -> Write {
         Write::Create(mk_hep(name, "n1", "a"))
     }
@@ -434,12 +504,21 @@ mod tests {
     async fn writes_that_come_one_at_a_time_are_committed_by_their_writers() {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let store = SledStore::open(&SledConfig::new(dir.path())).expect("opened");
-        for first in 0..LONE_GROUPS_TO_LEAD {
-            store
-                .write(create(&format!("first-{first}")))
-                .await
-                .expect("written");
+        let commits = store.shared.lock_writer().commits.clone().expect("open");
+        let deadline = Instant::now() + DEADLINE;
+        let mut first = 0;
+        // Until the commit thread moved the log to a segment zero-filled in advance: leaving the
+        // sparse first one takes more than a sync, which writers leave to it.
+        while first < LONE_GROUPS_TO_LEAD || !commits.lock_wal().appends_in_place(&[]) {
+            assert!(
+                Instant::now() < deadline,
+                "the log stays on its sparse segment"
+            );
+            let written = store.write(create(&format!("first-{first}"))).await;
+            written.expect("written");
+            first += 1;
         }
+        commits.wait_until_idle();
         for round in 0..10 {
             let mut write = pin!(store.write(create(&format!("hep-{round}"))));
             // Done at its first poll: nothing was handed to the commit thread and back.
@@ -452,42 +531,65 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn writes_from_many_tasks_at_once_are_all_logged_in_revision_order() {
-        const TASKS: u64 = 32;
-        const EACH: u64 = 40;
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let store = SledStore::open(&SledConfig::new(dir.path())).expect("opened");
-        let before = store.view().revision();
-        let tasks: Vec<_> = (0..TASKS)
+    /// Writes `count` objects from `tasks` tasks at once; returns their revisions.
+    async fn write_at_once(
+        store: &SledStore,
+        phase: &str,
+        tasks: u64,
+        count: u64,
+    ) -> Vec<Revision> {
+        let tasks: Vec<_> = (0..tasks)
             .map(|task| {
                 let store = store.clone();
+                let phase = phase.to_owned();
                 tokio::spawn(async move {
                     let mut revisions = Vec::new();
-                    for i in 0..EACH {
-                        let written = store.write(create(&format!("hep-{task}-{i}"))).await;
+                    for i in 0..count {
+                        let written = store.write(create(&format!("{phase}-{task}-{i}"))).await;
                         revisions.push(written.expect("written").metadata.resource_version);
                     }
                     revisions
                 })
             })
             .collect();
-        let mut acknowledged = Vec::new();
+        let mut revisions = Vec::new();
         for task in tasks {
-            acknowledged.extend(task.await.expect("no panic"));
+            revisions.extend(task.await.expect("no panic"));
         }
+        revisions
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn writes_alone_and_at_once_are_all_logged_in_revision_order() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = SledStore::open(&SledConfig::new(dir.path())).expect("opened");
+        let before = store.view().revision();
+        // Lone writes are committed by their writers, concurrent ones by the commit thread,
+        // and each phase starts while the other's way still holds the log.
+        let phases = async {
+            let mut acknowledged = Vec::new();
+            for round in 0..3 {
+                acknowledged.extend(write_at_once(&store, &format!("lone{round}"), 1, 20).await);
+                acknowledged.extend(write_at_once(&store, &format!("many{round}"), 32, 10).await);
+            }
+            acknowledged
+        };
+        let mut acknowledged = tokio::time::timeout(DEADLINE, phases)
+            .await
+            .expect("every write is acknowledged");
         acknowledged.sort_unstable();
-        let every: Vec<Revision> = (before + 1..=before + TASKS * EACH).collect();
+        let every: Vec<Revision> = (before + 1..=before + acknowledged.len() as u64).collect();
         assert_eq!(acknowledged, every, "one revision for each write");
         store.close().await.expect("closed");
         drop(store);
 
         let store = SledStore::open(&SledConfig::new(dir.path())).expect("opened again");
-        let logged = store
-            .history(before, every.len() + 1)
-            .await
-            .expect("history");
-        let logged: Vec<_> = logged.iter().map(|change| change.revision).collect();
+        let logged = store.history(before, every.len() + 1).await;
+        let logged: Vec<_> = logged
+            .expect("history")
+            .iter()
+            .map(|c| c.revision)
+            .collect();
         assert_eq!(
             logged, every,
             "the log holds every write, in revision order"
@@ -512,22 +614,51 @@ mod tests {
         (pending, acked)
     }
 
+    /// Waits for the answer to a write.
+    fn answer(acked: oneshot::Receiver<Result<()>>) -> Result<()> {
+        let answer = on_a_thread(move || acked.blocking_recv()).recv_timeout(DEADLINE);
+        answer.expect("answered in time").expect("answered")
+    }
+
     /// Queues a write at `revision` and commits it as a writer does; returns once it is durable.
     fn write(committer: &Arc<Committer>, revision: Revision) {
         let (pending, acked) = pending(revision);
-        committer.enqueue(pending);
+        committer.enqueue(pending).expect("queued");
         let writer = Arc::clone(committer);
         on_a_thread(move || writer.commit_queued())
             .recv_timeout(DEADLINE)
             .expect("the writer returns without waiting for sled");
-        let acked = on_a_thread(move || acked.blocking_recv());
-        let acked = acked.recv_timeout(DEADLINE).expect("the write was synced");
-        acked.expect("acknowledged").expect("durable");
+        answer(acked).expect("durable");
     }
 
-    #[test]
-    fn a_writer_leaves_its_write_to_the_commit_thread_while_sleds_backlog_is_full() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
+    /// Writes one at a time until a writer that finds the log free commits its own write: the
+    /// groups were lone, and the commit thread moved the log from its sparse first segment to
+    /// one zero-filled in advance. Returns the next revision.
+    fn write_until_writers_lead(committer: &Arc<Committer>) -> Revision {
+        let deadline = Instant::now() + DEADLINE;
+        let mut next = 1;
+        while next <= LONE_GROUPS_TO_LEAD as Revision || !committer.lock_wal().appends_in_place(&[])
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the log stays on its sparse segment"
+            );
+            write(committer, next);
+            next += 1;
+        }
+        committer.wait_until_idle();
+        next
+    }
+
+    /// A committer on an empty log in `dir`, its commit thread, and what it commits to.
+    struct Running {
+        committer: Arc<Committer>,
+        commit_thread: mpsc::Receiver<()>,
+        view: Arc<View>,
+        backlog: Arc<SledBacklog>,
+    }
+
+    fn running(dir: &tempfile::TempDir) -> Running {
         let backlog = Arc::new(SledBacklog::new(0));
         let view = Arc::new(View::new(Snapshot::new(0, []), 16));
         let wal = Wal::create(dir.path(), 1).expect("a log");
@@ -541,20 +672,36 @@ mod tests {
             let committer = Arc::clone(&committer);
             on_a_thread(move || committer.run())
         };
-        // Writes one at a time: from now on a writer that finds the log free commits.
-        let lone = LONE_GROUPS_TO_LEAD as Revision;
-        for revision in 1..=lone {
-            write(&committer, revision);
+        Running {
+            committer,
+            commit_thread,
+            view,
+            backlog,
         }
-        let filler = (lone + 1..=MAX_BACKLOG as Revision)
+    }
+
+    #[test]
+    fn a_writer_leaves_its_write_to_the_commit_thread_while_sleds_backlog_is_full() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let Running {
+            committer,
+            commit_thread,
+            view,
+            backlog,
+        } = running(&dir);
+        let next = write_until_writers_lead(&committer);
+        let filler = (next..=MAX_BACKLOG as Revision)
             .map(|revision| Arc::new(Change::new(revision, None, None)))
             .collect();
         backlog.push(filler);
+        let lone = committer.lock_queue().lone_groups;
 
         // This one would wait for sled's room on the writer's thread.
         let last = MAX_BACKLOG as Revision + 1;
         write(&committer, last);
         assert_eq!(view.revision(), last);
+        // Taken by the writer, put back, and taken by the commit thread.
+        assert_eq!(committer.lock_queue().lone_groups, lone + 2);
 
         // The commit thread waits for room; the sled writer makes it.
         backlog.catch_up(Revision::MAX, Duration::ZERO);
@@ -571,5 +718,38 @@ mod tests {
         };
         let taken: Vec<_> = taken.iter().map(|change| change.revision).collect();
         assert_eq!(taken, [last]);
+    }
+
+    #[test]
+    fn a_panic_while_committing_refuses_every_write_until_a_restart() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let Running {
+            committer,
+            commit_thread,
+            view,
+            ..
+        } = running(&dir);
+        committer.wait_until_idle();
+        let (queued, acked) = pending(1);
+        committer.enqueue(queued).expect("queued");
+
+        let panicked = panic::catch_unwind(AssertUnwindSafe(|| {
+            let _dies = DiesOnPanic(&committer);
+            panic!("a bug while committing");
+        }));
+        assert!(panicked.is_err());
+
+        let refused = |answer: Result<()>| matches!(answer, Err(Error::Unavailable { reason }) if reason == DEAD);
+        assert!(refused(answer(acked)), "the queued write is answered");
+        let (later, _) = pending(2);
+        assert!(
+            refused(committer.enqueue(later)),
+            "a later write is refused"
+        );
+        let cannot_write = view.availability().cannot_write;
+        assert_eq!(cannot_write.as_deref(), Some(DEAD));
+        commit_thread
+            .recv_timeout(DEADLINE)
+            .expect("the commit thread ends");
     }
 }

@@ -266,7 +266,7 @@ impl Store for SledStore {
                 return Ok(());
             };
             let (ack, synced) = oneshot::channel();
-            commits.enqueue(Pending { logged: None, ack });
+            commits.enqueue(Pending { logged: None, ack })?;
             commits.close();
             synced
         };
@@ -329,7 +329,7 @@ impl Shared {
         let plan = write.plan(current.as_deref().map(|object| HostEndpoint::clone(object)))?;
         let revision = writer.revision + 1;
         let (result, change) = match plan {
-            Plan::Unchanged(stored) => return Ok(self.unchanged(stored, commits)),
+            Plan::Unchanged(stored) => return self.unchanged(stored, commits),
             Plan::Put(mut next) => {
                 next.metadata.resource_version = revision;
                 let change = Change::new(revision, current, Some(Object::new(next.clone())));
@@ -341,6 +341,18 @@ impl Shared {
             }
         };
         let entry = codec::encode_change(&change);
+        let change = Arc::new(change);
+        let (ack, synced) = oneshot::channel();
+        let pending = Pending {
+            logged: Some(Logged {
+                change: Arc::clone(&change),
+                entry,
+            }),
+            ack,
+        };
+        // Queued under the lock, so the queue is in revision order; first, as a refusal must
+        // leave the writer's state as it was.
+        commits.enqueue(pending)?;
         match &change.next {
             Some(next) => writer
                 .objects
@@ -351,16 +363,6 @@ impl Shared {
                 .and_then(|prev| writer.objects.remove(prev.name())),
         };
         writer.revision = revision;
-        let (ack, synced) = oneshot::channel();
-        let pending = Pending {
-            logged: Some(Logged {
-                change: Arc::new(change),
-                entry,
-            }),
-            ack,
-        };
-        // Queued under the lock, so the queue is in revision order.
-        commits.enqueue(pending);
         Ok(Queued {
             result,
             synced: Some((commits, synced)),
@@ -368,19 +370,19 @@ impl Shared {
     }
 
     /// A write that changes nothing still must not answer before the stored object is durable.
-    fn unchanged(&self, stored: HostEndpoint, commits: Arc<Committer>) -> Queued {
+    fn unchanged(&self, stored: HostEndpoint, commits: Arc<Committer>) -> Result<Queued> {
         if stored.metadata.resource_version <= self.view.revision() {
-            return Queued {
+            return Ok(Queued {
                 result: stored,
                 synced: None,
-            };
+            });
         }
         let (ack, synced) = oneshot::channel();
-        commits.enqueue(Pending { logged: None, ack });
-        Queued {
+        commits.enqueue(Pending { logged: None, ack })?;
+        Ok(Queued {
             result: stored,
             synced: Some((commits, synced)),
-        }
+        })
     }
 
     /// Undoes, in the writers' state, the writes `fail` answers with an error (every write not

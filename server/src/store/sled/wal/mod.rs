@@ -148,6 +148,20 @@ impl Wal {
         appended
     }
 
+    /// Whether appending `records` is one write and one sync: no rotation to a new segment and
+    /// no undo of a failed group on the way. Asked by a writer before it commits on its own
+    /// thread, which may wait for one sync but not for more.
+    pub(super) fn appends_in_place(&self, records: &[(Revision, &[u8])]) -> bool {
+        let bytes: usize = records
+            .iter()
+            .map(|(_, entry)| HEADER_BYTES + entry.len())
+            .sum();
+        let end = self.offset + (self.buffer.len() + bytes) as u64;
+        let leaves_sparse =
+            !self.zeroed && matches!(self.next, NextSegment::Preparing(_) | NextSegment::Ready);
+        self.undo.is_none() && !leaves_sparse && end <= SEGMENT_BYTES
+    }
+
     /// Checks, without a record, that the log can take writes again: a failed group is
     /// undone, its segment is still in the data directory, the disk has room, and a file can
     /// be created, written and synced next to it (as a new segment must be).
