@@ -224,8 +224,8 @@ impl Committer {
             }
         };
         let quick = !group.is_empty()
-            && self.backlog.has_room(changes_in(&group))
-            && wal.appends_in_place(&records(&group));
+            && self.backlog.has_room(logged(&group).count())
+            && wal.appends_in_place(logged(&group).map(|l| &l.entry[..]));
         if quick {
             let _dies = DiesOnPanic(self);
             self.commit(&mut wal, group);
@@ -303,17 +303,21 @@ impl Committer {
                 return Woken::Closed;
             }
             queue.sleeping = true;
-            let (next, timed_out) = match queue.faulted {
-                None => (self.work.wait(queue), false),
+            let mut timed_out = false;
+            queue = match queue.faulted {
+                None => self
+                    .work
+                    .wait(queue)
+                    .unwrap_or_else(PoisonError::into_inner),
                 Some(wait) => {
                     let (queue, timeout) = self
                         .work
                         .wait_timeout(queue, wait)
                         .unwrap_or_else(PoisonError::into_inner);
-                    (Ok(queue), timeout.timed_out())
+                    timed_out = timeout.timed_out();
+                    queue
                 }
             };
-            queue = next.unwrap_or_else(PoisonError::into_inner);
             queue.sleeping = false;
             if let (true, Some(wait)) = (timed_out && queue.pending.is_empty(), queue.faulted) {
                 return Woken::Probe(wait);
@@ -323,7 +327,7 @@ impl Committer {
 
     /// Appends `group` to the log with one sync, then publishes and acknowledges it, or
     /// answers it and everything queued after it with the error.
-    fn commit(&self, wal: &mut Wal, mut group: Vec<Pending>) {
+    fn commit(&self, wal: &mut Wal, group: Vec<Pending>) {
         let records = records(&group);
         let appended = panic::catch_unwind(AssertUnwindSafe(|| wal.append(&records)));
         let err = match appended {
@@ -333,7 +337,7 @@ impl Committer {
                     info!("the write-ahead log takes writes again");
                     self.view.set_cannot_write(None);
                 }
-                let changes = publish(&self.view, group.drain(..));
+                let changes = publish(&self.view, group);
                 self.backlog.push(changes);
                 return;
             }
@@ -360,10 +364,7 @@ impl Committer {
         let fail = || {
             let mut failed = group;
             failed.append(&mut self.lock_queue().pending);
-            let changes = failed
-                .iter()
-                .filter_map(|p| p.logged.as_ref().map(|l| Arc::clone(&l.change)))
-                .collect::<Vec<_>>();
+            let changes = changes(&failed);
             for pending in failed {
                 let _ = pending.ack.send(Err(fault.error()));
             }
@@ -414,27 +415,26 @@ impl Committer {
     }
 }
 
-/// How many changes (not barriers) `group` holds.
-fn changes_in(group: &[Pending]) -> usize {
-    group.iter().filter(|p| p.logged.is_some()).count()
+/// The group's changes with their records, without its barriers.
+fn logged(group: &[Pending]) -> impl Iterator<Item = &Logged> {
+    group.iter().filter_map(|p| p.logged.as_ref())
+}
+
+/// The group's changes.
+fn changes(group: &[Pending]) -> Vec<Arc<Change>> {
+    logged(group).map(|l| Arc::clone(&l.change)).collect()
 }
 
 /// The group's log records.
 fn records(group: &[Pending]) -> Vec<(u64, &[u8])> {
-    group
-        .iter()
-        .filter_map(|p| p.logged.as_ref())
+    logged(group)
         .map(|l| (l.change.revision, &l.entry[..]))
         .collect()
 }
 
 /// Publishes the group's changes and acknowledges its writes; returns the changes.
-fn publish(view: &View, group: impl Iterator<Item = Pending>) -> Vec<Arc<Change>> {
-    let group: Vec<_> = group.collect();
-    let changes: Vec<_> = group
-        .iter()
-        .filter_map(|p| p.logged.as_ref().map(|l| Arc::clone(&l.change)))
-        .collect();
+fn publish(view: &View, group: Vec<Pending>) -> Vec<Arc<Change>> {
+    let changes = changes(&group);
     view.publish(&changes);
     for pending in group {
         // The writer may have gone (its client cancelled); the write stands regardless.
@@ -509,7 +509,7 @@ mod tests {
         let mut first = 0;
         // Until the commit thread moved the log to a segment zero-filled in advance: leaving the
         // sparse first one takes more than a sync, which writers leave to it.
-        while first < LONE_GROUPS_TO_LEAD || !commits.lock_wal().appends_in_place(&[]) {
+        while first < LONE_GROUPS_TO_LEAD || !commits.lock_wal().appends_in_place([]) {
             assert!(
                 Instant::now() < deadline,
                 "the log stays on its sparse segment"
@@ -637,7 +637,7 @@ mod tests {
     fn write_until_writers_lead(committer: &Arc<Committer>) -> Revision {
         let deadline = Instant::now() + DEADLINE;
         let mut next = 1;
-        while next <= LONE_GROUPS_TO_LEAD as Revision || !committer.lock_wal().appends_in_place(&[])
+        while next <= LONE_GROUPS_TO_LEAD as Revision || !committer.lock_wal().appends_in_place([])
         {
             assert!(
                 Instant::now() < deadline,

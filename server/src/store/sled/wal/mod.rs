@@ -148,13 +148,13 @@ impl Wal {
         appended
     }
 
-    /// Whether appending `records` is one write and one sync: no rotation to a new segment and
-    /// no undo of a failed group on the way. Asked by a writer before it commits on its own
-    /// thread, which may wait for one sync but not for more.
-    pub(super) fn appends_in_place(&self, records: &[(Revision, &[u8])]) -> bool {
-        let bytes: usize = records
-            .iter()
-            .map(|(_, entry)| HEADER_BYTES + entry.len())
+    /// Whether appending records of `entries` is one write and one sync: no rotation to a new
+    /// segment and no undo of a failed group on the way. Asked by a writer before it commits on
+    /// its own thread, which may wait for one sync but not for more.
+    pub(super) fn appends_in_place<'a>(&self, entries: impl IntoIterator<Item = &'a [u8]>) -> bool {
+        let bytes: usize = entries
+            .into_iter()
+            .map(|entry| HEADER_BYTES + entry.len())
             .sum();
         let end = self.offset + (self.buffer.len() + bytes) as u64;
         let leaves_sparse =
