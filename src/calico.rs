@@ -11,7 +11,7 @@ use std::{collections::BTreeMap, time::SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    model::{self, EndpointPort, HostEndpoint, HostEndpointSpec, ObjectMeta, Revision},
+    model::{self, EndpointPort, HostEndpoint, HostEndpointSpec, ObjectMeta, Revision, StringMap},
     pb, validation,
 };
 
@@ -356,8 +356,8 @@ impl Metadata {
             uid: meta.uid.clone(),
             resource_version: included.then(|| meta.resource_version.to_string()),
             creation_timestamp: meta.creation_timestamp.map(rfc3339),
-            labels: meta.labels.clone(),
-            annotations: meta.annotations.clone(),
+            labels: string_map(&meta.labels),
+            annotations: string_map(&meta.annotations),
             ..Self::default()
         }
     }
@@ -372,6 +372,12 @@ impl Metadata {
             creation_timestamp: None,
         }
     }
+}
+
+fn string_map(map: &StringMap) -> BTreeMap<String, String> {
+    map.iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
 }
 
 // === impl Spec ===
@@ -509,7 +515,7 @@ mod tests {
         assert_eq!(document.resource_version(), Some("7"));
         let hep = document.into_host_endpoint().expect("valid");
         assert_eq!(hep.spec.node, "123");
-        assert_eq!(hep.metadata.labels["n"], "12");
+        assert_eq!(&hep.metadata.labels["n"], "12");
         let written = write(&hep, ResourceVersion::Omit);
         assert!(
             !written.contains("generation") && !written.contains("finalizers"),

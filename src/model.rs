@@ -4,7 +4,11 @@
 //! clients never see an object that Calico would reject. Strings are kept as the user wrote
 //! them (as Calico keeps them), so an object reads back exactly as it was written.
 
-use std::{collections::BTreeMap, fmt, time::SystemTime};
+use std::{fmt, time::SystemTime};
+
+mod string_map;
+
+pub use string_map::{Iter as StringMapIter, StringMap};
 
 /// A store revision: the value of the store's single counter after a write. Every object
 /// carries the revision of its last change as its `resource_version`. Zero means "none".
@@ -25,9 +29,9 @@ pub struct ObjectMeta {
     /// A lower-case DNS-1123 subdomain.
     pub name: String,
     /// Labels for Calico selectors.
-    pub labels: BTreeMap<String, String>,
+    pub labels: StringMap,
     /// Free-form annotations.
-    pub annotations: BTreeMap<String, String>,
+    pub annotations: StringMap,
     /// Set by the store at creation; empty before.
     pub uid: String,
     /// The revision of the object's last change; zero before it is stored.

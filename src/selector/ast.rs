@@ -8,7 +8,7 @@
 //! - set values are sorted by bytes and de-duplicated, and no string value contains both kinds
 //!   of quote (the lexer cannot produce one).
 
-use std::collections::BTreeMap;
+use crate::model::StringMap;
 
 /// The operators that compare a label's value with one string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -96,13 +96,11 @@ impl Node {
     }
 
     /// Whether the selector matches an object with these labels.
-    pub(super) fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub(super) fn matches(&self, labels: &StringMap) -> bool {
         match self {
             Self::All | Self::Global => true,
             Self::Has(label) => labels.contains_key(label),
-            Self::Compare { label, op, value } => {
-                op.eval(labels.get(label).map(String::as_str), value)
-            }
+            Self::Compare { label, op, value } => op.eval(labels.get(label), value),
             Self::InSet {
                 label,
                 negated,
@@ -110,7 +108,9 @@ impl Node {
             } => match labels.get(label) {
                 // `not in` holds for an absent label, `in` does not.
                 None => *negated,
-                Some(actual) => values.binary_search(actual).is_ok() != *negated,
+                Some(actual) => {
+                    values.binary_search_by(|v| v.as_str().cmp(actual)).is_ok() != *negated
+                }
             },
             Self::Not(operand) => !operand.matches(labels),
             Self::And(operands) => operands.iter().all(|n| n.matches(labels)),

@@ -2,13 +2,12 @@
 //! labels, and the canonical text.
 //!
 //! ```
-//! use std::collections::BTreeMap;
-//! use hostendpoint_api::selector::Selector;
+//! use hostendpoint_api::{model::StringMap, selector::Selector};
 //!
 //! let sel = Selector::parse("role in {'db','web'} && env != 'dev'")?;
 //! assert_eq!(sel.to_string(), r#"(role in {"db", "web"} && env != "dev")"#);
 //!
-//! let labels = BTreeMap::from([("role".to_owned(), "db".to_owned())]);
+//! let labels = StringMap::from([("role", "db")]);
 //! assert!(sel.matches(&labels)); // `!=` holds when `env` is absent
 //! # Ok::<(), hostendpoint_api::selector::ParseError>(())
 //! ```
@@ -49,7 +48,9 @@ mod print;
 #[cfg(test)]
 mod tests;
 
-use std::{collections::BTreeMap, fmt, str::FromStr};
+use std::{fmt, str::FromStr};
+
+use crate::model::StringMap;
 
 pub use error::{ErrorKind, ParseError};
 
@@ -94,7 +95,7 @@ impl Selector {
     /// Whether an object with these labels is selected. Comparisons are exact, case-sensitive
     /// byte comparisons; `==`, `in`, `contains`, `starts with`, `ends with` and `has` are false
     /// for an absent label, and `!=` and `not in` are true.
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub fn matches(&self, labels: &StringMap) -> bool {
         self.root.matches(labels)
     }
 }

@@ -5,10 +5,10 @@
 //! comparison to the documentation's mixed example and a 100-value set; the label maps from the
 //! handful of labels a host endpoint usually has to a 32-label one.
 
-use std::{collections::BTreeMap, hint::black_box};
+use std::hint::black_box;
 
 use criterion::Criterion;
-use hostendpoint_api::selector::Selector;
+use hostendpoint_api::{model::StringMap, selector::Selector};
 
 /// The benchmarked selectors, by name.
 fn selectors() -> Vec<(&'static str, String)> {
@@ -34,21 +34,18 @@ fn selectors() -> Vec<(&'static str, String)> {
     ]
 }
 
-fn mk_labels(n: usize) -> BTreeMap<String, String> {
-    let mut labels: BTreeMap<String, String> = [
+fn mk_labels(n: usize) -> StringMap {
+    let common = [
         ("kubernetes.io/hostname", "node-1"),
         ("role", "db"),
         ("env", "prod"),
         ("my-label", "production"),
         ("host", "host-099"),
     ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    for i in labels.len()..n {
-        labels.insert(format!("example.com/label-{i:02}"), format!("value-{i}"));
-    }
-    labels
+    .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    let extra =
+        (common.len()..n).map(|i| (format!("example.com/label-{i:02}"), format!("value-{i}")));
+    common.into_iter().chain(extra).collect()
 }
 
 fn parse(c: &mut Criterion) {

@@ -11,15 +11,11 @@ mod eval;
 mod grammar;
 mod props;
 
-use std::collections::BTreeMap;
-
 use super::{ParseError, Selector};
+use crate::model::StringMap;
 
-fn mk_labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
+fn mk_labels(pairs: &[(&str, &str)]) -> StringMap {
+    pairs.iter().copied().collect()
 }
 
 fn parse_ok(text: &str) -> Selector {

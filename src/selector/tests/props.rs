@@ -10,11 +10,10 @@
 //!
 //! Case counts keep the whole module's tests at a few seconds in a debug build.
 
-use std::collections::BTreeMap;
-
 use proptest::{prelude::*, sample::select};
 
 use super::super::Selector;
+use crate::model::StringMap;
 
 /// Spaces and tabs between tokens, possibly none.
 fn ws() -> impl Strategy<Value = String> {
@@ -113,8 +112,8 @@ fn selector_text() -> impl Strategy<Value = String> {
     })
 }
 
-fn labels() -> impl Strategy<Value = BTreeMap<String, String>> {
-    prop::collection::btree_map(label(), value(), 0..4)
+fn labels() -> impl Strategy<Value = StringMap> {
+    prop::collection::btree_map(label(), value(), 0..4).prop_map(|map| map.into_iter().collect())
 }
 
 /// Tokens and near-tokens of the language, for texts that get past the first byte.

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hostendpoint_api::model::{
     self, EndpointPort, HostEndpoint, HostEndpointSpec, ObjectMeta, PortProtocol, Revision,
+    StringMap,
 };
 use prost::Message;
 
@@ -56,10 +57,12 @@ impl From<prost::DecodeError> for DecodeError {
 struct DiskHostEndpoint {
     #[prost(string, tag = "1")]
     name: String,
-    #[prost(btree_map = "string, string", tag = "2")]
-    labels: std::collections::BTreeMap<String, String>,
-    #[prost(btree_map = "string, string", tag = "3")]
-    annotations: std::collections::BTreeMap<String, String>,
+    /// A protobuf `map<string, string>`, whose wire form is a repeated key-value message;
+    /// decoded as that list so that no map is built only to be turned into a `StringMap`.
+    #[prost(message, repeated, tag = "2")]
+    labels: Vec<DiskEntry>,
+    #[prost(message, repeated, tag = "3")]
+    annotations: Vec<DiskEntry>,
     #[prost(string, tag = "4")]
     uid: String,
     #[prost(uint64, tag = "5")]
@@ -77,6 +80,15 @@ struct DiskHostEndpoint {
     profiles: Vec<String>,
     #[prost(message, repeated, tag = "11")]
     ports: Vec<DiskPort>,
+}
+
+/// One entry of a protobuf `map<string, string>`.
+#[derive(Clone, PartialEq, Message)]
+struct DiskEntry {
+    #[prost(string, tag = "1")]
+    key: String,
+    #[prost(string, tag = "2")]
+    value: String,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -182,8 +194,8 @@ fn to_disk(hep: &HostEndpoint) -> DiskHostEndpoint {
     let spec = &hep.spec;
     DiskHostEndpoint {
         name: meta.name.clone(),
-        labels: meta.labels.clone(),
-        annotations: meta.annotations.clone(),
+        labels: entries_to_disk(&meta.labels),
+        annotations: entries_to_disk(&meta.annotations),
         uid: meta.uid.clone(),
         resource_version: meta.resource_version,
         created: meta.creation_timestamp.map(|t| {
@@ -199,6 +211,19 @@ fn to_disk(hep: &HostEndpoint) -> DiskHostEndpoint {
         profiles: spec.profiles.clone(),
         ports: spec.ports.iter().map(port_to_disk).collect(),
     }
+}
+
+fn entries_to_disk(map: &StringMap) -> Vec<DiskEntry> {
+    map.iter()
+        .map(|(key, value)| DiskEntry {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        })
+        .collect()
+}
+
+fn entries_from_disk(entries: Vec<DiskEntry>) -> StringMap {
+    entries.into_iter().map(|e| (e.key, e.value)).collect()
 }
 
 fn port_to_disk(port: &EndpointPort) -> DiskPort {
@@ -219,8 +244,8 @@ fn from_disk(disk: DiskHostEndpoint) -> Result<HostEndpoint, DecodeError> {
     Ok(HostEndpoint {
         metadata: ObjectMeta {
             name: disk.name,
-            labels: disk.labels,
-            annotations: disk.annotations,
+            labels: entries_from_disk(disk.labels),
+            annotations: entries_from_disk(disk.annotations),
             uid: disk.uid,
             resource_version: disk.resource_version,
             creation_timestamp: disk.created.map(time_from_disk).transpose()?,
@@ -303,6 +328,36 @@ mod tests {
         let change = Change::new(10, Some(Object::new(hep)), None);
         let decoded = decode_change(&encode_change(&change)).expect("round trip");
         assert_eq!(decoded, change);
+    }
+
+    /// Labels and annotations were a `btree_map` field before they were decoded as a list of
+    /// entries: the bytes on disk are the same either way, so older stores open unchanged.
+    #[test]
+    fn labels_keep_the_wire_form_of_a_protobuf_map() {
+        #[derive(Clone, PartialEq, Message)]
+        struct AsMaps {
+            #[prost(btree_map = "string, string", tag = "2")]
+            labels: std::collections::BTreeMap<String, String>,
+            #[prost(btree_map = "string, string", tag = "3")]
+            annotations: std::collections::BTreeMap<String, String>,
+        }
+        let maps = AsMaps {
+            labels: [("b", "2"), ("a", ""), ("", "1")]
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .into(),
+            annotations: [("note".to_owned(), "x".to_owned())].into(),
+        };
+        let hep = HostEndpoint {
+            metadata: ObjectMeta {
+                labels: [("b", "2"), ("a", ""), ("", "1")].into(),
+                annotations: [("note", "x")].into(),
+                ..ObjectMeta::default()
+            },
+            spec: HostEndpointSpec::default(),
+        };
+        assert_eq!(encode_object(&hep), maps.encode_to_vec());
+        let decoded = decode_object(&maps.encode_to_vec()).expect("a map's bytes decode");
+        assert_eq!(decoded, hep);
     }
 
     #[test]

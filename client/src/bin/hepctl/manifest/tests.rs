@@ -33,7 +33,7 @@ fn the_sample_decodes_and_validates() {
     assert_eq!(manifests.len(), 1);
     let hep = manifests[0].to_model(0).expect("valid");
     assert_eq!(hep.metadata.name, "endpoint1");
-    assert_eq!(hep.metadata.labels["type"], "database");
+    assert_eq!(&hep.metadata.labels["type"], "database");
     assert_eq!(hep.spec.ports[0].protocol.to_string(), "TCP");
     assert_eq!(hep.metadata.resource_version, 0);
 }

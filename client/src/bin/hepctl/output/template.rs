@@ -13,7 +13,7 @@
 use std::{collections::HashMap, time::SystemTime};
 
 use gtmpl::{Context, FuncError, Template, Value};
-use hostendpoint_api::model::{EndpointPort, HostEndpoint, ObjectMeta, Revision};
+use hostendpoint_api::model::{EndpointPort, HostEndpoint, ObjectMeta, Revision, StringMap};
 
 use super::Fetched;
 use crate::kind::{API_VERSION, KIND, LIST_KIND};
@@ -151,8 +151,8 @@ fn strings(items: &[String]) -> Value {
     Value::Array(items.iter().map(|s| string(s)).collect())
 }
 
-fn string_map(map: &std::collections::BTreeMap<String, String>) -> Value {
-    Value::Map(map.iter().map(|(k, v)| (k.clone(), string(v))).collect())
+fn string_map(map: &StringMap) -> Value {
+    Value::Map(map.iter().map(|(k, v)| (k.to_owned(), string(v))).collect())
 }
 
 // === calicoctl's template functions ===
@@ -213,7 +213,7 @@ mod tests {
             metadata: ObjectMeta {
                 name: name.into(),
                 resource_version: 7,
-                labels: [("b".into(), "2".into()), ("a".into(), "1".into())].into(),
+                labels: [("b", "2"), ("a", "1")].into(),
                 creation_timestamp: humantime::parse_rfc3339("2024-05-01T10:00:00Z").ok(),
                 ..ObjectMeta::default()
             },
