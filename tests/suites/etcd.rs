@@ -23,7 +23,9 @@ use hostendpoint_tests::{
     watching::*,
     *,
 };
-use hostendpointd::store::etcd::proto::etcdserverpb::{PutRequest, kv_client::KvClient};
+use hostendpointd::store::etcd::proto::etcdserverpb::{
+    PutRequest, RangeRequest, kv_client::KvClient,
+};
 use rand::{Rng as _, SeedableRng as _, rngs::StdRng};
 use serde_json::json;
 use tokio::sync::watch as state;
@@ -887,6 +889,108 @@ async fn writes_right_after_another_clients_write_decide_on_etcds_state() {
         assert!(meta(&updated).resource_version > newer);
         assert_eq!(mod_revision(&url, &name), meta(&updated).resource_version);
     }
+}
+
+/// This replica's writes (published as soon as etcd answers when the replica's copy is at the
+/// revision before them) interleaved with writes of others straight into etcd: a watcher of the
+/// replica sees every change once, in revision order, each one consistent with the state before
+/// it, and ends at what the replica lists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_and_others_writes_interleaved_reach_a_watcher_once_each_in_order() {
+    const WRITERS: usize = 3;
+    const OPS: usize = 40;
+    let cluster = EtcdCluster::start(1);
+    let server = ServerProcess::start_on_etcd(&cluster.endpoints(), &[]);
+    let mut client = server.client().await;
+    let mut watching = watch(&mut client, "", 0).await.expect("a watch");
+    assert!(watching.expect_snapshot().await.0.is_empty());
+
+    let progress = Arc::new(state::channel(0).0);
+    let mut etcd = KvClient::connect(cluster.running_url().to_owned())
+        .await
+        .expect("etcd answers");
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            tokio::spawn(write_randomly(
+                client.clone(),
+                w,
+                OPS,
+                Arc::clone(&progress),
+            ))
+        })
+        .collect();
+    // Others write for as long as the replica's writers do.
+    let mut foreign = 0;
+    while !writers.iter().all(tokio::task::JoinHandle::is_finished) {
+        let name = format!("other-{}", foreign % 5);
+        put_raw(&mut etcd, &name, calico_json(&name, &format!("n{foreign}"))).await;
+        foreign += 1;
+    }
+    for writer in writers {
+        writer.await.expect("the writer finishes");
+    }
+
+    let (listed, revision) = list_all(&mut client).await;
+    let events = changes_until(&mut watching, revision).await;
+    let mut state: BTreeMap<String, pb::HostEndpoint> = BTreeMap::new();
+    let mut last = 0;
+    for event in &events {
+        let at = event.resource_version;
+        assert!(at > last, "{at} after {last}: {:?}", event_names(&events));
+        last = at;
+        let hep = event
+            .host_endpoint
+            .clone()
+            .expect("every change has its object");
+        let name = meta(&hep).name.clone();
+        let inconsistent = match kind(event) {
+            EventType::Added => state.insert(name.clone(), hep).is_some(),
+            EventType::Modified => state.insert(name.clone(), hep).is_none(),
+            EventType::Deleted => state.remove(&name).is_none(),
+            other => panic!("{other:?} among the changes"),
+        };
+        assert!(
+            !inconsistent,
+            "{:?} of {name} at {at} does not follow the state before it",
+            kind(event)
+        );
+    }
+    assert_eq!(state, listed, "the watcher ends at the listing");
+    let versions: BTreeMap<_, _> = (state.iter())
+        .map(|(name, hep)| (name.clone(), meta(hep).resource_version))
+        .collect();
+    assert_eq!(
+        versions,
+        etcd_versions(&mut etcd).await,
+        "and at etcd's state"
+    );
+}
+
+/// The mod revision of every host endpoint in etcd, by name.
+async fn etcd_versions(etcd: &mut KvClient<Channel>) -> BTreeMap<String, u64> {
+    let mut end = PREFIX.as_bytes().to_vec();
+    if let Some(last) = end.last_mut() {
+        *last += 1;
+    }
+    let range = RangeRequest {
+        key: PREFIX.as_bytes().to_vec(),
+        range_end: end,
+        ..RangeRequest::default()
+    };
+    let response = etcd.range(range).await.expect("etcd lists the prefix");
+    (response.into_inner().kvs.into_iter())
+        .map(|kv| {
+            let key = String::from_utf8(kv.key).expect("a UTF-8 key");
+            let name = key
+                .strip_prefix(PREFIX)
+                .expect("under the prefix")
+                .to_owned();
+            (
+                name,
+                u64::try_from(kv.mod_revision).expect("a positive revision"),
+            )
+        })
+        .collect()
 }
 
 /// A listing page of large values over the client's 64 MiB message limit is asked for again
