@@ -891,10 +891,9 @@ async fn writes_right_after_another_clients_write_decide_on_etcds_state() {
     }
 }
 
-/// This replica's writes (published as soon as etcd answers when the replica's copy is at the
-/// revision before them) interleaved with writes of others straight into etcd: a watcher of the
-/// replica sees every change once, in revision order, each one consistent with the state before
-/// it, and ends at what the replica lists.
+/// This replica's writes from several clients, interleaved with writes of others straight into
+/// etcd: a watcher of the replica sees every change once, in revision order, each one
+/// consistent with the state before it, and ends at what the replica lists and etcd holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn own_and_others_writes_interleaved_reach_a_watcher_once_each_in_order() {
     const WRITERS: usize = 3;

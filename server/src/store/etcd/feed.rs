@@ -163,7 +163,7 @@ pub(super) async fn run(shared: Weak<Shared>) {
             match list_all(&store.members, &store.prefix, &store.invalid).await {
                 Ok(listing) => {
                     store.metrics.relisted(reason);
-                    store.publisher.reset(listing.snapshot);
+                    store.view.reset(listing.snapshot);
                     failures = 0;
                     continue;
                 }
@@ -277,7 +277,7 @@ fn apply(
     if let Some(last) = response.events.last().and_then(|e| e.kv.as_ref()) {
         lag.reached(Revision::try_from(last.mod_revision).unwrap_or(0), now);
     }
-    store.publisher.watched(changes);
+    store.view.publish(&changes);
     None
 }
 

@@ -33,7 +33,6 @@ mod lost_delete;
 mod members;
 mod own_writes;
 pub mod proto;
-mod publish;
 mod startup;
 mod tls;
 mod write;
@@ -52,7 +51,6 @@ use self::{
     invalid::InvalidValues,
     members::{Members, request},
     own_writes::OwnWrites,
-    publish::Publisher,
     write::Committed,
 };
 pub use self::{lag::LagLimits, tls::EtcdTls};
@@ -123,8 +121,6 @@ struct Shared {
     invalid: InvalidValues,
     /// This replica's writes on their way through its watch.
     own_writes: OwnWrites,
-    /// Every change to `view` goes through it.
-    publisher: Publisher,
     lag_limits: LagLimits,
     metrics: EtcdMetrics,
 }
@@ -154,7 +150,6 @@ impl EtcdStore {
             members,
             prefix: config.prefix.clone(),
             store_uid: listing.store_uid,
-            publisher: Publisher::new(Arc::clone(&view)),
             view,
             invalid,
             own_writes: OwnWrites::default(),

@@ -6,9 +6,7 @@
 //! copy costs a second transaction, decided on what etcd returned, never a read of its own.
 //! A refusal (the object exists, is missing, or a precondition fails) or a no-op decided on
 //! the copy is confirmed with a read from etcd first, as the copy may be behind. A write
-//! returns once this replica's view shows it, so that reads here see it (read-your-writes):
-//! at once when the view was at the revision right before it (see [`super::publish`]),
-//! otherwise when the watch delivers it.
+//! returns once this replica's view shows it, so that reads here see it (read-your-writes).
 //!
 //! An attempt whose answer was lost with the connection is settled from etcd: see
 //! [`Shared::deleted_after`](super::lost_delete) for deletes; a put is found stored by its uid
@@ -127,11 +125,12 @@ pub(super) async fn write(shared: &Shared, write: Write) -> Result<HostEndpoint>
             Ok(Committed::At(revision)) => {
                 let mut result = result;
                 result.metadata.resource_version = revision;
-                let next = put.then(|| Object::new(result.clone()));
-                if !shared.publisher.own_write(&name, revision, next.clone()) {
-                    let _delivered = next.map(|object| shared.own_writes.expect(revision, object));
-                    shared.visible(revision).await?;
-                }
+                let _delivered = put.then(|| {
+                    shared
+                        .own_writes
+                        .expect(revision, Object::new(result.clone()))
+                });
+                shared.visible(revision).await?;
                 return Ok(result);
             }
             // Someone else changed the object first, or the copy was behind: decide again on
