@@ -902,8 +902,10 @@ async fn own_and_others_writes_interleaved_reach_a_watcher_once_each_in_order() 
     let server = ServerProcess::start_on_etcd(&cluster.endpoints(), &[]);
     let mut client = server.client().await;
     let mut watching = watch(&mut client, "", 0).await.expect("a watch");
-    assert!(watching.expect_snapshot().await.0.is_empty());
+    let (snapshot, synced) = watching.expect_snapshot().await;
+    assert!(snapshot.is_empty());
 
+    // `write_randomly` reports its progress; this test only waits for the writers to end.
     let progress = Arc::new(state::channel(0).0);
     let mut etcd = KvClient::connect(cluster.running_url().to_owned())
         .await
@@ -919,23 +921,51 @@ async fn own_and_others_writes_interleaved_reach_a_watcher_once_each_in_order() 
         })
         .collect();
     // Others write for as long as the replica's writers do.
-    let mut foreign = 0;
+    let deadline = Instant::now() + WRITE_DEADLINE;
+    let (mut foreign, mut foreign_last) = (0, 0);
     while !writers.iter().all(tokio::task::JoinHandle::is_finished) {
+        assert!(
+            Instant::now() < deadline,
+            "the writers did not finish in time"
+        );
         let name = format!("other-{}", foreign % 5);
-        put_raw(&mut etcd, &name, calico_json(&name, &format!("n{foreign}"))).await;
+        foreign_last = put_raw(&mut etcd, &name, calico_json(&name, &format!("n{foreign}"))).await;
         foreign += 1;
     }
+    assert!(foreign > 0, "others wrote while the replica's writers did");
+    let mut acknowledged = BTreeMap::new();
     for writer in writers {
-        writer.await.expect("the writer finishes");
+        let written = writer.await.expect("the writer finishes");
+        acknowledged.extend(
+            written
+                .into_iter()
+                .filter_map(|(name, hep)| Some((name, hep?))),
+        );
     }
 
-    let (listed, revision) = list_all(&mut client).await;
+    // The replica's own writes are visible once answered; the others' once its watch has them.
+    let (listed, revision) = loop {
+        let (listed, revision) = list_all(&mut client).await;
+        if revision >= foreign_last {
+            break (listed, revision);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replica did not reach {foreign_last}"
+        );
+        tokio::task::yield_now().await;
+    };
     let events = changes_until(&mut watching, revision).await;
     let mut state: BTreeMap<String, pb::HostEndpoint> = BTreeMap::new();
-    let mut last = 0;
+    let mut last = synced;
     for event in &events {
         let at = event.resource_version;
-        assert!(at > last, "{at} after {last}: {:?}", event_names(&events));
+        // Every revision after the first write is a host endpoint's: none may be missing.
+        if last == synced {
+            assert!(at > synced, "{at} at or before SYNCED at {synced}");
+        } else {
+            assert_eq!(at, last + 1, "after {last}: {:?}", event_names(&events));
+        }
         last = at;
         let hep = event
             .host_endpoint
@@ -954,6 +984,11 @@ async fn own_and_others_writes_interleaved_reach_a_watcher_once_each_in_order() 
             kind(event)
         );
     }
+    let own: BTreeMap<_, _> = (listed.iter())
+        .filter(|(name, _)| name.starts_with('w'))
+        .map(|(name, hep)| (name.clone(), hep.clone()))
+        .collect();
+    assert_eq!(own, acknowledged, "the replica lists what it acknowledged");
     assert_eq!(state, listed, "the watcher ends at the listing");
     let versions: BTreeMap<_, _> = (state.iter())
         .map(|(name, hep)| (name.clone(), meta(hep).resource_version))
