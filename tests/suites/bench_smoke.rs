@@ -158,7 +158,9 @@ fn hep_bench_quick_runs_the_scale_scenario_when_named() {
         "| 10 list all 300 |",
         "| 10 list one node's 100 of 300 |",
         "| 10 watch snapshot of all 300 |",
+        "| 10 memory per stored object after the reads, 300 objects |",
         "| 10 restart after SIGKILL, 300 objects |",
+        "| 10 memory per stored object after the restart, 300 objects |",
         "| 10 replica catch-up after the fill |",
     ] {
         assert!(

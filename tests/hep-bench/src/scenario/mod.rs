@@ -13,7 +13,8 @@
 //!
 //! Scenario 10, the scale scenario ([`scale`]), runs only when named, after the others'
 //! servers have stopped, on a fresh server of each system in turn: memory per stored object,
-//! listings, a watch's initial state, a restart and the memory after it, with `--objects`
+//! listings, a watch's initial state and the memory after them, a restart and the memory after
+//! it, with `--objects`
 //! objects (meant for 1 000 000). Scenario 7's hostendpointd on etcd also reports how long it
 //! took to catch up with the history written into its etcd.
 //!

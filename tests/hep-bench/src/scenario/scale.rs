@@ -13,7 +13,9 @@
 //!   scenario 4 at 100 000 objects), as scenario 4 lists them;
 //! - a watch's initial state: hostendpointd's snapshot until SYNCED; on etcd, Calico's list
 //!   then watch;
-//! - a restart after SIGKILL, as scenario 7's (hostendpointd on etcd: hostendpointd only).
+//! - memory again, after those reads;
+//! - a restart after SIGKILL, as scenario 7's (hostendpointd on etcd: hostendpointd only), and
+//!   memory once more.
 
 use std::{
     path::Path,
@@ -98,6 +100,16 @@ async fn measure(sut: &mut Sut, settings: &Settings, report: &mut Report) -> any
     report.push(listings(sut, settings, SCENARIO, false).await?);
     report.push(listings(sut, settings, SCENARIO, true).await?);
     report.push(snapshot_figure(sut, settings).await?);
+    settle(&sut.server, settings).await?;
+    let read = sut.server.usage()?.rss_bytes;
+    report.push(idle_memory_figure(
+        sut,
+        empty,
+        read,
+        "after the reads",
+        "after the listings and watches above (hostendpointd keeps each object's encoding for \
+         the next reader, as a server whose node agents watch does)",
+    ));
     let objects = sut.shared.objects();
     let detail = restart_detail(
         sut.kind,
@@ -108,7 +120,13 @@ async fn measure(sut: &mut Sut, settings: &Settings, report: &mut Report) -> any
     report.push(timed_restart(sut, settings, name, detail).await?);
     settle(&sut.server, settings).await?;
     let restarted = sut.server.usage()?.rss_bytes;
-    report.push(restarted_memory_figure(sut, empty, restarted));
+    report.push(idle_memory_figure(
+        sut,
+        empty,
+        restarted,
+        "after the restart",
+        "after the restart (hostendpointd on etcd: its etcd kept running)",
+    ));
     Ok(())
 }
 
@@ -218,31 +236,29 @@ fn per_object(empty: u64, with_objects: u64, objects: usize) -> f64 {
     with_objects.saturating_sub(empty) as f64 / objects as f64
 }
 
-/// "10 memory per stored object after the restart": the same as [`memory_figure`], once the
-/// restarted server is idle. A restart builds its indexes at once rather than object by
-/// object, so this is what a server that was ever restarted holds.
-fn restarted_memory_figure(sut: &Sut, empty: u64, restarted: u64) -> Figure {
+/// "10 memory per stored object after ...": the same as [`memory_figure`], at a later moment
+/// when the server is idle: after the reads, which leave what readers cached; after the
+/// restart, which builds the indexes at once rather than object by object, so that this is
+/// what a server that was ever restarted holds.
+fn idle_memory_figure(sut: &Sut, empty: u64, rss: u64, after: &str, when: &str) -> Figure {
     let objects = sut.shared.objects();
     Figure {
-        scenario: format!(
-            "{SCENARIO} memory per stored object after the restart, {objects} objects"
-        ),
+        scenario: format!("{SCENARIO} memory per stored object {after}, {objects} objects"),
         system: sut.kind,
         unit: Unit::BytesPerObject,
         better: Better::Lower,
-        value: per_object(empty, restarted, objects),
-        // No operations of its own: the restart's CPU is the restart figure's.
+        value: per_object(empty, rss, objects),
+        // No operations of its own: their CPU is in the figures of the reads and the restart.
         ops: 0,
         latency: None,
         cpu_secs: 0.0,
-        peak_rss_mib: mib(restarted),
+        peak_rss_mib: mib(rss),
         generator_cpu_secs: 0.0,
         errors: 0,
         detail: format!(
-            "RSS {:.1} MiB right after the first start, empty, and {:.1} MiB after the restart, \
-             idle (hostendpointd on etcd: its etcd kept running)",
+            "RSS {:.1} MiB right after the first start, empty, and {:.1} MiB idle {when}",
             mib(empty),
-            mib(restarted),
+            mib(rss),
         ),
     }
 }
