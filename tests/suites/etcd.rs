@@ -325,6 +325,34 @@ async fn write_randomly(
     acknowledged
 }
 
+/// `count` clients of `client`'s server writing at once, each as [`write_randomly`].
+fn spawn_writers(
+    client: &ApiClient,
+    count: usize,
+    ops: usize,
+    progress: &Arc<state::Sender<usize>>,
+) -> Vec<tokio::task::JoinHandle<BTreeMap<String, Option<pb::HostEndpoint>>>> {
+    (0..count)
+        .map(|w| tokio::spawn(write_randomly(client.clone(), w, ops, Arc::clone(progress))))
+        .collect()
+}
+
+/// The objects that exist after the writers' last acknowledged writes.
+async fn acknowledged_by(
+    writers: Vec<tokio::task::JoinHandle<BTreeMap<String, Option<pb::HostEndpoint>>>>,
+) -> BTreeMap<String, pb::HostEndpoint> {
+    let mut acknowledged = BTreeMap::new();
+    for writer in writers {
+        let written = writer.await.expect("the writer finishes");
+        acknowledged.extend(
+            written
+                .into_iter()
+                .filter_map(|(name, hep)| Some((name, hep?))),
+        );
+    }
+    acknowledged
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_of_three_loses_its_leader_under_writes_and_watches_and_keeps_everything() {
     const WRITERS: usize = 4;
@@ -345,16 +373,7 @@ async fn a_cluster_of_three_loses_its_leader_under_writes_and_watches_and_keeps_
 
     let (progress_tx, mut progress) = state::channel(0);
     let progress_tx = Arc::new(progress_tx);
-    let writers: Vec<_> = (0..WRITERS)
-        .map(|w| {
-            tokio::spawn(write_randomly(
-                client.clone(),
-                w,
-                OPS,
-                Arc::clone(&progress_tx),
-            ))
-        })
-        .collect();
+    let writers = spawn_writers(&client, WRITERS, OPS, &progress_tx);
     tokio::time::timeout(
         WRITE_DEADLINE,
         progress.wait_for(|n| *n >= WRITERS * OPS / 2),
@@ -364,15 +383,7 @@ async fn a_cluster_of_three_loses_its_leader_under_writes_and_watches_and_keeps_
     .expect("the writers run");
     cluster.members[leader].kill();
 
-    let mut acknowledged = BTreeMap::new();
-    for writer in writers {
-        let written = writer.await.expect("the writer finishes");
-        acknowledged.extend(
-            written
-                .into_iter()
-                .filter_map(|(name, hep)| Some((name, hep?))),
-        );
-    }
+    let acknowledged = acknowledged_by(writers).await;
     let (listed, revision) = list_all(&mut client).await;
     assert_eq!(listed, acknowledged, "the listing is what was acknowledged");
     agent.caught_up(revision).await;
@@ -910,16 +921,7 @@ async fn own_and_others_writes_interleaved_reach_a_watcher_once_each_in_order() 
     let mut etcd = KvClient::connect(cluster.running_url().to_owned())
         .await
         .expect("etcd answers");
-    let writers: Vec<_> = (0..WRITERS)
-        .map(|w| {
-            tokio::spawn(write_randomly(
-                client.clone(),
-                w,
-                OPS,
-                Arc::clone(&progress),
-            ))
-        })
-        .collect();
+    let writers = spawn_writers(&client, WRITERS, OPS, &progress);
     // Others write for as long as the replica's writers do.
     let deadline = Instant::now() + WRITE_DEADLINE;
     let (mut foreign, mut foreign_last) = (0, 0);
@@ -933,15 +935,7 @@ async fn own_and_others_writes_interleaved_reach_a_watcher_once_each_in_order() 
         foreign += 1;
     }
     assert!(foreign > 0, "others wrote while the replica's writers did");
-    let mut acknowledged = BTreeMap::new();
-    for writer in writers {
-        let written = writer.await.expect("the writer finishes");
-        acknowledged.extend(
-            written
-                .into_iter()
-                .filter_map(|(name, hep)| Some((name, hep?))),
-        );
-    }
+    let acknowledged = acknowledged_by(writers).await;
 
     // The replica's own writes are visible once answered; the others' once its watch has them.
     let (listed, revision) = loop {
