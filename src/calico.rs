@@ -11,7 +11,7 @@ use std::{collections::BTreeMap, time::SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    model::{self, EndpointPort, HostEndpoint, HostEndpointSpec, ObjectMeta, Revision, StringMap},
+    model::{self, EndpointPort, HostEndpoint, HostEndpointSpec, ObjectMeta, Revision},
     pb, validation,
 };
 
@@ -356,8 +356,8 @@ impl Metadata {
             uid: meta.uid.clone(),
             resource_version: included.then(|| meta.resource_version.to_string()),
             creation_timestamp: meta.creation_timestamp.map(rfc3339),
-            labels: string_map(&meta.labels),
-            annotations: string_map(&meta.annotations),
+            labels: meta.labels.to_map(),
+            annotations: meta.annotations.to_map(),
             ..Self::default()
         }
     }
@@ -372,12 +372,6 @@ impl Metadata {
             creation_timestamp: None,
         }
     }
-}
-
-fn string_map(map: &StringMap) -> BTreeMap<String, String> {
-    map.iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
 }
 
 // === impl Spec ===

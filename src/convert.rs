@@ -25,8 +25,8 @@ impl From<&model::ObjectMeta> for pb::ObjectMeta {
     fn from(meta: &model::ObjectMeta) -> Self {
         Self {
             name: meta.name.clone(),
-            labels: string_map(&meta.labels),
-            annotations: string_map(&meta.annotations),
+            labels: meta.labels.to_map(),
+            annotations: meta.annotations.to_map(),
             uid: meta.uid.clone(),
             resource_version: meta.resource_version,
             creation_timestamp: meta.creation_timestamp.map(timestamp),
@@ -63,10 +63,4 @@ pub fn timestamp(time: SystemTime) -> prost_types::Timestamp {
         seconds: i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX),
         nanos: i32::try_from(since_epoch.subsec_nanos()).unwrap_or(0),
     }
-}
-
-fn string_map(map: &model::StringMap) -> std::collections::HashMap<String, String> {
-    map.iter()
-        .map(|(key, value)| (key.to_owned(), value.to_owned()))
-        .collect()
 }

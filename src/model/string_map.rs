@@ -59,17 +59,16 @@ impl StringMap {
         key: impl Into<Box<str>>,
         value: impl Into<Box<str>>,
     ) -> Option<String> {
-        let key = key.into();
-        let mut entries = std::mem::take(&mut self.entries).into_vec();
-        let old = match entries.binary_search_by(|(k, _)| (**k).cmp(&*key)) {
-            Ok(i) => Some(std::mem::replace(&mut entries[i].1, value.into())),
+        let (key, value) = (key.into(), value.into());
+        match self.find(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value).into_string()),
             Err(i) => {
-                entries.insert(i, (key, value.into()));
+                let mut entries = std::mem::take(&mut self.entries).into_vec();
+                entries.insert(i, (key, value));
+                self.entries = entries.into_boxed_slice();
                 None
             }
-        };
-        self.entries = entries.into_boxed_slice();
-        old.map(str::into_string)
+        }
     }
 
     /// Removes `key`; returns its value.
@@ -79,6 +78,13 @@ impl StringMap {
         let (_, value) = entries.remove(i);
         self.entries = entries.into_boxed_slice();
         Some(value.into_string())
+    }
+
+    /// The entries as owned strings, in another map (a protobuf message's, a serde document's).
+    pub fn to_map<M: FromIterator<(String, String)>>(&self) -> M {
+        self.iter()
+            .map(|(key, value)| (key.to_owned(), value.to_owned()))
+            .collect()
     }
 
     fn find(&self, key: &str) -> Result<usize, usize> {
@@ -207,6 +213,7 @@ mod tests {
                 let expected: Vec<_> = reference.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                 prop_assert_eq!(entries, expected);
             }
+            prop_assert_eq!(map.to_map::<BTreeMap<_, _>>(), reference.clone());
             prop_assert_eq!(map.into_iter().collect::<BTreeMap<_, _>>(), reference);
         }
     }
