@@ -485,6 +485,15 @@ mod tests {
                 thread::yield_now();
             }
         }
+
+        /// Whether the next lone write is committed by its writer: enough lone groups came, and
+        /// the commit thread moved the log from its sparse first segment to one zero-filled in
+        /// advance (leaving the sparse one takes more than a sync, which writers leave to it).
+        fn writers_lead(&self) -> bool {
+            // The queue's lock is let go first: whoever holds both takes the log's first.
+            let lone = self.lock_queue().lone_groups;
+            lone >= LONE_GROUPS_TO_LEAD && self.lock_wal().appends_in_place([])
+        }
     }
 
     fn create(name: &str) -> Write {
@@ -507,9 +516,7 @@ mod tests {
         let commits = store.shared.lock_writer().commits.clone().expect("open");
         let deadline = Instant::now() + DEADLINE;
         let mut first = 0;
-        // Until the commit thread moved the log to a segment zero-filled in advance: leaving the
-        // sparse first one takes more than a sync, which writers leave to it.
-        while first < LONE_GROUPS_TO_LEAD || !commits.lock_wal().appends_in_place([]) {
+        while !commits.writers_lead() {
             assert!(
                 Instant::now() < deadline,
                 "the log stays on its sparse segment"
@@ -631,14 +638,12 @@ mod tests {
         answer(acked).expect("durable");
     }
 
-    /// Writes one at a time until a writer that finds the log free commits its own write: the
-    /// groups were lone, and the commit thread moved the log from its sparse first segment to
-    /// one zero-filled in advance. Returns the next revision.
+    /// Writes one at a time until a writer that finds the log free commits its own write (see
+    /// [`Committer::writers_lead`]). Returns the next revision.
     fn write_until_writers_lead(committer: &Arc<Committer>) -> Revision {
         let deadline = Instant::now() + DEADLINE;
         let mut next = 1;
-        while next <= LONE_GROUPS_TO_LEAD as Revision || !committer.lock_wal().appends_in_place([])
-        {
+        while !committer.writers_lead() {
             assert!(
                 Instant::now() < deadline,
                 "the log stays on its sparse segment"
