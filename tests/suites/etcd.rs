@@ -23,8 +23,9 @@ use hostendpoint_tests::{
     watching::*,
     *,
 };
-use hostendpointd::store::etcd::proto::etcdserverpb::{
-    PutRequest, RangeRequest, kv_client::KvClient,
+use hostendpointd::store::etcd::proto::{
+    etcdserverpb::{PutRequest, RangeRequest, kv_client::KvClient},
+    prefix_end,
 };
 use rand::{Rng as _, SeedableRng as _, rngs::StdRng};
 use serde_json::json;
@@ -996,13 +997,9 @@ async fn own_and_others_writes_interleaved_reach_a_watcher_once_each_in_order() 
 
 /// The mod revision of every host endpoint in etcd, by name.
 async fn etcd_versions(etcd: &mut KvClient<Channel>) -> BTreeMap<String, u64> {
-    let mut end = PREFIX.as_bytes().to_vec();
-    if let Some(last) = end.last_mut() {
-        *last += 1;
-    }
     let range = RangeRequest {
         key: PREFIX.as_bytes().to_vec(),
-        range_end: end,
+        range_end: prefix_end(PREFIX.as_bytes()),
         ..RangeRequest::default()
     };
     let response = etcd.range(range).await.expect("etcd lists the prefix");

@@ -74,8 +74,7 @@ async fn start(kind: SystemKind, settings: &Settings, dir: &Path) -> anyhow::Res
 
 /// Every measurement of the scenario on one system.
 async fn measure(sut: &mut Sut, settings: &Settings, report: &mut Report) -> anyhow::Result<()> {
-    settle(&sut.server, settings).await?;
-    let empty = sut.server.usage()?.rss_bytes;
+    let empty = idle_rss(sut, settings).await?;
     let filled = fill(sut, settings).await?;
     if let Some(catch_up) = filled.catch_up {
         let name = format!("{SCENARIO} replica catch-up after the fill");
@@ -94,14 +93,12 @@ async fn measure(sut: &mut Sut, settings: &Settings, report: &mut Report) -> any
             return Ok(());
         }
     }
-    settle(&sut.server, settings).await?;
-    let full = sut.server.usage()?.rss_bytes;
+    let full = idle_rss(sut, settings).await?;
     report.push(memory_figure(sut, &filled, empty, full));
     report.push(listings(sut, settings, SCENARIO, false).await?);
     report.push(listings(sut, settings, SCENARIO, true).await?);
     report.push(snapshot_figure(sut, settings).await?);
-    settle(&sut.server, settings).await?;
-    let read = sut.server.usage()?.rss_bytes;
+    let read = idle_rss(sut, settings).await?;
     report.push(idle_memory_figure(
         sut,
         empty,
@@ -118,8 +115,7 @@ async fn measure(sut: &mut Sut, settings: &Settings, report: &mut Report) -> any
     );
     let name = format!("{SCENARIO} restart after SIGKILL, {objects} objects");
     report.push(timed_restart(sut, settings, name, detail).await?);
-    settle(&sut.server, settings).await?;
-    let restarted = sut.server.usage()?.rss_bytes;
+    let restarted = idle_rss(sut, settings).await?;
     report.push(idle_memory_figure(
         sut,
         empty,
@@ -128,6 +124,12 @@ async fn measure(sut: &mut Sut, settings: &Settings, report: &mut Report) -> any
         "after the restart (hostendpointd on etcd: its etcd kept running)",
     ));
     Ok(())
+}
+
+/// The server's resident memory once it has gone quiet.
+async fn idle_rss(sut: &Sut, settings: &Settings) -> anyhow::Result<u64> {
+    settle(&sut.server, settings).await?;
+    Ok(sut.server.usage()?.rss_bytes)
 }
 
 /// What the fill did.
